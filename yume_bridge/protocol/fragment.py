@@ -1,0 +1,176 @@
+"""Frames ↔ fragment datagrams (SPEC §6): splitting, and a bounded reassembler.
+
+The reassembler keeps the receiver policy of SPEC §6.3: newest complete frame
+wins, a few incomplete frames at most, and NACKs for what is missing.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+
+from yume_bridge.protocol.wire import FRAME_HEADER_BYTES, FrameFlags, FrameHeader
+
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+MAX_INCOMPLETE_FRAMES = 4
+MAX_NACKS_PER_FRAME = 3
+NACK_QUIET_S = 0.030
+
+
+def fragment_count(frame_length: int, max_datagram: int) -> int:
+    return -(-frame_length // (max_datagram - FRAME_HEADER_BYTES))
+
+
+def split_frame(header: FrameHeader, jpeg: bytes, max_datagram: int) -> list[bytes]:
+    """All fragment datagrams of one frame; ``header`` gives every field but the fragment ones."""
+    if not jpeg:
+        raise ValueError("a frame must have at least one byte")
+    if max_datagram <= FRAME_HEADER_BYTES:
+        raise ValueError(f"max_datagram must exceed the {FRAME_HEADER_BYTES}-byte header")
+    count = fragment_count(len(jpeg), max_datagram)
+    if count > 0xFFFF:
+        raise ValueError(f"frame of {len(jpeg)} bytes needs {count} fragments, more than 65535")
+    stride = -(-len(jpeg) // count)
+    datagrams = []
+    for index in range(count):
+        piece = jpeg[index * stride:(index + 1) * stride]
+        head = replace(header, fragment_index=index, fragment_count=count, payload_length=len(piece),
+                       frame_length=len(jpeg))
+        datagrams.append(head.pack() + piece)
+    return datagrams
+
+
+def parse_fragment(data: bytes) -> tuple[FrameHeader, bytes] | None:
+    """Header and payload of a valid fragment datagram; None for anything inconsistent."""
+    header = FrameHeader.unpack(data)
+    if header is None:
+        return None
+    expected = header.expected_payload_length()
+    payload = data[FRAME_HEADER_BYTES:]
+    if expected is None or header.payload_length != expected or len(payload) != expected:
+        return None
+    return header, payload
+
+
+@dataclass(frozen=True)
+class CompleteFrame:
+    header: FrameHeader
+    jpeg: bytes
+
+
+@dataclass
+class _Partial:
+    first: FrameHeader
+    pieces: dict[int, bytes] = field(default_factory=dict)
+    last_arrival: float = 0.0
+    nacks_sent: int = 0
+    last_nack: float = -1.0
+
+    @property
+    def bytes_held(self) -> int:
+        return sum(len(p) for p in self.pieces.values())
+
+    def missing(self) -> list[int]:
+        return [i for i in range(self.first.fragment_count) if i not in self.pieces]
+
+
+@dataclass(frozen=True)
+class NackRequest:
+    frame: int
+    missing: tuple[int, ...]
+
+
+class Reassembler:
+    """Collects fragments of one session into frames, newest-complete-frame first.
+
+    Pure: time comes in as ``now``. ``push`` returns a frame when one completes
+    that is newer than every frame returned before; ``nacks`` says what to ask for.
+    """
+
+    def __init__(self, session: int, *, max_incomplete: int = MAX_INCOMPLETE_FRAMES,
+                 max_frame_bytes: int = MAX_FRAME_BYTES, deadline_s: float = 0.3,
+                 max_nack_fragments: int = 128) -> None:
+        self.session = session
+        self.max_incomplete = max_incomplete
+        self.max_frame_bytes = max_frame_bytes
+        self.deadline_s = deadline_s
+        self.max_nack_fragments = max_nack_fragments
+        self.newest_complete = -1
+        self.newest_seen = -1
+        self.duplicates = 0
+        self.dropped = 0
+        self.evicted = 0
+        self._partials: OrderedDict[int, _Partial] = OrderedDict()
+
+    def push(self, data: bytes, now: float) -> CompleteFrame | None:
+        parsed = parse_fragment(data)
+        if parsed is None:
+            self.dropped += 1
+            return None
+        header, payload = parsed
+        if (header.session != self.session or header.frame <= self.newest_complete
+                or header.frame_length > self.max_frame_bytes):
+            self.dropped += 1
+            return None
+        partial = self._partials.get(header.frame)
+        if partial is None:
+            partial = _Partial(first=header)
+            self._partials[header.frame] = partial
+            self._evict()
+            if header.frame not in self._partials:
+                return None
+        elif not partial.first.same_frame(header):
+            self.dropped += 1
+            return None
+        self.newest_seen = max(self.newest_seen, header.frame)
+        partial.last_arrival = now
+        if header.fragment_index in partial.pieces:
+            self.duplicates += 1
+            return None
+        partial.pieces[header.fragment_index] = payload
+        if len(partial.pieces) < header.fragment_count:
+            return None
+        jpeg = b"".join(partial.pieces[i] for i in range(header.fragment_count))
+        self.newest_complete = header.frame
+        for number in [n for n in self._partials if n <= header.frame]:
+            if number != header.frame:
+                self.evicted += 1  # an older frame that can no longer be shown
+            del self._partials[number]
+        return CompleteFrame(replace(partial.first, fragment_index=0, payload_length=len(jpeg),
+                                     flags=partial.first.flags & ~FrameFlags.RETRANSMISSION), jpeg)
+
+    def _evict(self) -> None:
+        # Oldest frames go first when there are too many or they hold too many bytes.
+        while len(self._partials) > self.max_incomplete or (
+                len(self._partials) > 1 and sum(p.bytes_held for p in self._partials.values()) > self.max_frame_bytes):
+            oldest = min(self._partials)
+            del self._partials[oldest]
+            self.evicted += 1
+
+    def nacks(self, now: float) -> list[NackRequest]:
+        """Missing fragments worth asking for now (SPEC §6.3); marks them as asked."""
+        requests = []
+        for number, partial in self._partials.items():
+            newer_seen = self.newest_seen > number
+            quiet = now - partial.last_arrival >= NACK_QUIET_S
+            waited = partial.last_nack < 0 or now - partial.last_nack >= NACK_QUIET_S
+            if not (newer_seen or quiet) or not waited:
+                continue
+            if partial.nacks_sent >= MAX_NACKS_PER_FRAME or now - partial.last_arrival > self.deadline_s:
+                continue
+            missing = partial.missing()[: self.max_nack_fragments]
+            if missing:
+                partial.nacks_sent += 1
+                partial.last_nack = now
+                requests.append(NackRequest(number, tuple(missing)))
+        return requests
+
+    def next_nack_time(self) -> float | None:
+        """When ``nacks`` may next have something to say, or None."""
+        times = [max(p.last_arrival, p.last_nack) + NACK_QUIET_S for p in self._partials.values()
+                 if p.nacks_sent < MAX_NACKS_PER_FRAME]
+        return min(times) if times else None
+
+    @property
+    def incomplete_frames(self) -> int:
+        return len(self._partials)
