@@ -27,6 +27,10 @@ def hello_auth(token: str, client_nonce: bytes, cookie: bytes) -> bytes:
     return _hmac(token.encode("utf-8"), HELLO_LABEL + client_nonce + cookie)[:TAG_BYTES]
 
 
+def hello_auth_valid(token: str, client_nonce: bytes, cookie: bytes, received: bytes) -> bool:
+    return hmac.compare_digest(hello_auth(token, client_nonce, cookie), received)
+
+
 def session_key(token: str, client_nonce: bytes, server_nonce: bytes, session: int) -> bytes:
     """The 32-byte key that tags every control datagram of an authenticated session."""
     return _hmac(token.encode("utf-8"), SESSION_LABEL + client_nonce + server_nonce + struct.pack("<I", session))

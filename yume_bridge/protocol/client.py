@@ -1,0 +1,387 @@
+"""The client side of protocol v1, sans-IO: what the reference client and the tests use.
+
+Engine plugins implement the same state machine in C++ and C#. Driven by
+``receive_datagram(data, now)``, app calls and ``handle_timer(now)``; output via
+``datagrams_to_send()``, ``next_event()`` and ``get_timer()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from yume_bridge.protocol import auth
+from yume_bridge.protocol.codec import decode, encode
+from yume_bridge.protocol.errors import LocalProtocolError, RemoteProtocolError
+from yume_bridge.protocol.fragment import CompleteFrame, Reassembler
+from yume_bridge.protocol.messages import (
+    Bye, Config, Error, Event, EventAck, Hello, Input, Message, Nack, Ping, Pong, Retry, Start, Started, Status,
+    Upload, UploadAck, Welcome,
+)
+from yume_bridge.protocol.wire import FRAME_HEADER_BYTES, DatagramKind, Encoding, datagram_kind
+
+HELLO_FIRST_RETRY_S = 0.25
+HELLO_MAX_RETRY_S = 2.0
+HELLO_GIVE_UP_S = 10.0
+RESEND_S = 0.5
+KEEPALIVE_S = 1.0
+UPLOAD_WINDOW = 32
+
+
+class ClientState(Enum):
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Connected:
+    welcome: Welcome
+
+
+@dataclass(frozen=True)
+class FrameReceived:
+    frame: CompleteFrame
+    now: float
+
+
+@dataclass(frozen=True)
+class UploadFinished:
+    digest: bytes
+
+
+@dataclass(frozen=True)
+class WorldStarted:
+    world: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class EventAcknowledged:
+    event_id: int
+    chunk: int
+
+
+@dataclass(frozen=True)
+class StatusReceived:
+    status: Status
+
+
+@dataclass(frozen=True)
+class PongReceived:
+    rtt_s: float
+
+
+@dataclass(frozen=True)
+class ErrorReceived:
+    code: str
+    message: str
+    fatal: bool
+
+
+@dataclass(frozen=True)
+class Closed:
+    reason: str
+
+
+@dataclass
+class _Pending:
+    message: Message
+    last_sent: float
+
+
+class ClientEndpoint:
+    """One connection to a daemon."""
+
+    def __init__(self, *, client: str = "yume-bridge-python", client_version: str = "0.1.0", engine: str = "",
+                 fps: float = 0.0, quality: int = 85, max_datagram: int = 1200, token: str | None = None,
+                 encoding: Encoding = Encoding.MSGPACK, random_bytes: Callable[[int], bytes] = os.urandom) -> None:
+        self._random = random_bytes
+        self._hello = Hello(protocol=1, nonce=random_bytes(16), client=client, client_version=client_version,
+                            engine=engine, fps=fps, quality=quality, max_datagram=max_datagram, pad=bytes(32))
+        self.token = token
+        self.encoding = encoding
+        self.state = ClientState.IDLE
+        self.welcome: Welcome | None = None
+        self.session = 0
+        self._key: bytes | None = None
+        self._seq = 0
+        self._replay = auth.ReplayWindow()
+        self._outbox: list[bytes] = []
+        self._events: deque = deque()
+        self._hello_started = 0.0
+        self._hello_next = 0.0
+        self._hello_interval = HELLO_FIRST_RETRY_S
+        self._pending: dict[object, _Pending] = {}
+        self._upload: tuple[bytes, bytes, int] | None = None  # digest, data, piece size
+        self._upload_unacked: dict[int, float] = {}
+        self._upload_next = 0
+        self._last_sent = 0.0
+        self._ping_sent: dict[int, float] = {}
+        self.reassembler: Reassembler | None = None
+
+    # --- output -----------------------------------------------------------------------------
+
+    def datagrams_to_send(self) -> list[bytes]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    def next_event(self):
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        if self.state is ClientState.CONNECTING:
+            return self._hello_next
+        if self.state is not ClientState.CONNECTED:
+            return None
+        times = [self._last_sent + KEEPALIVE_S]
+        times += [p.last_sent + RESEND_S for p in self._pending.values()]
+        times += [t + RESEND_S for t in self._upload_unacked.values()]
+        if self.reassembler is not None and (nack_time := self.reassembler.next_nack_time()) is not None:
+            times.append(nack_time)
+        return min(times)
+
+    # --- app calls --------------------------------------------------------------------------
+
+    def connect(self, now: float) -> None:
+        if self.state is not ClientState.IDLE:
+            raise LocalProtocolError(f"connect() needs an idle client, not {self.state.value}")
+        self.state = ClientState.CONNECTING
+        self._hello_started = now
+        self._send_hello(now)
+
+    def upload_image(self, data: bytes, now: float) -> bytes:
+        """Begin uploading a start image; returns its SHA-256, to name it in ``start``."""
+        self._require_connected()
+        assert self.welcome is not None
+        if len(data) > self.welcome.limits.max_upload_bytes:
+            raise LocalProtocolError(f"image of {len(data)} bytes exceeds the daemon's "
+                                     f"{self.welcome.limits.max_upload_bytes}")
+        digest = hashlib.sha256(data).digest()
+        # Leave room for the message's fields (and base64 growth in JSON) within max_datagram.
+        room = min(self.welcome.max_datagram, 1200) - 160 - 16
+        piece = room * 3 // 4 if self.encoding is Encoding.JSON else room
+        self._upload = (digest, data, piece)
+        self._upload_unacked = {}
+        self._upload_next = 0
+        self._pump_upload(now)
+        return digest
+
+    def start(self, now: float, *, source: str = "default", image: bytes | None = None, prompt: str = "",
+              seed: int | None = None) -> None:
+        self._require_connected()
+        self._send_reliable("start", Start(session=self.session, seq=0, source=source, image=image, prompt=prompt,
+                                           seed=seed), now)
+
+    def send_input(self, now: float, *, move: tuple[float, float] = (0.0, 0.0),
+                   look: tuple[float, float] = (0.0, 0.0), keys: tuple[str, ...] = ()) -> int:
+        """Send the current axes; returns the input's seq (frames report the newest consumed)."""
+        self._require_connected()
+        return self._send(Input(session=self.session, seq=0, time_us=int(now * 1e6), move=move, look=look,
+                                keys=keys), now)
+
+    def send_event(self, now: float, event_id: int, text: str) -> None:
+        self._require_connected()
+        self._send_reliable(("event", event_id), Event(session=self.session, seq=0, id=event_id, text=text), now)
+
+    def configure(self, now: float, *, quality: int | None = None, fps: float | None = None,
+                  paused: bool | None = None) -> None:
+        self._require_connected()
+        self._send(Config(session=self.session, seq=0, quality=quality, fps=fps, paused=paused), now)
+
+    def ping(self, now: float) -> None:
+        self._require_connected()
+        seq = self._send(Ping(session=self.session, seq=0, time_us=int(now * 1e6)), now)
+        self._ping_sent[seq] = now
+
+    def close(self, now: float, reason: str = "client") -> None:
+        if self.state is ClientState.CONNECTED:
+            self._send(Bye(session=self.session, seq=0, reason=reason), now)
+        self._close(reason)
+
+    # --- input ------------------------------------------------------------------------------
+
+    def receive_datagram(self, data: bytes, now: float) -> None:
+        kind = datagram_kind(data)
+        if kind is DatagramKind.FRAGMENT:
+            if self.reassembler is not None and len(data) >= FRAME_HEADER_BYTES:
+                frame = self.reassembler.push(data, now)
+                if frame is not None:
+                    self._events.append(FrameReceived(frame, now))
+                self._send_nacks(now)
+            return
+        if kind is DatagramKind.INVALID:
+            return
+        try:
+            decoded = decode(data)
+        except RemoteProtocolError:
+            return
+        message = decoded.message
+        if isinstance(message, Retry):
+            self._on_retry(message, now)
+            return
+        if isinstance(message, Error) and self.state is ClientState.CONNECTING and message.session == 0:
+            self._events.append(ErrorReceived(message.code, message.message, True))
+            self._close(message.code)
+            return
+        if isinstance(message, Welcome):
+            self._on_welcome(decoded.body, decoded.tag, message)
+            return
+        if self.state is not ClientState.CONNECTED or getattr(message, "session", None) != self.session:
+            return
+        if self._key is not None and (decoded.tag is None or not auth.tag_matches(self._key, decoded.body,
+                                                                                   decoded.tag)):
+            return
+        if not self._replay.check(message.seq):
+            return
+        self._replay.record(message.seq)
+        self._on_session_message(message, now)
+
+    def _on_retry(self, retry: Retry, now: float) -> None:
+        if self.state is not ClientState.CONNECTING or retry.nonce != self._hello.nonce:
+            return
+        auth_tag = None
+        if retry.token_required:
+            if self.token is None:
+                self._events.append(ErrorReceived("auth_required", "the daemon requires a token; none was given",
+                                                  True))
+                self._close("auth_required")
+                return
+            auth_tag = auth.hello_auth(self.token, self._hello.nonce, retry.cookie)
+        self._hello = Hello(**{**self._hello.__dict__, "cookie": retry.cookie, "auth": auth_tag})
+        self._send_hello(now)
+
+    def _on_welcome(self, body: bytes, tag: bytes | None, welcome: Welcome) -> None:
+        if self.state is not ClientState.CONNECTING:
+            return
+        key = None
+        if welcome.authenticated:
+            if self.token is None:
+                return
+            key = auth.session_key(self.token, self._hello.nonce, welcome.nonce, welcome.session)
+            if tag is None or not auth.tag_matches(key, body, tag):
+                return
+        self._key = key
+        self.welcome = welcome
+        self.session = welcome.session
+        self._replay.record(welcome.seq)
+        self.state = ClientState.CONNECTED
+        self.reassembler = Reassembler(welcome.session, deadline_s=welcome.limits.frame_deadline_ms / 1000,
+                                       max_nack_fragments=welcome.limits.max_nack_fragments)
+        self._events.append(Connected(welcome))
+
+    def _on_session_message(self, message: Message, now: float) -> None:
+        if isinstance(message, UploadAck):
+            self._on_upload_ack(message, now)
+        elif isinstance(message, Started):
+            self._pending.pop("start", None)
+            self._events.append(WorldStarted(message.world, message.seed))
+        elif isinstance(message, EventAck):
+            self._pending.pop(("event", message.id), None)
+            self._events.append(EventAcknowledged(message.id, message.chunk))
+        elif isinstance(message, Status):
+            self._events.append(StatusReceived(message))
+        elif isinstance(message, Pong):
+            sent = min(self._ping_sent.values(), default=None)
+            self._ping_sent.clear()
+            if sent is not None:
+                self._events.append(PongReceived(now - message.time_us / 1e6))
+        elif isinstance(message, Error):
+            if message.ref:
+                self._pending = {k: p for k, p in self._pending.items() if p.message.seq != message.ref}
+            self._events.append(ErrorReceived(message.code, message.message, message.fatal))
+            if message.fatal:
+                self._close(message.code)
+        elif isinstance(message, Bye):
+            self._close(message.reason or "bye")
+
+    # --- timers -----------------------------------------------------------------------------
+
+    def handle_timer(self, now: float) -> None:
+        if self.state is ClientState.CONNECTING and now >= self._hello_next:
+            if now - self._hello_started >= HELLO_GIVE_UP_S:
+                self._events.append(ErrorReceived("unreachable", "no answer from the daemon", True))
+                self._close("unreachable")
+                return
+            self._hello_interval = min(self._hello_interval * 2, HELLO_MAX_RETRY_S)
+            self._send_hello(now)
+            return
+        if self.state is not ClientState.CONNECTED:
+            return
+        for key, pending in list(self._pending.items()):
+            if now - pending.last_sent >= RESEND_S:
+                self._send_reliable(key, pending.message, now)
+        for offset, sent in list(self._upload_unacked.items()):
+            if now - sent >= RESEND_S:
+                self._send_piece(offset, now)
+        self._send_nacks(now)
+        if now - self._last_sent >= KEEPALIVE_S:
+            self.ping(now)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _require_connected(self) -> None:
+        if self.state is not ClientState.CONNECTED:
+            raise LocalProtocolError(f"the client is {self.state.value}, not connected")
+
+    def _close(self, reason: str) -> None:
+        if self.state is not ClientState.CLOSED:
+            self.state = ClientState.CLOSED
+            self._events.append(Closed(reason))
+
+    def _send_hello(self, now: float) -> None:
+        self._outbox.append(encode(self._hello, self.encoding))
+        self._hello_next = now + self._hello_interval
+
+    def _sent_copy(self, message: Message, now: float) -> Message:
+        self._seq += 1
+        message = type(message)(**{**message.__dict__, "seq": self._seq})
+        body = encode(message, self.encoding)
+        if self._key is not None:
+            body += auth.tag(self._key, body)
+        self._outbox.append(body)
+        self._last_sent = now
+        return message
+
+    def _send(self, message: Message, now: float) -> int:
+        return self._sent_copy(message, now).seq
+
+    def _send_reliable(self, key: object, message: Message, now: float) -> None:
+        self._pending[key] = _Pending(self._sent_copy(message, now), now)
+
+    def _send_nacks(self, now: float) -> None:
+        if self.reassembler is None or self.state is not ClientState.CONNECTED:
+            return
+        for request in self.reassembler.nacks(now):
+            self._send(Nack(session=self.session, seq=0, frame=request.frame, missing=request.missing), now)
+
+    def _pump_upload(self, now: float) -> None:
+        if self._upload is None:
+            return
+        _, data, piece = self._upload
+        while len(self._upload_unacked) < UPLOAD_WINDOW and self._upload_next < len(data):
+            self._send_piece(self._upload_next, now)
+            self._upload_next += piece
+
+    def _send_piece(self, offset: int, now: float) -> None:
+        assert self._upload is not None
+        digest, data, piece = self._upload
+        self._upload_unacked[offset] = now
+        self._send(Upload(session=self.session, seq=0, hash=digest, size=len(data), offset=offset,
+                          data=data[offset:offset + piece]), now)
+
+    def _on_upload_ack(self, ack: UploadAck, now: float) -> None:
+        if self._upload is None or ack.hash != self._upload[0]:
+            return
+        self._upload_unacked.pop(ack.offset, None)
+        if ack.complete:
+            self._upload = None
+            self._upload_unacked = {}
+            self._events.append(UploadFinished(ack.hash))
+        else:
+            self._pump_upload(now)
