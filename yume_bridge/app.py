@@ -1,0 +1,327 @@
+"""Composition root: wires the protocol endpoint, the generation worker, pacing and discovery.
+
+Everything here runs on the event loop thread. One timer (re-armed after every
+input, as in aioquic) drives frame pacing, just-in-time chunk requests, status
+messages and the protocol's idle timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+from yume_bridge import __version__
+from yume_bridge.actions import AxisQuantizer, CaptionTemplates, Look, Movement, Speed
+from yume_bridge.backends.base import WorldBackend, WorldSpec
+from yume_bridge.config import BridgeConfig, ConfigError
+from yume_bridge.discovery import advertise
+from yume_bridge.protocol.messages import Latency, Vocabulary
+from yume_bridge.protocol.server import (
+    ConfigChanged, DaemonEndpoint, EventsChanged, InputReceived, ServerInfo, SessionClosed, SessionOpened,
+    StartRequested,
+)
+from yume_bridge.protocol.wire import ErrorCode
+from yume_bridge.transport import UdpEndpoint
+from yume_bridge.worker import (
+    ChunkDone, ConditioningInbox, FrameReady, GenerationWorker, Readiness, SessionFailed, decode_start_image,
+)
+
+log = logging.getLogger("yume_bridge")
+STATUS_INTERVAL_S = 1.0
+FIRST_CHUNK_ESTIMATE_S = 0.5
+SHUTDOWN_TIMEOUT_S = 4.0
+
+
+def build_backend(config: BridgeConfig) -> WorldBackend:
+    """The configured backend, not yet loaded (loading happens on the generation thread)."""
+    stream, options = config.stream, config.backend
+    if options.name == "yume":
+        from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig  # torch only when asked for
+
+        return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
+                                             steps=options.steps, shift=options.shift, device=options.device,
+                                             dtype=options.dtype))
+    from yume_bridge.backends.preview import PreviewBackend
+
+    default_image = None
+    if options.image is not None:
+        try:
+            default_image = decode_start_image(options.image.read_bytes(), config.limits.max_image_pixels)
+        except OSError as exc:
+            raise ConfigError(f"cannot read --image {options.image}: {exc.strerror}") from None
+        except Exception as exc:  # BackendError: a readable reason
+            raise ConfigError(f"--image {options.image}: {exc}") from None
+    spec = WorldSpec("preview", "preview", "1", stream.width, stream.height, stream.fps, stream.frames_per_chunk)
+    return PreviewBackend(spec=spec, default_image=default_image, fail_every=options.fail_every)
+
+
+@dataclass
+class _Playback:
+    """Loop-side state of one session's stream."""
+
+    inbox: ConditioningInbox
+    fps: float
+    world: int = 0
+    paused: bool = False
+    frames: deque = field(default_factory=deque)
+    next_send_at: float = 0.0
+    requested: bool = False
+    asked_at: float = 0.0
+    first_frame_wait_s: float = FIRST_CHUNK_ESTIMATE_S
+    chunk: int = -1
+    action: int = 0
+    input_seq: int = 0
+    frames_sent: int = 0
+    sent_times: deque = field(default_factory=lambda: deque(maxlen=256))
+    latency: Latency = field(default_factory=Latency)
+    first_ready_at: float | None = None
+    next_status_at: float = 0.0
+
+
+class Bridge:
+    """The daemon: one UDP socket, one protocol endpoint, one generation worker."""
+
+    def __init__(self, config: BridgeConfig, backend: WorldBackend, *, clock=time.monotonic) -> None:
+        self.config = config
+        self.backend = backend
+        self.clock = clock
+        spec = backend.spec
+        self.templates = CaptionTemplates.load(config.actions.vocabulary)
+        vocabulary = Vocabulary(name=self.templates.name, version=self.templates.version,
+                                movement=tuple(m.symbol for m in Movement), look=tuple(lk.symbol for lk in Look))
+        info = ServerInfo(daemon_version=__version__, backend=spec.backend, model=spec.model,
+                          model_version=spec.model_version, width=spec.width, height=spec.height,
+                          fps=config.stream.fps, frames_per_chunk=spec.frames_per_chunk, vocabulary=vocabulary,
+                          limits=config.limits, default_quality=config.stream.quality,
+                          max_datagram=config.network.max_datagram)
+        self.endpoint = DaemonEndpoint(info=info, token=config.network.token)
+        self.endpoint.readiness = "loading"
+        self.endpoint.progress = 0.0
+        self.sessions: dict[int, _Playback] = {}
+        self.udp: UdpEndpoint | None = None
+        self.worker: GenerationWorker | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._status_message = ""
+        self.closed = asyncio.Event()
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> tuple:
+        """Bind the socket and start the worker; returns the bound address."""
+        loop = self._loop = asyncio.get_running_loop()
+        network = self.config.network
+        _, self.udp = await loop.create_datagram_endpoint(lambda: UdpEndpoint(self._on_datagrams),
+                                                          local_addr=(network.host, network.port))
+        self.worker = GenerationWorker(backend=self.backend, max_image_pixels=self.config.limits.max_image_pixels,
+                                       post=lambda item: loop.call_soon_threadsafe(self._on_worker, item),
+                                       clock=self.clock)
+        self.worker.start()
+        return self.udp.local_address
+
+    async def close(self) -> None:
+        """Say bye to every client, stop the worker and the socket. Idempotent."""
+        if self.closed.is_set():
+            return
+        for session_id in list(self.sessions):
+            self.endpoint.close_session(session_id, "shutdown")
+        self._flush()
+        if self.worker is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.worker.stop, SHUTDOWN_TIMEOUT_S - 1)
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.udp is not None and self.udp.transport is not None:
+            self.udp.transport.close()
+        self.closed.set()
+
+    # --- inputs -----------------------------------------------------------------------------
+
+    def _on_datagrams(self, batch: list[tuple[bytes, tuple]]) -> None:
+        now = self.clock()
+        for data, address in batch:
+            self.endpoint.receive_datagram(data, address, now)
+        self._process(now)
+
+    def _on_worker(self, item: object) -> None:
+        now = self.clock()
+        if isinstance(item, FrameReady):
+            playback = self.sessions.get(item.session)
+            if playback is not None and item.world == playback.world:
+                if playback.first_ready_at is None:
+                    playback.first_ready_at = item.ready_at
+                    playback.first_frame_wait_s = 0.7 * playback.first_frame_wait_s + 0.3 * (
+                        item.ready_at - playback.asked_at)
+                if not playback.frames and playback.next_send_at < now:
+                    playback.next_send_at = now
+                playback.frames.append(item)
+                while len(playback.frames) > 3 * self.backend.spec.frames_per_chunk:
+                    playback.frames.popleft()  # a paused or slow client: the oldest frames go
+        elif isinstance(item, ChunkDone):
+            playback = self.sessions.get(item.session)
+            if playback is not None and item.world == playback.world:
+                playback.requested = False
+                playback.chunk = item.chunk
+                playback.latency = Latency(queue_ms=item.queue_s * 1e3, generate_ms=item.generate_s * 1e3,
+                                           encode_ms=item.encode_s * 1e3, send_ms=playback.latency.send_ms)
+        elif isinstance(item, SessionFailed):
+            playback = self.sessions.get(item.session)
+            if playback is not None and item.world == playback.world:
+                playback.requested = False
+                if item.code == "bad_image":
+                    playback.world = 0  # no world to continue
+                self.endpoint.send_error(item.session, ErrorCode(item.code), item.message)
+                self._send_status(item.session, playback, now, message=item.message)
+        elif isinstance(item, Readiness):
+            log.info("generator %s %s", item.state, item.message)
+            self.endpoint.readiness = item.state
+            self.endpoint.progress = item.progress
+            self._status_message = item.message
+            for session_id, playback in self.sessions.items():
+                self._send_status(session_id, playback, now)
+        self._process(now)
+
+    def _process(self, now: float) -> None:
+        endpoint = self.endpoint
+        while (event := endpoint.next_event()) is not None:
+            self._on_event(event, now)
+        self._pace(now)
+        self._flush()
+        self._arm_timer(now)
+
+    def _on_event(self, event: object, now: float) -> None:
+        assert self.worker is not None
+        if isinstance(event, SessionOpened):
+            options = self.config.actions
+            inbox = ConditioningInbox(templates=self.templates,
+                                      quantizer=AxisQuantizer(press=options.press, release=options.release),
+                                      speed=Speed() if options.speed else None)
+            inbox.quality = event.quality
+            self.sessions[event.session] = _Playback(inbox=inbox, fps=event.fps)
+            log.info("session %08x opened by %s %s from %s", event.session, event.client, event.engine,
+                     event.address)
+            self._send_status(event.session, self.sessions[event.session], now)
+        elif isinstance(event, SessionClosed):
+            if self.sessions.pop(event.session, None) is not None:
+                self.worker.close_world(event.session)
+                log.info("session %08x closed: %s", event.session, event.reason)
+        elif isinstance(event, StartRequested):
+            playback = self.sessions[event.session]
+            playback.world += 1
+            playback.frames.clear()
+            playback.requested = False
+            playback.inbox.new_world()
+            self.worker.open_world(event.session, playback.world, event.image, event.prompt, event.seed)
+        elif isinstance(event, InputReceived):
+            self.sessions[event.session].inbox.put_input(event.seq, event.axes)
+        elif isinstance(event, EventsChanged):
+            playback = self.sessions[event.session]
+            chunk = playback.inbox.set_events(event.events)
+            self.endpoint.send_event_ack(event.session, event_id=event.event_id, chunk=chunk, active=event.active)
+            if playback.world:
+                self.worker.prepare(event.session, playback.inbox.captions_for_events())
+        elif isinstance(event, ConfigChanged):
+            playback = self.sessions[event.session]
+            playback.fps, playback.paused = event.fps, event.paused
+            playback.inbox.quality = event.quality
+            self._send_status(event.session, playback, now)
+
+    # --- pacing -----------------------------------------------------------------------------
+
+    def _starves_at(self, playback: _Playback, now: float) -> float:
+        if not playback.frames:
+            return now
+        return playback.next_send_at + len(playback.frames) / playback.fps
+
+    def _pace(self, now: float) -> None:
+        assert self.worker is not None
+        ready = self.endpoint.readiness not in ("loading", "warming", "error")
+        for session_id, playback in self.sessions.items():
+            if playback.paused or not playback.world:
+                continue
+            interval = 1.0 / playback.fps
+            while playback.frames and now >= playback.next_send_at:
+                frame: FrameReady = playback.frames.popleft()
+                self.endpoint.send_frame(session_id, jpeg=frame.jpeg, chunk=frame.chunk,
+                                         frame_in_chunk=frame.frame_in_chunk, last_in_chunk=frame.last_in_chunk,
+                                         input_seq=frame.input_seq, action=frame.action, now=now)
+                if frame.frame_in_chunk == 0:
+                    playback.latency = Latency(queue_ms=playback.latency.queue_ms,
+                                               generate_ms=playback.latency.generate_ms,
+                                               encode_ms=playback.latency.encode_ms,
+                                               send_ms=max(0.0, now - frame.ready_at) * 1e3)
+                playback.action, playback.input_seq = frame.action, frame.input_seq
+                playback.frames_sent += 1
+                playback.sent_times.append(now)
+                playback.next_send_at = max(playback.next_send_at + interval, now - interval)
+            lead = playback.first_frame_wait_s + self.config.stream.start_margin_s
+            if ready and not playback.requested and now >= self._starves_at(playback, now) - lead:
+                playback.requested = True
+                playback.asked_at = now
+                playback.first_ready_at = None
+                self.worker.request_chunk(session_id, playback.world, playback.inbox)
+        for session_id, playback in self.sessions.items():
+            if now >= playback.next_status_at:
+                self._send_status(session_id, playback, now)
+
+    def _send_status(self, session_id: int, playback: _Playback, now: float, message: str = "") -> None:
+        readiness = self.endpoint.readiness
+        if readiness == "ready" and playback.world:
+            readiness = "paused" if playback.paused else "generating"
+        recent = [t for t in playback.sent_times if now - t <= 1.0]
+        queue = self.worker.queue_depth if self.worker is not None else 0
+        self.endpoint.send_status(session_id, state=readiness, progress=self.endpoint.progress, chunk=playback.chunk,
+                                  queue=queue, fps=float(len(recent)), frames_sent=playback.frames_sent,
+                                  action=playback.action, input_seq=playback.input_seq, latency=playback.latency,
+                                  message=message or self._status_message)
+        playback.next_status_at = now + STATUS_INTERVAL_S
+
+    # --- output and timer -------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        if self.udp is not None:
+            self.udp.send(self.endpoint.datagrams_to_send())
+
+    def _arm_timer(self, now: float) -> None:
+        deadlines = [t for t in (self.endpoint.get_timer(),) if t is not None]
+        for playback in self.sessions.values():
+            deadlines.append(playback.next_status_at)
+            if playback.paused or not playback.world:
+                continue
+            if playback.frames:
+                deadlines.append(playback.next_send_at)
+            if not playback.requested:
+                lead = playback.first_frame_wait_s + self.config.stream.start_margin_s
+                deadlines.append(self._starves_at(playback, now) - lead)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadlines and self._loop is not None and not self.closed.is_set():
+            when = max(min(deadlines), now + 0.0005)
+            self._timer = self._loop.call_at(self._loop.time() + (when - now), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = self.clock()
+        self.endpoint.handle_timer(now)
+        self._process(now)
+
+
+async def run_bridge(config: BridgeConfig, *, stop: asyncio.Event, started: asyncio.Future | None = None,
+                     backend: WorldBackend | None = None) -> None:
+    """Serve until ``stop`` is set, then shut down in order within the shutdown timeout."""
+    bridge = Bridge(config, backend or build_backend(config))
+    async with AsyncExitStack() as stack:
+        address = await bridge.start()
+        stack.push_async_callback(bridge.close)
+        if config.network.advertise_enabled:
+            await stack.enter_async_context(advertise(config, bridge.backend.spec, address[1]))
+        log.info("yume-bridge %s serving the %s backend on udp://%s:%d", __version__, config.backend.name,
+                 address[0], address[1])
+        if started is not None and not started.done():
+            started.set_result((bridge, address))
+        await stop.wait()
+        log.info("shutting down")

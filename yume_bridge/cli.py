@@ -1,0 +1,299 @@
+"""The ``yume-bridge`` command line: serve, client, discover, bench, check-weights."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from yume_bridge import __version__
+from yume_bridge.config import (
+    ActionConfig, BackendConfig, BridgeConfig, ConfigError, NetworkConfig, StreamConfig, load_toml, with_limits,
+)
+from yume_bridge.protocol.wire import DEFAULT_PORT, Encoding
+
+log = logging.getLogger("yume_bridge")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"time": round(record.created, 3), "level": record.levelname.lower(),
+                           "logger": record.name, "message": record.getMessage()})
+
+
+def _setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "yume-bridge"
+
+
+def _stored_token() -> str:
+    """The token kept in the user's config folder, made on first use."""
+    path = _config_dir() / "token"
+    if path.exists():
+        return path.read_text("utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(18)
+    path.write_text(token + "\n", "utf-8")
+    path.chmod(0o600)
+    click.echo(f"Generated a token for this daemon (stored in {path}):\n\n    {token}\n\n"
+               "Give it to the plugin (Token field) or to `yume-bridge client --token`.", err=True)
+    return token
+
+
+def _read_config_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Fill option defaults from a TOML file (CLI flags still win)."""
+    if value:
+        try:
+            ctx.default_map = {**(ctx.default_map or {}), **load_toml(Path(value))}
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@click.group()
+@click.version_option(__version__, prog_name="yume-bridge")
+def main() -> None:
+    """Stream a generative world model into Unreal and Unity."""
+
+
+@main.command()
+@click.option("--config", type=click.Path(exists=True, dir_okay=False), callback=_read_config_file,
+              is_eager=True, expose_value=False, help="TOML file with any of these options.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; beyond loopback needs a token.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--backend", type=click.Choice(["preview", "yume"]), default="preview", show_default=True)
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Default start image for clients that send none.")
+@click.option("--weights", type=click.Path(path_type=Path), help="The Yume-5B-720P folder (yume backend).")
+@click.option("--resolution", type=click.Choice(["544x960", "704x1280"]), default="544x960", show_default=True)
+@click.option("--fps", default=16.0, show_default=True, type=float)
+@click.option("--quality", default=85, show_default=True, type=click.IntRange(1, 100))
+@click.option("--frames-per-chunk", default=29, show_default=True, type=click.IntRange(1, 1000),
+              help="preview backend: frames per chunk (the model makes 29).")
+@click.option("--steps", default=4, show_default=True, type=click.IntRange(1, 100))
+@click.option("--shift", default=7.0, show_default=True, type=float)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default="bfloat16",
+              show_default=True)
+@click.option("--vocabulary", type=click.Choice(["camera", "person"]), default="camera", show_default=True,
+              help="Caption sentences for actions.")
+@click.option("--speed/--no-speed", default=False, show_default=True, help="Add speed fields to captions.")
+@click.option("--max-sessions", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--idle-timeout", default=10.0, show_default=True, type=click.FloatRange(0.5, 3600),
+              help="Seconds without packets before a session is closed.")
+@click.option("--token", default=None, help="Shared token clients must prove.")
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--advertise/--no-advertise", default=None, help="Zeroconf advertisement [default: on off loopback].")
+@click.option("--fail-every", default=0, type=click.IntRange(0), help="preview: fail every n-th chunk (drills).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
+def serve(**options: Any) -> None:
+    """Run the daemon (the preview world by default: no GPU, no weights)."""
+    _setup_logging(options["log_level"], options["log_format"])
+    try:
+        config = config_from_options(options)
+        from yume_bridge.app import build_backend
+
+        backend = build_backend(config)
+    except (ConfigError, ImportError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _run_until_signal(config, backend)
+
+
+def config_from_options(options: dict[str, Any]) -> BridgeConfig:
+    token = options.get("token")
+    if options.get("token_file"):
+        token = Path(options["token_file"]).read_text("utf-8").strip()
+    network = NetworkConfig(host=options["host"], port=options["port"], token=token,
+                            advertise=options.get("advertise"))
+    if not network.loopback and not token:
+        network = NetworkConfig(host=network.host, port=network.port, token=_stored_token(),
+                                advertise=network.advertise)
+    config = BridgeConfig(
+        network=network,
+        stream=StreamConfig(fps=options["fps"], quality=options["quality"], resolution=options["resolution"],
+                            frames_per_chunk=options["frames_per_chunk"]),
+        actions=ActionConfig(vocabulary=options["vocabulary"], speed=options["speed"]),
+        backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),
+                              device=options["device"], dtype=options["dtype"], steps=options["steps"],
+                              shift=options["shift"], fail_every=options.get("fail_every", 0)),
+        log_level=options["log_level"], log_format=options["log_format"])
+    return with_limits(config, max_sessions=options["max_sessions"],
+                       idle_timeout_ms=int(options["idle_timeout"] * 1000))
+
+
+def _run_until_signal(config: BridgeConfig, backend) -> None:
+    from yume_bridge.app import SHUTDOWN_TIMEOUT_S, run_bridge
+
+    async def main_task() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        signals = {"count": 0}
+
+        def on_signal() -> None:
+            signals["count"] += 1
+            if signals["count"] > 1:
+                log.warning("second signal: exiting now")
+                os._exit(1)
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, on_signal)
+            except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C arrives as KeyboardInterrupt
+                pass
+        task = asyncio.create_task(run_bridge(config, stop=stop, backend=backend))
+        done, _ = await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()  # a start-up failure (e.g. port in use)
+            return
+        try:
+            await asyncio.wait_for(task, SHUTDOWN_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("shutdown took longer than %.0f s; exiting", SHUTDOWN_TIMEOUT_S)
+
+    try:
+        asyncio.run(main_task())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {config.network.host}:{config.network.port}: "
+                                   f"{exc.strerror or exc}") from None
+
+
+@main.command()
+@click.option("--host", default=None, help="Daemon address [default: discover one, else 127.0.0.1].")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--token", default=None)
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Start image to upload.")
+@click.option("--prompt", default="", help="Scene text (a text start when no image is given).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None)
+@click.option("--script", default="W:2s,W+\u2192:2s,none:1s", show_default=True,
+              help="Inputs to play: KEYS:DURATION, comma-separated (keys W A S D, looks \u2192 \u2190 \u2191 \u2193).")
+@click.option("--event", "events", multiple=True, help="An event prompt at a time: '3s:a dragon circles the tower'.")
+@click.option("--tail", default=2.5, show_default=True, type=float, help="Seconds to keep receiving after the script.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write received frames here.")
+@click.option("--fps", default=0.0, type=float, help="Wanted fps [default: the daemon's].")
+@click.option("--quality", default=85, type=click.IntRange(1, 100))
+@click.option("--max-datagram", default=1200, show_default=True, type=click.IntRange(576, 65000))
+@click.option("--encoding", type=click.Choice(["msgpack", "json"]), default="msgpack", show_default=True)
+def client(**options: Any) -> None:
+    """Play a scripted session against a daemon and print a JSON summary."""
+    from yume_bridge.reference_client import ClientOptions, parse_script, run_client
+
+    try:
+        script = parse_script(options["script"])
+        events = tuple(_parse_event(text) for text in options["events"])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    host = options["host"]
+    port = options["port"]
+    if host is None:
+        host, port = _discover_one(port)
+    client_options = ClientOptions(
+        host=host, port=port, token=options["token"],
+        image=options["image"].read_bytes() if options["image"] else None, prompt=options["prompt"],
+        seed=options["seed"], script=script, events=events, tail_s=options["tail"], fps=options["fps"],
+        quality=options["quality"], max_datagram=options["max_datagram"], encoding=Encoding(options["encoding"]),
+        output=options["out"])
+    summary = asyncio.run(run_client(client_options))
+    if options["out"] is not None:
+        _write_animation(options["out"])
+    click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
+    if not summary.connected or summary.frames_complete == 0:
+        raise SystemExit(1)
+
+
+def _parse_event(text: str) -> tuple[float, str]:
+    at, _, words = text.partition(":")
+    try:
+        seconds = float(at.rstrip("s"))
+    except ValueError:
+        raise ValueError(f"event {text!r} is not TIME:TEXT (e.g. '3s:a dragon circles the tower')") from None
+    if not words.strip():
+        raise ValueError(f"event {text!r} has no text")
+    return seconds, words.strip()
+
+
+def _discover_one(port: int) -> tuple[str, int]:
+    from yume_bridge.discovery import browse
+
+    found = asyncio.run(browse(1.5))
+    if found:
+        click.echo(f"using {found[0].name} at {found[0].host}:{found[0].port}", err=True)
+        return found[0].host, found[0].port
+    return "127.0.0.1", port
+
+
+def _write_animation(folder: Path) -> None:
+    """An animated WebP of the received frames beside them, when Pillow can write one."""
+    from PIL import Image, features
+
+    paths = sorted(folder.glob("frame_*.jpg"))
+    if not paths or not features.check("webp"):
+        return
+    frames = [Image.open(p).reduce(2) for p in paths[:600]]
+    frames[0].save(folder / "stream.webp", save_all=True, append_images=frames[1:], duration=62, quality=70)
+
+
+@main.command()
+@click.option("--timeout", default=2.0, show_default=True, type=float)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def discover(timeout: float, as_json: bool) -> None:
+    """List yume-bridge daemons on the local network."""
+    from yume_bridge.discovery import browse
+
+    found = asyncio.run(browse(timeout))
+    if as_json:
+        click.echo(json.dumps([d.__dict__ for d in found], indent=2))
+        return
+    if not found:
+        click.echo("no daemon found (is it bound beyond loopback and advertising?)")
+    for daemon in found:
+        props = daemon.properties
+        click.echo(f"{daemon.host}:{daemon.port}  {props.get('backend')} {props.get('width')}x{props.get('height')}"
+                   f"@{props.get('fps')}  token {props.get('token')}  ({daemon.name})")
+
+
+@main.command("check-weights")
+@click.argument("folder", type=click.Path(path_type=Path))
+def check_weights_command(folder: Path) -> None:
+    """Check a Yume-5B-720P folder: files, keys, shapes, dtypes; no tensor is loaded."""
+    try:
+        from yume_bridge.model.checkweights import check_weights
+    except ImportError as exc:
+        raise click.ClickException(f"the model extra is not installed ({exc}); pip install 'yume-bridge[model]'")
+    problems = check_weights(folder)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"{folder}: all files, keys, shapes and dtypes match")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--seconds", default=4.0, show_default=True, type=float, help="Length of each streaming measurement.")
+@click.option("--quality", default=85, show_default=True, type=click.IntRange(1, 100))
+def bench(as_json: bool, seconds: float, quality: int) -> None:
+    """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
+    from yume_bridge.bench import format_table, run_benchmarks
+
+    results = asyncio.run(run_benchmarks(seconds=seconds, quality=quality))
+    click.echo(json.dumps(results, indent=2) if as_json else format_table(results))

@@ -1,0 +1,275 @@
+"""A headless reference client: handshake, start, scripted input, events, frames, a JSON summary.
+
+Used by ``yume-bridge client`` (humans, CI, bug reports), by the loopback tests
+and by ``yume-bridge bench``. It reconnects with backoff when the daemon
+restarts, as plugins do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from yume_bridge.protocol.client import (
+    ClientEndpoint, ClientState, Closed, Connected, ErrorReceived, EventAcknowledged, FrameReceived, PongReceived,
+    StatusReceived, UploadFinished, WorldStarted,
+)
+from yume_bridge.protocol.wire import Encoding
+from yume_bridge.transport import tune_socket
+
+_MOVE_AXES = {"W": (0, 1), "S": (0, -1), "D": (1, 0), "A": (-1, 0)}
+_LOOK_AXES = {"\u2192": (1, 0), "\u2190": (-1, 0), "\u2191": (0, 1), "\u2193": (0, -1),
+              "right": (1, 0), "left": (-1, 0), "up": (0, 1), "down": (0, -1)}
+
+
+@dataclass(frozen=True)
+class ScriptStep:
+    move: tuple[float, float]
+    look: tuple[float, float]
+    seconds: float
+
+
+def parse_script(text: str) -> tuple[ScriptStep, ...]:
+    """``W:2s,W+→:1s,none:500ms`` → steps. Keys W/A/S/D, looks →←↑↓ (or right/left/up/down)."""
+    steps = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        match = re.fullmatch(r"(.+?):(\d+(?:\.\d+)?)(ms|s)", item)
+        if not match:
+            raise ValueError(f"script step {item!r} is not KEYS:DURATION (e.g. W+\u2192:1.5s)")
+        keys, amount, unit = match.groups()
+        seconds = float(amount) / (1000 if unit == "ms" else 1)
+        move, look = [0, 0], [0, 0]
+        for key in keys.split("+"):
+            key = key.strip()
+            if key.lower() in ("none", "\u00b7", ""):
+                continue
+            if key.upper() in _MOVE_AXES:
+                dx, dy = _MOVE_AXES[key.upper()]
+                move = [move[0] + dx, move[1] + dy]
+            elif key.lower() in _LOOK_AXES or key in _LOOK_AXES:
+                dx, dy = _LOOK_AXES.get(key, _LOOK_AXES.get(key.lower(), (0, 0)))
+                look = [look[0] + dx, look[1] + dy]
+            else:
+                raise ValueError(f"unknown key {key!r} in script step {item!r}")
+        steps.append(ScriptStep((float(move[0]), float(move[1])), (float(look[0]), float(look[1])), seconds))
+    return tuple(steps)
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    host: str = "127.0.0.1"
+    port: int = 47800
+    token: str | None = None
+    image: bytes | None = None
+    prompt: str = ""
+    seed: int | None = None
+    script: tuple[ScriptStep, ...] = (ScriptStep((0.0, 1.0), (0.0, 0.0), 2.0),)
+    events: tuple[tuple[float, str], ...] = ()
+    tail_s: float = 2.5
+    """How long to keep receiving after the script ends."""
+    fps: float = 0.0
+    quality: int = 85
+    max_datagram: int = 1200
+    encoding: Encoding = Encoding.MSGPACK
+    input_rate_hz: float = 30.0
+    output: Path | None = None
+    connect_timeout_s: float = 10.0
+
+
+@dataclass
+class Summary:
+    connected: bool = False
+    width: int = 0
+    height: int = 0
+    frames_received: int = 0
+    frames_complete: int = 0
+    frames_lost: int = 0
+    complete_ratio: float = 0.0
+    fps: float = 0.0
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    actions: list[int] = field(default_factory=list)
+    events_acknowledged: list[int] = field(default_factory=list)
+    rtt_ms: float | None = None
+    status_states: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    first_frame_s: float | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    array = np.asarray(values)
+    return {f"p{p}": round(float(np.percentile(array, p)), 2) for p in (50, 90, 99)} | {
+        "max": round(float(array.max()), 2), "count": len(values)}
+
+
+class _Socket(asyncio.DatagramProtocol):
+    def __init__(self, on_datagram: Callable[[bytes], None]) -> None:
+        self.on_datagram = on_datagram
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            tune_socket(sock)
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.on_datagram(data)
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # ICMP port unreachable while the daemon restarts; timers retry
+
+
+async def run_client(options: ClientOptions, clock: Callable[[], float] = time.monotonic,
+                     on_frame: Callable[[FrameReceived], None] | None = None) -> Summary:
+    """Run one scripted session against a daemon and summarise what arrived."""
+    loop = asyncio.get_running_loop()
+    client = ClientEndpoint(fps=options.fps, quality=options.quality, max_datagram=options.max_datagram,
+                            token=options.token, encoding=options.encoding)
+    summary = Summary()
+    wake = asyncio.Event()
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: _Socket(lambda data: (client.receive_datagram(data, clock()), wake.set())),
+        remote_addr=(options.host, options.port))
+    input_sent: dict[int, float] = {}
+    latencies: list[float] = []
+    reflected_up_to = 0
+    frame_times: list[float] = []
+    started_at = clock()
+    state = {"uploaded": options.image is None, "started": False, "world": False}
+    if options.output is not None:
+        options.output.mkdir(parents=True, exist_ok=True)
+
+    def flush() -> None:
+        for datagram in client.datagrams_to_send():
+            transport.sendto(datagram)
+
+    def drain(now: float) -> None:
+        nonlocal reflected_up_to
+        while (event := client.next_event()) is not None:
+            if isinstance(event, Connected):
+                summary.connected = True
+                summary.width, summary.height = event.welcome.width, event.welcome.height
+            elif isinstance(event, FrameReceived):
+                header = event.frame.header
+                summary.frames_complete += 1
+                frame_times.append(now)
+                if summary.first_frame_s is None:
+                    summary.first_frame_s = round(now - started_at, 3)
+                if not summary.actions or summary.actions[-1] != header.action:
+                    summary.actions.append(header.action)
+                if header.input_seq > reflected_up_to:
+                    for seq in [s for s in input_sent if reflected_up_to < s <= header.input_seq]:
+                        latencies.append((now - input_sent.pop(seq)) * 1e3)
+                    reflected_up_to = header.input_seq
+                if options.output is not None:
+                    (options.output / f"frame_{header.frame:06d}.jpg").write_bytes(event.frame.jpeg)
+                if on_frame is not None:
+                    on_frame(event)
+            elif isinstance(event, UploadFinished):
+                state["uploaded"] = True
+            elif isinstance(event, WorldStarted):
+                state["world"] = True
+            elif isinstance(event, EventAcknowledged):
+                summary.events_acknowledged.append(event.event_id)
+            elif isinstance(event, StatusReceived):
+                if not summary.status_states or summary.status_states[-1] != event.status.state:
+                    summary.status_states.append(event.status.state)
+            elif isinstance(event, PongReceived):
+                summary.rtt_ms = round(event.rtt_s * 1e3, 3)
+            elif isinstance(event, ErrorReceived):
+                summary.errors.append(f"{event.code}: {event.message}")
+            elif isinstance(event, Closed):
+                if event.reason not in ("client",):
+                    summary.errors.append(f"closed: {event.reason}")
+
+    client.connect(clock())
+    flush()
+    try:
+        deadline = started_at + options.connect_timeout_s
+        while client.state is ClientState.CONNECTING and clock() < deadline:
+            await _wait(wake, client, clock)
+            client.handle_timer(clock())
+            drain(clock())
+            flush()
+        if client.state is not ClientState.CONNECTED:
+            if not summary.errors:
+                summary.errors.append("daemon unreachable")
+            return summary
+        now = clock()
+        digest = client.upload_image(options.image, now) if options.image is not None else None
+        flush()
+        while not state["uploaded"] and client.state is ClientState.CONNECTED:
+            await _wait(wake, client, clock)
+            client.handle_timer(clock())
+            drain(clock())
+            flush()
+        source = "image" if digest else ("text" if options.prompt else "default")
+        client.start(clock(), source=source, image=digest, prompt=options.prompt, seed=options.seed)
+        flush()
+        script_start = clock()
+        timeline = []
+        t = 0.0
+        for step in options.script:
+            timeline.append((t, step))
+            t += step.seconds
+        end = script_start + t + options.tail_s
+        pending_events = sorted(options.events)
+        next_input = script_start
+        event_id = 0
+        while clock() < end and client.state is ClientState.CONNECTED:
+            now = clock()
+            elapsed = now - script_start
+            while pending_events and pending_events[0][0] <= elapsed:
+                event_id += 1
+                client.send_event(now, event_id, pending_events.pop(0)[1])
+            if now >= next_input:
+                step = next((s for start, s in reversed(timeline) if start <= elapsed), timeline[-1][1])
+                if elapsed > t:
+                    step = ScriptStep((0.0, 0.0), (0.0, 0.0), 0.0)
+                seq = client.send_input(now, move=step.move, look=step.look)
+                input_sent[seq] = now
+                next_input = now + 1.0 / options.input_rate_hz
+            flush()
+            await _wait(wake, client, clock, limit=max(0.0, next_input - clock()))
+            client.handle_timer(clock())
+            drain(clock())
+            flush()
+        client.ping(clock())
+        flush()
+        await asyncio.sleep(0.05)
+        drain(clock())
+        if client.state is ClientState.CONNECTED:
+            client.close(clock())
+            flush()
+    finally:
+        transport.close()
+    reassembler = client.reassembler
+    if reassembler is not None and reassembler.newest_seen >= 0:
+        summary.frames_received = reassembler.newest_seen + 1
+        summary.frames_lost = summary.frames_received - summary.frames_complete
+        summary.complete_ratio = round(summary.frames_complete / summary.frames_received, 4)
+    if len(frame_times) > 1:
+        summary.fps = round((len(frame_times) - 1) / (frame_times[-1] - frame_times[0]), 2)
+    summary.latency_ms = percentiles(latencies)
+    return summary
+
+
+async def _wait(wake: asyncio.Event, client: ClientEndpoint, clock, limit: float = 0.05) -> None:
+    timer = client.get_timer()
+    timeout = limit if timer is None else max(0.0, min(limit, timer - clock()))
+    try:
+        await asyncio.wait_for(wake.wait(), timeout)
+    except asyncio.TimeoutError:
+        pass
+    wake.clear()

@@ -1,0 +1,77 @@
+"""The asyncio UDP shell: a bounded inbound queue and a bounded send path, no business logic."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections import deque
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+INBOUND_QUEUE = 4096
+"""Datagrams waiting to be processed; beyond this, new ones are dropped (counted)."""
+MAX_WRITE_BUFFER = 8 * 1024 * 1024
+"""Bytes asyncio may buffer for sending; beyond this, datagrams are dropped (counted)."""
+SEND_BUFFER = 4 * 1024 * 1024
+RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+def tune_socket(sock: socket.socket) -> None:
+    for option, size in ((socket.SO_SNDBUF, SEND_BUFFER), (socket.SO_RCVBUF, RECEIVE_BUFFER)):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, size)
+        except OSError:
+            log.debug("could not set socket buffer %s", option)
+
+
+class UdpEndpoint(asyncio.DatagramProtocol):
+    """Queues received datagrams and drains them in one callback per loop turn."""
+
+    def __init__(self, on_datagrams: Callable[[list[tuple[bytes, tuple]]], None]) -> None:
+        self._on_datagrams = on_datagrams
+        self._inbound: deque[tuple[bytes, tuple]] = deque()
+        self._scheduled = False
+        self.transport: asyncio.DatagramTransport | None = None
+        self.dropped_inbound = 0
+        self.dropped_outbound = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            tune_socket(sock)
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        if len(self._inbound) >= INBOUND_QUEUE:
+            self.dropped_inbound += 1
+            return
+        self._inbound.append((data, addr))
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._drain)
+
+    def _drain(self) -> None:
+        self._scheduled = False
+        batch = list(self._inbound)
+        self._inbound.clear()
+        self._on_datagrams(batch)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("socket error: %s", exc)  # ICMP unreachable from a departed client, usually
+
+    def send(self, datagrams: list[tuple[bytes, tuple]]) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        for data, addr in datagrams:
+            if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+                self.dropped_outbound += 1
+                continue
+            transport.sendto(data, addr)
+
+    @property
+    def local_address(self) -> tuple:
+        assert self.transport is not None
+        return self.transport.get_extra_info("sockname")

@@ -1,0 +1,305 @@
+"""The one generation thread: loads the backend, opens worlds, makes and encodes chunks.
+
+The event loop talks to it through ``submit`` (a bounded command queue) and the
+per-session ``ConditioningInbox`` (newest input wins, sampled when a chunk
+starts); results go back with ``loop.call_soon_threadsafe``. Sessions waiting
+for a chunk are served in the order they asked, one chunk each: round-robin.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from yume_bridge.actions import Action, AxisQuantizer, Axes, CaptionTemplates, InputWindow, Speed
+from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest, World, WorldBackend
+from yume_bridge.frames import encode_jpeg
+
+log = logging.getLogger(__name__)
+MAX_COMMANDS = 256
+
+
+class ConditioningInbox:
+    """What the next chunk of one session will be conditioned on; shared by loop and worker."""
+
+    def __init__(self, *, templates: CaptionTemplates, quantizer: AxisQuantizer, speed: Speed | None) -> None:
+        self._lock = threading.Lock()
+        self._templates = templates
+        self._quantizer = quantizer
+        self._speed = speed
+        self._window = InputWindow()
+        self._newest_seq = 0
+        self._events: tuple[str, ...] = ()
+        self.next_chunk = 0  # session-wide chunk number (continues across worlds)
+        self.world_chunk = 0  # chunk index within the current world
+        self.quality = 85
+
+    def put_input(self, seq: int, axes: Axes) -> None:
+        with self._lock:
+            self._window.add(axes)
+            self._newest_seq = max(self._newest_seq, seq)
+
+    def set_events(self, events: tuple[str, ...]) -> int:
+        """Replace the active events; returns the first chunk number that will see them."""
+        with self._lock:
+            self._events = events
+            return self.next_chunk
+
+    def captions_for_events(self) -> list[str]:
+        with self._lock:
+            events = self._events
+        return list(self._templates.captions_for_events(events, self._speed).values())
+
+    def new_world(self) -> None:
+        with self._lock:
+            self.world_chunk = 0
+
+    def take(self) -> tuple[int, ChunkRequest, int]:
+        """Sample the conditioning now: (chunk number, request, newest input seq consumed)."""
+        with self._lock:
+            action: Action = self._quantizer.quantize(self._window.take())
+            request = ChunkRequest(index=self.world_chunk, action=action, events=self._events,
+                                   caption=self._templates.caption(action, self._events, self._speed))
+            number = self.next_chunk
+            self.next_chunk += 1
+            self.world_chunk += 1
+            return number, request, self._newest_seq
+
+
+# --- messages back to the loop --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Readiness:
+    state: str
+    progress: float
+    message: str
+
+
+@dataclass(frozen=True)
+class FrameReady:
+    session: int
+    world: int
+    chunk: int
+    frame_in_chunk: int
+    last_in_chunk: bool
+    jpeg: bytes
+    input_seq: int
+    action: int
+    ready_at: float
+
+
+@dataclass(frozen=True)
+class ChunkDone:
+    session: int
+    world: int
+    chunk: int
+    queue_s: float
+    generate_s: float
+    encode_s: float
+
+
+@dataclass(frozen=True)
+class SessionFailed:
+    session: int
+    world: int
+    code: str
+    message: str
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Open:
+    session: int
+    world: int
+    image: bytes | None
+    prompt: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class _Close:
+    session: int
+
+
+@dataclass(frozen=True)
+class _Generate:
+    session: int
+    world: int
+    inbox: ConditioningInbox
+    asked_at: float
+
+
+@dataclass(frozen=True)
+class _Prepare:
+    session: int
+    captions: tuple[str, ...]
+
+
+@dataclass
+class _Worlds:
+    by_session: dict[int, tuple[int, World]] = field(default_factory=dict)
+
+
+def decode_start_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """A JPEG/PNG file → RGB uint8; BackendError with a readable reason otherwise."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in ("JPEG", "PNG"):
+                raise BackendError(f"start image must be JPEG or PNG, not {image.format}")
+            if image.width * image.height > max_pixels:
+                raise BackendError(f"start image has {image.width}x{image.height} pixels, over the limit of "
+                                   f"{max_pixels}")
+            image.load()
+            if image.mode in ("RGBA", "LA", "P"):
+                rgba = image.convert("RGBA")
+                background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+                image = Image.alpha_composite(background, rgba)
+            return np.asarray(image.convert("RGB"))
+    except BackendError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise BackendError(f"start image cannot be decoded: {exc}") from None
+
+
+class GenerationWorker:
+    """Owns the backend on one thread. ``post`` delivers results on the loop thread."""
+
+    def __init__(self, *, backend: WorldBackend, post: Callable[[object], None], max_image_pixels: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.backend = backend
+        self._post = post
+        self._max_image_pixels = max_image_pixels
+        self._clock = clock
+        self._commands: deque = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._worlds = _Worlds()
+        self._thread = threading.Thread(target=self._run, name="yume-generation", daemon=True)
+        self.queue_depth = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float) -> bool:
+        """Ask the thread to finish its current frame and exit; True if it did in time."""
+        with self._cond:
+            self._stopping = True
+            self._commands.clear()
+            self._cond.notify()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _submit(self, command: object) -> None:
+        with self._cond:
+            if len(self._commands) >= MAX_COMMANDS:
+                raise RuntimeError("generation queue is full")  # cannot happen: one chunk per session
+            self._commands.append(command)
+            self.queue_depth = sum(isinstance(c, _Generate) for c in self._commands)
+            self._cond.notify()
+
+    def open_world(self, session: int, world: int, image: bytes | None, prompt: str, seed: int) -> None:
+        self._submit(_Open(session, world, image, prompt, seed))
+
+    def close_world(self, session: int) -> None:
+        with self._cond:  # drop this session's queued work first
+            self._commands = deque(c for c in self._commands if getattr(c, "session", None) != session)
+        self._submit(_Close(session))
+
+    def request_chunk(self, session: int, world: int, inbox: ConditioningInbox) -> None:
+        self._submit(_Generate(session, world, inbox, self._clock()))
+
+    def prepare(self, session: int, captions: list[str]) -> None:
+        self._submit(_Prepare(session, tuple(captions)))
+
+    # --- the thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._post(Readiness("loading", 0.0, "loading the model"))
+            self.backend.load(lambda stage, fraction: self._post(Readiness("loading", fraction, stage)))
+            self._post(Readiness("warming", 0.0, "warming up"))
+            self.backend.warm_up()
+            self._post(Readiness("ready", 1.0, ""))
+        except Exception as exc:  # noqa: BLE001 - any load failure is reported, not raised into the void
+            log.exception("backend failed to load")
+            self._post(Readiness("error", 0.0, f"backend failed to load: {exc}"))
+            return
+        while True:
+            with self._cond:
+                while not self._commands and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    break
+                command = self._commands.popleft()
+                self.queue_depth = sum(isinstance(c, _Generate) for c in self._commands)
+            self._execute(command)
+        for _, world in self._worlds.by_session.values():
+            world.close()
+        self.backend.close()
+
+    def _execute(self, command: object) -> None:
+        worlds = self._worlds.by_session
+        if isinstance(command, _Open):
+            if command.session in worlds:
+                worlds.pop(command.session)[1].close()
+            try:
+                image = None if command.image is None else decode_start_image(command.image,
+                                                                                self._max_image_pixels)
+                world = self.backend.open_world(StartRequest(image=image, prompt=command.prompt, seed=command.seed))
+            except BackendError as exc:
+                code = "bad_image" if "start image" in str(exc) else "generator_failed"
+                self._post(SessionFailed(command.session, command.world, code, str(exc)))
+                return
+            worlds[command.session] = (command.world, world)
+        elif isinstance(command, _Close):
+            if command.session in worlds:
+                worlds.pop(command.session)[1].close()
+        elif isinstance(command, _Prepare):
+            entry = worlds.get(command.session)
+            if entry is not None:
+                entry[1].prepare(command.captions)
+        elif isinstance(command, _Generate):
+            self._generate(command)
+
+    def _generate(self, job: _Generate) -> None:
+        entry = self._worlds.by_session.get(job.session)
+        if entry is None or entry[0] != job.world:
+            return
+        world = entry[1]
+        started = self._clock()
+        number, request, input_seq = job.inbox.take()
+        quality = job.inbox.quality
+        count = 0
+        encode_s = 0.0
+        frames_per_chunk = self.backend.spec.frames_per_chunk
+        try:
+            for index, frame in enumerate(world.generate_chunk(request)):
+                t0 = self._clock()
+                jpeg = encode_jpeg(frame, quality)
+                done = self._clock()
+                encode_s += done - t0
+                count += 1
+                self._post(FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1, jpeg,
+                                      input_seq, request.action.id, done))
+                if self._stopping:
+                    return
+        except BackendError as exc:
+            self._post(SessionFailed(job.session, job.world, "generator_failed", str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - a backend bug must not kill the daemon for everyone
+            log.exception("backend raised while generating")
+            self._post(SessionFailed(job.session, job.world, "generator_failed", f"generator error: {exc}"))
+            return
+        total = self._clock() - started
+        self._post(ChunkDone(job.session, job.world, number, started - job.asked_at, total - encode_s, encode_s))
