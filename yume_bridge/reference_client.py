@@ -1,8 +1,7 @@
 """A headless reference client: handshake, start, scripted input, events, frames, a JSON summary.
 
 Used by ``yume-bridge client`` (humans, CI, bug reports), by the loopback tests
-and by ``yume-bridge bench``. It reconnects with backoff when the daemon
-restarts, as plugins do.
+and by ``yume-bridge bench``.
 """
 
 from __future__ import annotations
@@ -245,10 +244,11 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
             client.handle_timer(clock())
             drain(clock())
             flush()
-        client.ping(clock())
-        flush()
-        await asyncio.sleep(0.05)
-        drain(clock())
+        if client.state is ClientState.CONNECTED:
+            client.ping(clock())
+            flush()
+            await asyncio.sleep(0.05)
+            drain(clock())
         if client.state is ClientState.CONNECTED:
             client.close(clock())
             flush()

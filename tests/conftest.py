@@ -1,0 +1,77 @@
+"""Shared fixtures: paired protocol endpoints, an in-process daemon, a daemon process."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+VECTORS = REPO / "protocol" / "vectors"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def jpeg_bytes(width: int = 320, height: int = 200, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    gradient = np.linspace(0, 255, width, dtype=np.uint8)[None, :, None].repeat(height, 0).repeat(3, 2)
+    noise = rng.integers(0, 40, size=(height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(gradient // 2 + noise).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def start_image() -> bytes:
+    return jpeg_bytes()
+
+
+@pytest.fixture
+def daemon_process():
+    """Start ``yume-bridge serve`` as a process; yields a function that returns its port."""
+    processes = []
+
+    def start(*args: str) -> int:
+        port = free_udp_port()
+        process = subprocess.Popen([sys.executable, "-m", "yume_bridge", "serve", "--port", str(port), *args],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        processes.append(process)
+        time.sleep(1.2)
+        assert process.poll() is None, process.stdout.read().decode()
+        return port
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(8)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+async def bridge(request):
+    """An in-process daemon with the preview backend; parametrise with a BridgeConfig via indirect."""
+    from yume_bridge.app import run_bridge
+    from yume_bridge.config import BridgeConfig, NetworkConfig
+
+    config = getattr(request, "param", None) or BridgeConfig(network=NetworkConfig(port=0))
+    stop = asyncio.Event()
+    started: asyncio.Future = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(run_bridge(config, stop=stop, started=started))
+    instance, address = await asyncio.wait_for(started, 10)
+    yield instance, address[1]
+    stop.set()
+    await asyncio.wait_for(task, 10)

@@ -1,0 +1,120 @@
+"""One daemon on loopback, one reference client, whole sessions over real UDP sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+
+import pytest
+import simplejpeg
+
+from yume_bridge.config import BackendConfig, BridgeConfig, NetworkConfig, StreamConfig
+from yume_bridge.protocol.client import FrameReceived
+from yume_bridge.protocol.codec import encode
+from yume_bridge.protocol.messages import Hello, Input, Ping
+from yume_bridge.protocol.wire import Encoding
+from yume_bridge.reference_client import ClientOptions, ScriptStep, parse_script, run_client
+
+pytestmark = pytest.mark.asyncio
+
+W, W_RIGHT = 9, 10  # action ids: (W, ·) and (W, →)
+
+
+async def test_a_whole_session_from_an_uploaded_image(bridge, start_image):
+    _, port = bridge
+    sizes = []
+    options = ClientOptions(port=port, image=start_image, script=parse_script("W:2s,W+\u2192:2.5s"),
+                            events=((0.5, "a dragon circles the tower"),), tail_s=2.0, encoding=Encoding.JSON)
+    summary = await run_client(options, on_frame=lambda e: sizes.append(simplejpeg.decode_jpeg_header(
+        e.frame.jpeg)[:2]))
+    assert summary.connected and not summary.errors
+    assert summary.complete_ratio >= 0.95 and summary.frames_complete >= 40
+    assert summary.actions[:2] == [W, W_RIGHT]  # the applied action follows the input
+    assert summary.events_acknowledged == [1]
+    assert set(sizes) == {(544, 960)}
+    assert "generating" in summary.status_states
+    assert summary.latency_ms["p50"] < 29 / 16 * 1000 + 1000
+
+
+@pytest.mark.parametrize("bridge", [BridgeConfig(network=NetworkConfig(port=0, token="s3cret"))], indirect=True)
+async def test_a_token_protected_session_streams_and_a_wrong_token_is_refused(bridge):
+    _, port = bridge
+    good = await run_client(ClientOptions(port=port, token="s3cret", script=parse_script("W:1s"), tail_s=1.5))
+    assert good.connected and good.frames_complete > 10 and not good.errors
+    bad = await run_client(ClientOptions(port=port, token="wrong", script=parse_script("W:1s"), tail_s=0.5))
+    assert not bad.connected and bad.errors[0].startswith("auth_failed")
+
+
+async def test_ten_thousand_hostile_datagrams_leave_the_daemon_serving(bridge):
+    instance, port = bridge
+    rng = random.Random(1234)
+    seeds = [encode(Hello(protocol=1, nonce=bytes(16)), Encoding.MSGPACK),
+             encode(Input(session=1, seq=1, move=(0.5, 0.5)), Encoding.JSON),
+             encode(Ping(session=7, seq=3), Encoding.MSGPACK), b"YF\x01" + bytes(60), b'{"type":"hello"}']
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(10_000):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(0, 6)):
+            mutation = rng.random()
+            if mutation < 0.4 and data:
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            elif mutation < 0.6:
+                data = data[: rng.randrange(len(data) + 1)]
+            elif mutation < 0.8:
+                data += rng.randbytes(rng.randint(1, 40))
+            else:
+                data = bytearray(rng.randbytes(rng.randint(0, 3000)))
+        sock.sendto(bytes(data), ("127.0.0.1", port))
+        if i % 200 == 0:
+            await asyncio.sleep(0)
+    sock.close()
+    await asyncio.sleep(0.3)
+    assert instance.sessions == {} or len(instance.sessions) <= 4
+    summary = await run_client(ClientOptions(port=port, script=parse_script("W:1s"), tail_s=1.5))
+    assert summary.connected and summary.frames_complete > 10 and not summary.errors
+
+
+@pytest.mark.parametrize("bridge", [BridgeConfig(network=NetworkConfig(port=0),
+                                                 backend=BackendConfig(fail_every=2))], indirect=True)
+async def test_a_failing_generator_reports_an_error_and_the_session_continues(bridge):
+    _, port = bridge
+    summary = await run_client(ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (0.0, 0.0), 4.0),),
+                                             tail_s=2.0))
+    assert any(e.startswith("generator_failed") for e in summary.errors)
+    assert summary.frames_complete >= 29 * 2  # chunks 1 and 3 arrive around the failed one
+
+
+@pytest.mark.parametrize("bridge", [BridgeConfig(network=NetworkConfig(port=0),
+                                                 stream=StreamConfig(fps=60.0, frames_per_chunk=15))],
+                         indirect=True)
+async def test_two_sessions_share_the_generator_fairly(bridge):
+    _, port = bridge
+    options = ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (0.0, 0.0), 3.0),), tail_s=0.5)
+    first, second = await asyncio.gather(run_client(options), run_client(options))
+    assert first.frames_complete > 60 and second.frames_complete > 60
+    assert abs(first.fps - second.fps) / max(first.fps, second.fps) < 0.2
+
+
+async def test_a_text_start_draws_a_world_and_frames_carry_consumed_inputs(bridge):
+    _, port = bridge
+    frames: list[FrameReceived] = []
+    summary = await run_client(ClientOptions(port=port, prompt="a lighthouse on a cliff", seed=3,
+                                             script=parse_script("D:1.5s"), tail_s=1.5), on_frame=frames.append)
+    assert summary.frames_complete > 20
+    assert max(f.frame.header.input_seq for f in frames) > 0
+
+
+async def test_the_daemon_says_bye_to_clients_when_it_shuts_down(start_image):
+    from yume_bridge.app import run_bridge
+
+    stop = asyncio.Event()
+    started = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(run_bridge(BridgeConfig(network=NetworkConfig(port=0)), stop=stop, started=started))
+    _, address = await started
+    client_task = asyncio.create_task(run_client(ClientOptions(port=address[1], script=parse_script("W:5s"))))
+    await asyncio.sleep(1.5)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    summary = await asyncio.wait_for(client_task, 10)
+    assert "closed: shutdown" in summary.errors

@@ -1,0 +1,172 @@
+"""``yume-bridge bench``: what the bridge costs on this machine, measured side by side in one run.
+
+1. Bare JPEG encode per frame at 960×544 and 1280×704 (preview-world content).
+2. The bridge's whole per-frame cost over loopback for one session: encode →
+   fragment → send → receive → reassemble, against the bare encode.
+3. The sustained frame rate one session streams from a daemon process (preview
+   backend at a high fps), with frames lost.
+4. Input-to-frame latency with the preview backend at its default settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+from yume_bridge.actions import Action, Look, Movement
+from yume_bridge.backends.base import ChunkRequest, StartRequest, WorldSpec
+from yume_bridge.backends.preview import PreviewBackend
+from yume_bridge.frames import encode_jpeg
+from yume_bridge.protocol.fragment import Reassembler
+from yume_bridge.protocol.messages import Vocabulary
+from yume_bridge.protocol.server import DaemonEndpoint, ServerInfo
+from yume_bridge.protocol.client import ClientEndpoint
+from yume_bridge.reference_client import ClientOptions, ScriptStep, run_client
+
+
+def preview_frames(width: int, height: int, count: int = 29):
+    spec = WorldSpec("preview", "preview", "1", width, height, 16.0, count)
+    world = PreviewBackend(spec=spec).open_world(StartRequest(None, "a harbour town at noon", 7))
+    request = ChunkRequest(0, Action(Movement.W, Look.RIGHT), ("a dragon circles the tower",), "")
+    return list(world.generate_chunk(request))
+
+
+def bare_encode_ms(frames, quality: int, repeats: int = 3) -> float:
+    timings = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for frame in frames:
+            encode_jpeg(frame, quality)
+        timings.append((time.perf_counter() - t0) / len(frames) * 1e3)
+    return statistics.median(timings)
+
+
+def _paired_endpoints(width: int, height: int):
+    info = ServerInfo(daemon_version="bench", backend="preview", model="preview", model_version="1", width=width,
+                      height=height, fps=16.0, frames_per_chunk=29,
+                      vocabulary=Vocabulary(name="camera", version="1", movement=("None",) * 9, look=("x",) * 9))
+    daemon = DaemonEndpoint(info=info, token=None)
+    client = ClientEndpoint()
+    return daemon, client
+
+
+def bridge_cost_ms(frames, quality: int, repeats: int = 3) -> dict:
+    """encode → fragment → sendto → recv → reassemble over real loopback sockets, per frame."""
+    height, width = frames[0].shape[:2]
+    daemon, client = _paired_endpoints(width, height)
+    server_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for sock in (server_sock, client_sock):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+        sock.bind(("127.0.0.1", 0))
+    client_address = client_sock.getsockname()
+    client.connect(0.0)
+    for _ in range(3):  # handshake over the same sockets
+        for datagram in client.datagrams_to_send():
+            daemon.receive_datagram(datagram, client_address, 0.0)
+        for datagram, _ in daemon.datagrams_to_send():
+            client.receive_datagram(datagram, 0.0)
+    session = daemon.session_ids[0]
+    reassembler = Reassembler(session)
+    timings, complete, datagrams = [], 0, 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for index, frame in enumerate(frames):
+            jpeg = encode_jpeg(frame, quality)
+            daemon.send_frame(session, jpeg=jpeg, chunk=0, frame_in_chunk=index, last_in_chunk=False, input_seq=0,
+                              action=0, now=time.monotonic())
+            outgoing = daemon.datagrams_to_send()
+            datagrams += len(outgoing)
+            for datagram, _ in outgoing:
+                server_sock.sendto(datagram, client_address)
+            for _ in outgoing:
+                if reassembler.push(client_sock.recv(65536), 0.0) is not None:
+                    complete += 1
+        timings.append((time.perf_counter() - t0) / len(frames) * 1e3)
+    server_sock.close()
+    client_sock.close()
+    return {"per_frame_ms": statistics.median(timings), "frames": repeats * len(frames), "complete": complete,
+            "datagrams_per_frame": datagrams / (repeats * len(frames))}
+
+
+@contextmanager
+def daemon_process(*args: str):
+    """A ``yume-bridge serve`` subprocess on a free loopback port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "yume_bridge", "serve", "--port", str(port),
+                                "--log-level", "warning", *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.0)
+        if process.poll() is not None:
+            raise RuntimeError(f"daemon exited: {process.stderr.read().decode()}")
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def sustained_stream(seconds: float, quality: int) -> dict:
+    with daemon_process("--fps", "240", "--quality", str(quality)) as port:
+        options = ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (1.0, 0.0), seconds),), tail_s=0.5,
+                                fps=240.0, quality=quality)
+        summary = await run_client(options)
+    return {"fps": summary.fps, "frames_complete": summary.frames_complete, "frames_lost": summary.frames_lost,
+            "complete_ratio": summary.complete_ratio, "errors": summary.errors}
+
+
+async def input_latency(seconds: float) -> dict:
+    with daemon_process() as port:
+        half = seconds / 2
+        options = ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (0.0, 0.0), half),
+                                                   ScriptStep((0.0, 1.0), (1.0, 0.0), half)), tail_s=2.0)
+        summary = await run_client(options)
+    return {"latency_ms": summary.latency_ms, "chunk_ms": round(29 / 16 * 1000, 1),
+            "actions_applied": summary.actions, "complete_ratio": summary.complete_ratio}
+
+
+async def run_benchmarks(seconds: float = 4.0, quality: int = 85) -> dict:
+    results: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                                 "platform": platform.platform()}, "quality": quality}
+    for width, height in ((960, 544), (1280, 704)):
+        frames = preview_frames(width, height)
+        bare = bare_encode_ms(frames, quality)
+        bridge = bridge_cost_ms(frames, quality)
+        results[f"{width}x{height}"] = {
+            "jpeg_encode_ms": round(bare, 3),
+            "bridge_per_frame_ms": round(bridge["per_frame_ms"], 3),
+            "bridge_over_encode": round(bridge["per_frame_ms"] / bare, 3),
+            "datagrams_per_frame": round(bridge["datagrams_per_frame"], 1),
+            "loopback_frames_complete": f"{bridge['complete']}/{bridge['frames']}",
+        }
+    results["sustained_960x544"] = await sustained_stream(seconds, quality)
+    results["input_latency_preview"] = await input_latency(max(seconds, 6.0))
+    return results
+
+
+def format_table(results: dict) -> str:
+    lines = [f"yume-bridge bench  (python {results['machine']['python']}, {results['machine']['cpus']} cpus, "
+             f"q{results['quality']})", ""]
+    lines.append(f"{'frame':<10} {'jpeg encode':>12} {'bridge/frame':>13} {'ratio':>6} {'datagrams':>10}")
+    for key in ("960x544", "1280x704"):
+        row = results[key]
+        lines.append(f"{key:<10} {row['jpeg_encode_ms']:>9.2f} ms {row['bridge_per_frame_ms']:>10.2f} ms "
+                     f"{row['bridge_over_encode']:>6.2f} {row['datagrams_per_frame']:>10.1f}")
+    stream = results["sustained_960x544"]
+    lines += ["", f"sustained stream 960x544: {stream['fps']} frames/s, {stream['frames_complete']} complete, "
+                  f"{stream['frames_lost']} lost"]
+    latency = results["input_latency_preview"]
+    lines.append(f"input-to-frame latency (preview, chunk {latency['chunk_ms']} ms): {latency['latency_ms']}")
+    return "\n".join(lines)
