@@ -257,6 +257,8 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     reassembler = client.reassembler
     if reassembler is not None and reassembler.newest_seen >= 0:
         summary.frames_received = reassembler.newest_seen + 1
+        if reassembler.newest_seen > reassembler.newest_complete and reassembler.arriving(clock(), 0.1):
+            summary.frames_received -= 1  # the newest frame was still arriving when the client stopped
         summary.frames_lost = summary.frames_received - summary.frames_complete
         summary.complete_ratio = round(summary.frames_complete / summary.frames_received, 4)
     if len(frame_times) > 1:

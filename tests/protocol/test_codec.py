@@ -71,3 +71,19 @@ def test_the_committed_vectors_are_what_the_reference_implementation_writes():
     spec.loader.exec_module(module)
     for name, text in module.write_all(None).items():
         assert (VECTORS / name).read_text("utf-8") == text, f"{name} is stale: run protocol/vectors/make_vectors.py"
+
+
+def test_the_committed_schemas_are_what_the_messages_declare_and_accept_every_vector():
+    import importlib.util
+
+    import jsonschema
+
+    schema_dir = VECTORS.parent / "schema"
+    spec = importlib.util.spec_from_file_location("make_schema", schema_dir / "make_schema.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, text in module.write_all(None).items():
+        assert (schema_dir / name).read_text("utf-8") == text, f"{name} is stale: run protocol/schema/make_schema.py"
+    for vector in MESSAGES:
+        schema = json.loads((schema_dir / f"{vector['type']}.schema.json").read_text("utf-8"))
+        jsonschema.validate(json.loads(vector["json"]), schema)

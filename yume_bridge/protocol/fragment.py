@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from yume_bridge.protocol.wire import FRAME_HEADER_BYTES, FrameFlags, FrameHeader
 
 _FRAGMENT_FIELDS = struct.Struct("<HHH")  # fragment_index, fragment_count, payload_length at offset 18
+_LAST_IN_CHUNK = int(FrameFlags.LAST_IN_CHUNK)
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 MAX_INCOMPLETE_FRAMES = 4
 MAX_NACKS_PER_FRAME = 3
@@ -66,6 +67,7 @@ class CompleteFrame:
 class _Partial:
     first: FrameHeader
     raw: bytes  # the first fragment's header bytes
+    stride: int = 0
     pieces: dict[int, bytes] = field(default_factory=dict)
     last_arrival: float = 0.0
     nacks_sent: int = 0
@@ -116,11 +118,11 @@ class Reassembler:
             # Fast path: a further fragment of a known frame must repeat the first one's header.
             raw = partial.raw
             index, count, payload_length = _FRAGMENT_FIELDS.unpack_from(data, 18)
-            first = partial.first
-            expected = min(first.stride, first.frame_length - index * first.stride) if index < count else -1
-            if (data[:3] != raw[:3] or data[4:18] != raw[4:18] or data[20:22] != raw[20:22]
-                    or data[24:44] != raw[24:44] or (data[3] ^ raw[3]) & FrameFlags.LAST_IN_CHUNK
-                    or payload_length != expected or len(data) - FRAME_HEADER_BYTES != expected):
+            stride = partial.stride
+            expected = min(stride, partial.first.frame_length - index * stride) if index < count else -1
+            if (payload_length != expected or len(data) - FRAME_HEADER_BYTES != expected
+                    or data[4:18] != raw[4:18] or data[24:44] != raw[24:44] or data[20:22] != raw[20:22]
+                    or data[:3] != raw[:3] or (data[3] ^ raw[3]) & _LAST_IN_CHUNK):
                 self.dropped += 1
                 return None
             payload = data[FRAME_HEADER_BYTES:]
@@ -134,7 +136,7 @@ class Reassembler:
                     or header.frame_length > self.max_frame_bytes):
                 self.dropped += 1
                 return None
-            partial = _Partial(first=header, raw=data[:FRAME_HEADER_BYTES])
+            partial = _Partial(first=header, raw=data[:FRAME_HEADER_BYTES], stride=header.stride)
             self._partials[header.frame] = partial
             self._evict()
             if header.frame not in self._partials:
@@ -189,6 +191,11 @@ class Reassembler:
         times = [max(p.last_arrival, p.last_nack) + NACK_QUIET_S for p in self._partials.values()
                  if p.nacks_sent < MAX_NACKS_PER_FRAME]
         return min(times) if times else None
+
+    def arriving(self, now: float, within_s: float) -> bool:
+        """True if the newest frame is incomplete and got a fragment within ``within_s``."""
+        partial = self._partials.get(self.newest_seen)
+        return partial is not None and now - partial.last_arrival <= within_s
 
     @property
     def incomplete_frames(self) -> int:
