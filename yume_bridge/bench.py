@@ -24,6 +24,7 @@ from yume_bridge.actions import Action, Look, Movement
 from yume_bridge.backends.base import ChunkRequest, StartRequest, WorldSpec
 from yume_bridge.backends.preview import PreviewBackend
 from yume_bridge.frames import encode_jpeg
+from yume_bridge.netem import LinkProfile, LossyRelay
 from yume_bridge.protocol.fragment import Reassembler
 from yume_bridge.protocol.messages import Vocabulary
 from yume_bridge.protocol.server import DaemonEndpoint, ServerInfo
@@ -137,6 +138,30 @@ async def input_latency(seconds: float) -> dict:
             "actions_applied": summary.actions, "complete_ratio": summary.complete_ratio}
 
 
+LOSS_LEVELS = (0.005, 0.01, 0.02, 0.05)
+
+
+async def lossy_link(seconds: float, quality: int, fps: float = 30.0) -> list[dict]:
+    """Frames displayed complete, extra bandwidth and latency through a lossy, reordering, duplicating link."""
+    rows = []
+    with daemon_process("--fps", str(fps), "--quality", str(quality)) as port:
+        for loss in (0.0, *LOSS_LEVELS):
+            profile = LinkProfile(loss=loss, reorder=0.01, duplicate=0.005, seed=int(loss * 1000) + 1)
+            relay = LossyRelay(port, profile)
+            async with relay as relay_port:
+                options = ClientOptions(port=relay_port, script=(ScriptStep((0.0, 1.0), (1.0, 0.0), seconds),),
+                                        tail_s=0.5, fps=fps, quality=quality)
+                summary = await run_client(options)
+            counters = relay.counters
+            original = counters.downstream_bytes - counters.retransmitted_bytes
+            rows.append({"loss": loss, "frames": summary.frames_received, "complete": summary.frames_complete,
+                         "complete_ratio": summary.complete_ratio,
+                         "extra_bandwidth": round(counters.retransmitted_bytes / max(original, 1), 4),
+                         "latency_p50_ms": summary.latency_ms.get("p50"),
+                         "latency_p90_ms": summary.latency_ms.get("p90"), "errors": summary.errors})
+    return rows
+
+
 async def run_benchmarks(seconds: float = 4.0, quality: int = 85) -> dict:
     results: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                  "platform": platform.platform()}, "quality": quality}
@@ -160,6 +185,15 @@ async def run_benchmarks(seconds: float = 4.0, quality: int = 85) -> dict:
     results["sustained_960x544_max"] = await sustained_stream(seconds, quality, 240.0)
     results["input_latency_preview"] = await input_latency(max(seconds, 6.0))
     return results
+
+
+def format_loss_table(rows: list[dict]) -> str:
+    lines = ["lossy link (reorder 1%, duplicate 0.5%), 30 fps, 960x544:", "",
+             f"{'loss':>6} {'frames':>7} {'complete':>9} {'ratio':>7} {'extra bw':>9} {'latency p50/p90 ms':>20}"]
+    for row in rows:
+        lines.append(f"{row['loss']:>6.1%} {row['frames']:>7} {row['complete']:>9} {row['complete_ratio']:>7.2%} "
+                     f"{row['extra_bandwidth']:>9.2%} {row['latency_p50_ms']!s:>9}/{row['latency_p90_ms']!s:<9}")
+    return "\n".join(lines)
 
 
 def format_table(results: dict) -> str:

@@ -291,9 +291,14 @@ def check_weights_command(folder: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--seconds", default=4.0, show_default=True, type=float, help="Length of each streaming measurement.")
 @click.option("--quality", default=85, show_default=True, type=click.IntRange(1, 100))
-def bench(as_json: bool, seconds: float, quality: int) -> None:
+@click.option("--loss", is_flag=True, help="Instead: frames complete through a lossy link at 0.5/1/2/5% loss.")
+def bench(as_json: bool, seconds: float, quality: int, loss: bool) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
-    from yume_bridge.bench import format_table, run_benchmarks
+    from yume_bridge.bench import format_loss_table, format_table, lossy_link, run_benchmarks
 
+    if loss:
+        rows = asyncio.run(lossy_link(seconds=max(seconds, 8.0), quality=quality))
+        click.echo(json.dumps(rows, indent=2) if as_json else format_loss_table(rows))
+        return
     results = asyncio.run(run_benchmarks(seconds=seconds, quality=quality))
     click.echo(json.dumps(results, indent=2) if as_json else format_table(results))

@@ -137,9 +137,14 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                             token=options.token, encoding=options.encoding)
     summary = Summary()
     wake = asyncio.Event()
-    transport, protocol = await loop.create_datagram_endpoint(
-        lambda: _Socket(lambda data: (client.receive_datagram(data, clock()), wake.set())),
-        remote_addr=(options.host, options.port))
+
+    def on_datagram(data: bytes) -> None:
+        client.receive_datagram(data, clock())
+        flush()  # NACKs leave at once: a retransmission must beat the next frame
+        wake.set()
+
+    transport, protocol = await loop.create_datagram_endpoint(lambda: _Socket(on_datagram),
+                                                              remote_addr=(options.host, options.port))
     input_sent: dict[int, float] = {}
     latencies: list[float] = []
     reflected_up_to = 0

@@ -57,11 +57,28 @@ def test_a_lost_fragment_is_nacked_when_a_newer_frame_arrives():
     assert request.frame == 1 and request.missing == (2,)
 
 
-def test_a_frame_is_nacked_at_most_three_times():
+def test_a_missing_fragment_is_asked_for_again_only_after_the_retry_interval():
     reassembler = Reassembler(7)
     reassembler.push(split_frame(header(1), bytes(5000), 1200)[0], 0.0)
-    asked = [len(reassembler.nacks(0.05 * i)) for i in range(1, 8)]
-    assert sum(asked) == 3
+    assert len(reassembler.nacks(0.006)) == 1
+    assert reassembler.nacks(0.010) == []  # asked 4 ms ago
+    assert len(reassembler.nacks(0.027)) == 1
+
+
+def test_a_gap_inside_a_burst_is_nacked_before_the_burst_ends():
+    reassembler = Reassembler(7)
+    datagrams = split_frame(header(1), bytes(60_000), 1200)
+    for datagram in datagrams[:3] + datagrams[4:20]:
+        reassembler.push(datagram, 0.0)
+    (request,) = reassembler.nacks(0.0)
+    assert request.missing == (3,)
+
+
+def test_a_frame_is_nacked_a_bounded_number_of_times():
+    reassembler = Reassembler(7, deadline_s=10.0)
+    reassembler.push(split_frame(header(1), bytes(5000), 1200)[0], 0.0)
+    asked = sum(len(reassembler.nacks(0.05 * i)) for i in range(1, 20))
+    assert asked == 8
 
 
 def test_an_older_frame_is_never_shown_after_a_newer_one():

@@ -16,8 +16,13 @@ _FRAGMENT_FIELDS = struct.Struct("<HHH")  # fragment_index, fragment_count, payl
 _LAST_IN_CHUNK = int(FrameFlags.LAST_IN_CHUNK)
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 MAX_INCOMPLETE_FRAMES = 4
-MAX_NACKS_PER_FRAME = 3
-NACK_QUIET_S = 0.030
+MAX_NACKS_PER_FRAME = 8
+NACK_QUIET_S = 0.005
+"""Silence after which a frame's burst is over: what is missing then was lost."""
+NACK_RETRY_S = 0.020
+"""An index asked for is asked for again only after this long."""
+REORDER_SLACK = 8
+"""A gap this far below the highest index received is a loss, not reordering: NACK it at once."""
 
 
 def fragment_count(frame_length: int, max_datagram: int) -> int:
@@ -71,7 +76,8 @@ class _Partial:
     pieces: dict[int, bytes] = field(default_factory=dict)
     last_arrival: float = 0.0
     nacks_sent: int = 0
-    last_nack: float = -1.0
+    highest_index: int = -1
+    requested: dict[int, float] = field(default_factory=dict)
 
     @property
     def bytes_held(self) -> int:
@@ -145,6 +151,7 @@ class Reassembler:
         header = partial.first
         self.newest_seen = max(self.newest_seen, header.frame)
         partial.last_arrival = now
+        partial.highest_index = max(partial.highest_index, index)
         if index in partial.pieces:
             self.duplicates += 1
             return None
@@ -169,27 +176,34 @@ class Reassembler:
             self.evicted += 1
 
     def nacks(self, now: float) -> list[NackRequest]:
-        """Missing fragments worth asking for now (SPEC §6.3); marks them as asked."""
+        """Missing fragments worth asking for now (SPEC §6.3); marks them as asked.
+
+        A gap well below the highest index received is asked for at once, while the
+        burst is still arriving, so that the retransmission beats the next frame;
+        the rest once the burst has gone quiet or a newer frame has begun.
+        """
         requests = []
         for number, partial in self._partials.items():
-            newer_seen = self.newest_seen > number
-            quiet = now - partial.last_arrival >= NACK_QUIET_S
-            waited = partial.last_nack < 0 or now - partial.last_nack >= NACK_QUIET_S
-            if not (newer_seen or quiet) or not waited:
-                continue
             if partial.nacks_sent >= MAX_NACKS_PER_FRAME or now - partial.last_arrival > self.deadline_s:
                 continue
-            missing = partial.missing()[: self.max_nack_fragments]
+            burst_over = self.newest_seen > number or now - partial.last_arrival >= NACK_QUIET_S
+            limit = partial.first.fragment_count if burst_over else partial.highest_index - REORDER_SLACK
+            missing = [i for i in range(max(limit, 0)) if i not in partial.pieces
+                       and now - partial.requested.get(i, -1.0) >= NACK_RETRY_S][: self.max_nack_fragments]
             if missing:
                 partial.nacks_sent += 1
-                partial.last_nack = now
+                for index in missing:
+                    partial.requested[index] = now
                 requests.append(NackRequest(number, tuple(missing)))
         return requests
 
     def next_nack_time(self) -> float | None:
         """When ``nacks`` may next have something to say, or None."""
-        times = [max(p.last_arrival, p.last_nack) + NACK_QUIET_S for p in self._partials.values()
-                 if p.nacks_sent < MAX_NACKS_PER_FRAME]
+        times = []
+        for partial in self._partials.values():
+            if partial.nacks_sent < MAX_NACKS_PER_FRAME:
+                times.append(partial.last_arrival + NACK_QUIET_S)
+                times.extend(t + NACK_RETRY_S for t in partial.requested.values())
         return min(times) if times else None
 
     def arriving(self, now: float, within_s: float) -> bool:
