@@ -118,3 +118,24 @@ async def test_the_daemon_says_bye_to_clients_when_it_shuts_down(start_image):
     await asyncio.wait_for(task, 5)
     summary = await asyncio.wait_for(client_task, 10)
     assert "closed: shutdown" in summary.errors
+
+
+async def test_a_client_reconnects_by_itself_after_the_daemon_restarts():
+    from tests.conftest import free_udp_port
+    from yume_bridge.app import run_bridge
+
+    port = free_udp_port()
+    config = BridgeConfig(network=NetworkConfig(port=port))
+    client_task = asyncio.create_task(run_client(ClientOptions(port=port, script=parse_script("W:6s"), tail_s=1.0,
+                                                               reconnect=True)))
+    for uptime in (2.0, 4.0):
+        stop = asyncio.Event()
+        started = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(run_bridge(config, stop=stop, started=started))
+        await started
+        await asyncio.sleep(uptime)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        await asyncio.sleep(0.5)  # the daemon is down for a moment
+    summary = await asyncio.wait_for(client_task, 20)
+    assert summary.reconnects >= 1 and summary.frames_complete > 40

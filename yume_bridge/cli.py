@@ -193,6 +193,8 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
 @click.option("--quality", default=85, type=click.IntRange(1, 100))
 @click.option("--max-datagram", default=1200, show_default=True, type=click.IntRange(576, 65000))
 @click.option("--encoding", type=click.Choice(["msgpack", "json"]), default="msgpack", show_default=True)
+@click.option("--reconnect/--no-reconnect", default=True, show_default=True,
+              help="Reconnect with backoff when the daemon restarts.")
 def client(**options: Any) -> None:
     """Play a scripted session against a daemon and print a JSON summary."""
     from yume_bridge.reference_client import ClientOptions, parse_script, run_client
@@ -211,7 +213,7 @@ def client(**options: Any) -> None:
         image=options["image"].read_bytes() if options["image"] else None, prompt=options["prompt"],
         seed=options["seed"], script=script, events=events, tail_s=options["tail"], fps=options["fps"],
         quality=options["quality"], max_datagram=options["max_datagram"], encoding=Encoding(options["encoding"]),
-        output=options["out"])
+        output=options["out"], reconnect=options["reconnect"])
     summary = asyncio.run(run_client(client_options))
     if options["out"] is not None:
         _write_animation(options["out"])

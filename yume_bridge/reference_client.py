@@ -78,7 +78,8 @@ class ClientOptions:
     encoding: Encoding = Encoding.MSGPACK
     input_rate_hz: float = 30.0
     output: Path | None = None
-    connect_timeout_s: float = 10.0
+    reconnect: bool = False
+    """Reconnect with backoff when the daemon goes away (restart, idle timeout)."""
 
 
 @dataclass
@@ -98,6 +99,7 @@ class Summary:
     status_states: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     first_frame_s: float | None = None
+    reconnects: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -197,58 +199,86 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                 if event.reason not in ("client",):
                     summary.errors.append(f"closed: {event.reason}")
 
-    client.connect(clock())
-    flush()
-    try:
-        deadline = started_at + options.connect_timeout_s
-        while client.state is ClientState.CONNECTING and clock() < deadline:
-            await _wait(wake, client, clock)
-            client.handle_timer(clock())
-            drain(clock())
-            flush()
+    totals = {"received": 0}
+
+    def account_frames(endpoint: ClientEndpoint) -> None:
+        reassembler = endpoint.reassembler
+        if reassembler is not None and reassembler.newest_seen >= 0:
+            received = reassembler.newest_seen + 1
+            if reassembler.newest_seen > reassembler.newest_complete and reassembler.arriving(clock(), 0.1):
+                received -= 1  # the newest frame was still arriving when the client stopped
+            totals["received"] += received
+
+    async def step(limit: float = 0.05) -> None:
+        await _wait(wake, client, clock, limit)
+        client.handle_timer(clock())
+        drain(clock())
+        flush()
+
+    async def establish() -> bool:
+        """Handshake, upload and start on a fresh endpoint; False if the daemon did not answer."""
+        nonlocal client, reflected_up_to
+        client = ClientEndpoint(fps=options.fps, quality=options.quality, max_datagram=options.max_datagram,
+                                token=options.token, encoding=options.encoding)
+        input_sent.clear()
+        reflected_up_to = 0
+        state["uploaded"] = options.image is None
+        client.connect(clock())
+        flush()
+        while client.state is ClientState.CONNECTING:
+            await step()
         if client.state is not ClientState.CONNECTED:
-            if not summary.errors:
-                summary.errors.append("daemon unreachable")
-            return summary
-        now = clock()
-        digest = client.upload_image(options.image, now) if options.image is not None else None
+            return False
+        digest = client.upload_image(options.image, clock()) if options.image is not None else None
         flush()
         while not state["uploaded"] and client.state is ClientState.CONNECTED:
-            await _wait(wake, client, clock)
-            client.handle_timer(clock())
-            drain(clock())
-            flush()
+            await step()
         source = "image" if digest else ("text" if options.prompt else "default")
         client.start(clock(), source=source, image=digest, prompt=options.prompt, seed=options.seed)
         flush()
+        return True
+
+    try:
+        if not await establish():
+            if not summary.errors:
+                summary.errors.append("daemon unreachable")
+            return summary
         script_start = clock()
         timeline = []
         t = 0.0
-        for step in options.script:
-            timeline.append((t, step))
-            t += step.seconds
+        for step_ in options.script:
+            timeline.append((t, step_))
+            t += step_.seconds
         end = script_start + t + options.tail_s
         pending_events = sorted(options.events)
         next_input = script_start
         event_id = 0
-        while clock() < end and client.state is ClientState.CONNECTED:
+        backoff = 0.25
+        while clock() < end:
+            if client.state is not ClientState.CONNECTED:
+                if not options.reconnect:
+                    break
+                account_frames(client)
+                await asyncio.sleep(backoff)  # the daemon restarts: try again, backing off
+                backoff = min(backoff * 2, 4.0)
+                if await establish():
+                    summary.reconnects += 1
+                    backoff = 0.25
+                continue
             now = clock()
             elapsed = now - script_start
             while pending_events and pending_events[0][0] <= elapsed:
                 event_id += 1
                 client.send_event(now, event_id, pending_events.pop(0)[1])
             if now >= next_input:
-                step = next((s for start, s in reversed(timeline) if start <= elapsed), timeline[-1][1])
+                current = next((s for start, s in reversed(timeline) if start <= elapsed), timeline[-1][1])
                 if elapsed > t:
-                    step = ScriptStep((0.0, 0.0), (0.0, 0.0), 0.0)
-                seq = client.send_input(now, move=step.move, look=step.look)
+                    current = ScriptStep((0.0, 0.0), (0.0, 0.0), 0.0)
+                seq = client.send_input(now, move=current.move, look=current.look)
                 input_sent[seq] = now
                 next_input = now + 1.0 / options.input_rate_hz
             flush()
-            await _wait(wake, client, clock, limit=max(0.0, next_input - clock()))
-            client.handle_timer(clock())
-            drain(clock())
-            flush()
+            await step(limit=max(0.0, next_input - clock()))
         if client.state is ClientState.CONNECTED:
             client.ping(clock())
             flush()
@@ -259,11 +289,9 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
             flush()
     finally:
         transport.close()
-    reassembler = client.reassembler
-    if reassembler is not None and reassembler.newest_seen >= 0:
-        summary.frames_received = reassembler.newest_seen + 1
-        if reassembler.newest_seen > reassembler.newest_complete and reassembler.arriving(clock(), 0.1):
-            summary.frames_received -= 1  # the newest frame was still arriving when the client stopped
+    account_frames(client)
+    if totals["received"]:
+        summary.frames_received = totals["received"]
         summary.frames_lost = summary.frames_received - summary.frames_complete
         summary.complete_ratio = round(summary.frames_complete / summary.frames_received, 4)
     if len(frame_times) > 1:

@@ -124,6 +124,7 @@ class ClientEndpoint:
         self._last_sent = 0.0
         self._ping_sent: dict[int, float] = {}
         self.reassembler: Reassembler | None = None
+        self._last_heard = 0.0
 
     # --- output -----------------------------------------------------------------------------
 
@@ -139,7 +140,7 @@ class ClientEndpoint:
             return self._hello_next
         if self.state is not ClientState.CONNECTED:
             return None
-        times = [self._last_sent + KEEPALIVE_S]
+        times = [self._last_sent + KEEPALIVE_S, self._last_heard + self._silence_limit()]
         times += [p.last_sent + RESEND_S for p in self._pending.values()]
         times += [t + RESEND_S for t in self._upload_unacked.values()]
         if self.reassembler is not None and (nack_time := self.reassembler.next_nack_time()) is not None:
@@ -210,6 +211,7 @@ class ClientEndpoint:
         kind = datagram_kind(data)
         if kind is DatagramKind.FRAGMENT:
             if self.reassembler is not None and len(data) >= FRAME_HEADER_BYTES:
+                self._last_heard = now
                 frame = self.reassembler.push(data, now)
                 if frame is not None:
                     self._events.append(FrameReceived(frame, now))
@@ -230,7 +232,14 @@ class ClientEndpoint:
             self._close(message.code)
             return
         if isinstance(message, Welcome):
-            self._on_welcome(decoded.body, decoded.tag, message)
+            self._on_welcome(decoded.body, decoded.tag, message, now)
+            return
+        if (isinstance(message, Error) and message.code == "unknown_session" and self._key is None
+                and self.state is ClientState.CONNECTED and message.session == self.session):
+            # The daemon restarted. (With a token this unauthenticated answer could be forged,
+            # so an authenticated client waits for the daemon's silence instead.)
+            self._events.append(ErrorReceived(message.code, message.message, True))
+            self._close(message.code)
             return
         if self.state is not ClientState.CONNECTED or getattr(message, "session", None) != self.session:
             return
@@ -240,6 +249,7 @@ class ClientEndpoint:
         if not self._replay.check(message.seq):
             return
         self._replay.record(message.seq)
+        self._last_heard = now
         self._on_session_message(message, now)
 
     def _on_retry(self, retry: Retry, now: float) -> None:
@@ -256,7 +266,7 @@ class ClientEndpoint:
         self._hello = Hello(**{**self._hello.__dict__, "cookie": retry.cookie, "auth": auth_tag})
         self._send_hello(now)
 
-    def _on_welcome(self, body: bytes, tag: bytes | None, welcome: Welcome) -> None:
+    def _on_welcome(self, body: bytes, tag: bytes | None, welcome: Welcome, now: float) -> None:
         if self.state is not ClientState.CONNECTING:
             return
         key = None
@@ -271,6 +281,7 @@ class ClientEndpoint:
         self.session = welcome.session
         self._replay.record(welcome.seq)
         self.state = ClientState.CONNECTED
+        self._last_heard = now
         self.reassembler = Reassembler(welcome.session, deadline_s=welcome.limits.frame_deadline_ms / 1000,
                                        max_nack_fragments=welcome.limits.max_nack_fragments)
         self._events.append(Connected(welcome))
@@ -313,6 +324,10 @@ class ClientEndpoint:
             return
         if self.state is not ClientState.CONNECTED:
             return
+        if now - self._last_heard >= self._silence_limit():
+            self._events.append(ErrorReceived("daemon_silent", "the daemon stopped answering", True))
+            self._close("daemon_silent")
+            return
         for key, pending in list(self._pending.items()):
             if now - pending.last_sent >= RESEND_S:
                 self._send_reliable(key, pending.message, now)
@@ -324,6 +339,10 @@ class ClientEndpoint:
             self.ping(now)
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _silence_limit(self) -> float:
+        assert self.welcome is not None
+        return self.welcome.limits.idle_timeout_ms / 1000
 
     def _require_connected(self) -> None:
         if self.state is not ClientState.CONNECTED:
