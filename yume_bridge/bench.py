@@ -97,6 +97,9 @@ def bridge_cost_ms(frames, quality: int, repeats: int = 3) -> dict:
             "datagrams_per_frame": datagrams / (repeats * len(frames))}
 
 
+_daemon_pids: list[int] = []
+
+
 @contextmanager
 def daemon_process(*args: str):
     """A ``yume-bridge serve`` subprocess on a free loopback port."""
@@ -106,6 +109,7 @@ def daemon_process(*args: str):
     process = subprocess.Popen([sys.executable, "-m", "yume_bridge", "serve", "--port", str(port),
                                 "--log-level", "warning", *args], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
+    _daemon_pids.append(process.pid)
     try:
         time.sleep(1.0)
         if process.poll() is not None:
@@ -136,6 +140,43 @@ async def input_latency(seconds: float) -> dict:
         summary = await run_client(options)
     return {"latency_ms": summary.latency_ms, "chunk_ms": round(29 / 16 * 1000, 1),
             "actions_applied": summary.actions, "complete_ratio": summary.complete_ratio}
+
+
+async def load(clients: int, seconds: float, fps: float = 16.0) -> dict:
+    """``clients`` sessions at once on one daemon process: per-session rate, fairness, latency, losses."""
+    with daemon_process("--max-sessions", str(clients), "--fps", str(fps)) as port:
+        options = ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (0.0, 0.0), seconds / 2),
+                                                   ScriptStep((0.0, 1.0), (1.0, 0.0), seconds / 2)), tail_s=1.0)
+        summaries = await asyncio.gather(*(run_client(options) for _ in range(clients)))
+    rates = [s.fps for s in summaries]
+    p50s = [s.latency_ms.get("p50", 0.0) for s in summaries]
+    return {"clients": clients, "fps_requested": fps, "fps_per_session": rates,
+            "fairness_min_over_max": round(min(rates) / max(rates), 3) if max(rates) else 0.0,
+            "latency_p50_ms_per_session": p50s, "frames_lost": sum(s.frames_lost for s in summaries),
+            "frames_complete": sum(s.frames_complete for s in summaries),
+            "errors": sorted({e for s in summaries for e in s.errors})}
+
+
+def _process_figures(pid: int) -> tuple[int, int]:
+    with open(f"/proc/{pid}/status") as status:
+        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+async def soak(minutes: float, clients: int = 4) -> dict:
+    """Sessions come and go for ``minutes``; RSS and open descriptors of the daemon over time (Linux)."""
+    samples = []
+    with daemon_process("--max-sessions", str(clients), "--idle-timeout", "2") as port:
+        pid = _daemon_pids[-1]
+        end = time.monotonic() + minutes * 60
+        options = ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (1.0, 0.0), 20.0),), tail_s=0.2)
+        while time.monotonic() < end:
+            await asyncio.gather(*(run_client(options) for _ in range(clients)))
+            rss, fds = _process_figures(pid)
+            samples.append({"t_s": round(minutes * 60 - (end - time.monotonic()), 1), "rss_kib": rss, "fds": fds})
+    rss_values = [s["rss_kib"] for s in samples]
+    return {"minutes": minutes, "samples": samples, "rss_first_kib": rss_values[0], "rss_last_kib": rss_values[-1],
+            "rss_max_kib": max(rss_values), "fds_first": samples[0]["fds"], "fds_last": samples[-1]["fds"]}
 
 
 LOSS_LEVELS = (0.005, 0.01, 0.02, 0.05)

@@ -294,10 +294,21 @@ def check_weights_command(folder: Path) -> None:
 @click.option("--seconds", default=4.0, show_default=True, type=float, help="Length of each streaming measurement.")
 @click.option("--quality", default=85, show_default=True, type=click.IntRange(1, 100))
 @click.option("--loss", is_flag=True, help="Instead: frames complete through a lossy link at 0.5/1/2/5% loss.")
-def bench(as_json: bool, seconds: float, quality: int, loss: bool) -> None:
+@click.option("--load", "clients", type=click.IntRange(1, 64), default=None,
+              help="Instead: this many concurrent clients for --seconds.")
+@click.option("--load-fps", default=16.0, show_default=True, type=float, help="Frame rate of each --load client.")
+@click.option("--soak", "soak_minutes", type=float, default=None, help="Instead: sessions come and go for N minutes.")
+def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
+          soak_minutes: float | None) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
-    from yume_bridge.bench import format_loss_table, format_table, lossy_link, run_benchmarks
+    from yume_bridge.bench import format_loss_table, format_table, load, lossy_link, run_benchmarks, soak
 
+    if clients is not None:
+        click.echo(json.dumps(asyncio.run(load(clients, max(seconds, 6.0), load_fps)), indent=2))
+        return
+    if soak_minutes is not None:
+        click.echo(json.dumps(asyncio.run(soak(soak_minutes)), indent=2))
+        return
     if loss:
         rows = asyncio.run(lossy_link(seconds=max(seconds, 8.0), quality=quality))
         click.echo(json.dumps(rows, indent=2) if as_json else format_loss_table(rows))

@@ -1,0 +1,75 @@
+"""Load, endurance and shutdown, CI-sized (the long versions are `yume-bridge bench --load/--soak`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from yume_bridge.reference_client import ClientOptions, ScriptStep, run_client
+
+pytestmark = pytest.mark.asyncio
+
+async def test_eight_concurrent_clients_each_get_a_fair_share(daemon_process):
+    # 8 fps each keeps the 2-core CI machine out of overload; `bench --load` runs the full rate.
+    port = daemon_process("--max-sessions", "8", "--fps", "8")
+    options = ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (0.0, 0.0), 5.0),), tail_s=0.5)
+    summaries = await asyncio.gather(*(run_client(options) for _ in range(8)))
+    rates = [s.fps for s in summaries]
+    assert all(not s.errors for s in summaries), [s.errors for s in summaries]
+    assert min(rates) >= 0.8 * max(rates) and min(rates) > 7
+    assert all(s.complete_ratio >= 0.95 for s in summaries)
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_many_short_sessions_leave_memory_and_descriptors_bounded(daemon_process):
+    port = daemon_process("--max-sessions", "4", "--idle-timeout", "1")
+    process = [p for p in _children() if str(port) in " ".join(p[1])][0][0]
+    options = ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (1.0, 0.0), 0.6),), tail_s=0.1)
+    await asyncio.gather(*(run_client(options) for _ in range(4)))
+    baseline_rss, baseline_fds = _rss_kib(process), len(os.listdir(f"/proc/{process}/fd"))
+    for _ in range(5):
+        await asyncio.gather(*(run_client(options) for _ in range(4)))
+    await asyncio.sleep(1.5)  # idle timeouts reclaim anything left
+    assert len(os.listdir(f"/proc/{process}/fd")) == baseline_fds
+    assert _rss_kib(process) < baseline_rss + 40_000
+
+
+def _children():
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    out.append((int(pid), f.read().decode(errors="replace").split("\0")))
+            except OSError:
+                continue
+    return [p for p in out if "yume_bridge" in p[1] and "serve" in p[1]]
+
+
+async def test_sigterm_during_streaming_shuts_down_cleanly_within_five_seconds(tmp_path):
+    from tests.conftest import free_udp_port
+
+    port = free_udp_port()
+    process = subprocess.Popen([sys.executable, "-m", "yume_bridge", "serve", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    await asyncio.sleep(1.2)
+    client = asyncio.create_task(run_client(ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (0, 0), 6.0),))))
+    await asyncio.sleep(2.0)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    code = await asyncio.get_running_loop().run_in_executor(None, process.wait, 10)
+    elapsed = time.monotonic() - sent
+    summary = await asyncio.wait_for(client, 15)
+    assert code == 0 and elapsed < 5.0
+    assert "closed: shutdown" in summary.errors and summary.frames_complete > 10
