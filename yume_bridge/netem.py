@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 
 from yume_bridge.protocol.wire import FRAME_MAGIC, FrameFlags
-from yume_bridge.transport import tune_socket
+from yume_bridge.transport import CallbackDatagramProtocol
 
 
 @dataclass(frozen=True)
@@ -33,25 +33,6 @@ class LinkCounters:
     dropped: int = 0
 
 
-class _Side(asyncio.DatagramProtocol):
-    def __init__(self, relay: LossyRelay, upstream: bool) -> None:
-        self.relay = relay
-        self.upstream = upstream
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            tune_socket(sock)
-
-    def datagram_received(self, data: bytes, addr) -> None:
-        if self.upstream:
-            self.relay.from_daemon(data)
-        else:
-            self.relay.from_client(data, addr)
-
-
 class LossyRelay:
     """``async with LossyRelay(daemon_port, profile) as port:`` — point the client at ``port``."""
 
@@ -62,13 +43,15 @@ class LossyRelay:
         self.rng = random.Random(profile.seed)
         self.counters = LinkCounters()
         self._client_address = None
-        self._front: _Side | None = None
-        self._back: _Side | None = None
+        self._front: CallbackDatagramProtocol | None = None
+        self._back: CallbackDatagramProtocol | None = None
 
     async def __aenter__(self) -> int:
         loop = asyncio.get_running_loop()
-        _, self._front = await loop.create_datagram_endpoint(lambda: _Side(self, False), local_addr=(self.host, 0))
-        _, self._back = await loop.create_datagram_endpoint(lambda: _Side(self, True), remote_addr=self.daemon)
+        _, self._front = await loop.create_datagram_endpoint(lambda: CallbackDatagramProtocol(self.from_client),
+                                                             local_addr=(self.host, 0))
+        _, self._back = await loop.create_datagram_endpoint(
+            lambda: CallbackDatagramProtocol(lambda data, _: self.from_daemon(data)), remote_addr=self.daemon)
         return self._front.transport.get_extra_info("sockname")[1]
 
     async def __aexit__(self, *exc) -> None:

@@ -20,7 +20,7 @@ from yume_bridge.protocol.client import (
     StatusReceived, UploadFinished, WorldStarted,
 )
 from yume_bridge.protocol.wire import Encoding
-from yume_bridge.transport import tune_socket
+from yume_bridge.transport import CallbackDatagramProtocol
 
 _MOVE_AXES = {"W": (0, 1), "S": (0, -1), "D": (1, 0), "A": (-1, 0)}
 _LOOK_AXES = {"\u2192": (1, 0), "\u2190": (-1, 0), "\u2191": (0, 1), "\u2193": (0, -1),
@@ -113,24 +113,6 @@ def percentiles(values: list[float]) -> dict[str, float]:
         "max": round(float(array.max()), 2), "count": len(values)}
 
 
-class _Socket(asyncio.DatagramProtocol):
-    def __init__(self, on_datagram: Callable[[bytes], None]) -> None:
-        self.on_datagram = on_datagram
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            tune_socket(sock)
-
-    def datagram_received(self, data: bytes, addr) -> None:
-        self.on_datagram(data)
-
-    def error_received(self, exc: Exception) -> None:
-        pass  # ICMP port unreachable while the daemon restarts; timers retry
-
-
 async def run_client(options: ClientOptions, clock: Callable[[], float] = time.monotonic,
                      on_frame: Callable[[FrameReceived], None] | None = None) -> Summary:
     """Run one scripted session against a daemon and summarise what arrived."""
@@ -140,12 +122,12 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     summary = Summary()
     wake = asyncio.Event()
 
-    def on_datagram(data: bytes) -> None:
+    def on_datagram(data: bytes, address: tuple) -> None:
         client.receive_datagram(data, clock())
         flush()  # NACKs leave at once: a retransmission must beat the next frame
         wake.set()
 
-    transport, protocol = await loop.create_datagram_endpoint(lambda: _Socket(on_datagram),
+    transport, protocol = await loop.create_datagram_endpoint(lambda: CallbackDatagramProtocol(on_datagram),
                                                               remote_addr=(options.host, options.port))
     input_sent: dict[int, float] = {}
     latencies: list[float] = []

@@ -75,3 +75,23 @@ class UdpEndpoint(asyncio.DatagramProtocol):
     def local_address(self) -> tuple:
         assert self.transport is not None
         return self.transport.get_extra_info("sockname")
+
+
+class CallbackDatagramProtocol(asyncio.DatagramProtocol):
+    """Hands every datagram to ``on_datagram(data, address)``; for clients and relays."""
+
+    def __init__(self, on_datagram: Callable[[bytes, tuple], None]) -> None:
+        self.on_datagram = on_datagram
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            tune_socket(sock)
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        self.on_datagram(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("socket error: %s", exc)  # ICMP port unreachable while a daemon restarts; timers retry
