@@ -12,7 +12,7 @@ from yume_bridge.cli import config_from_options, main, serve
 
 def _options(**changes):
     defaults = dict(host="127.0.0.1", port=47800, backend="preview", image=None, weights=None, resolution="544x960",
-                    fps=16.0, quality=85, frames_per_chunk=29, steps=4, shift=7.0, device="auto", dtype="bfloat16",
+                    fps=16.0, max_quality=95, frames_per_chunk=29, steps=4, shift=7.0, device="auto", dtype="bfloat16",
                     vocabulary="camera", speed=False, max_sessions=4, idle_timeout=10.0, token=None,
                     token_file=None, advertise=None, fail_every=0, log_level="info", log_format="text")
     return {**defaults, **changes}
@@ -38,12 +38,12 @@ def test_binding_beyond_loopback_generates_and_stores_a_token(tmp_path, monkeypa
 
 def test_a_toml_config_file_fills_options_and_flags_still_win(tmp_path):
     path = tmp_path / "bridge.toml"
-    path.write_text('[serve]\nfps = 24.0\nmax-sessions = 2\nquality = 70\n')
+    path.write_text('[serve]\nfps = 24.0\nmax-sessions = 2\nmax-quality = 70\n')
     with mock.patch("yume_bridge.cli._run_until_signal") as run:
-        result = CliRunner().invoke(main, ["serve", "--config", str(path), "--quality", "90"])
+        result = CliRunner().invoke(main, ["serve", "--config", str(path), "--max-quality", "90"])
     assert result.exit_code == 0, result.output
     config = run.call_args.args[0]
-    assert (config.stream.fps, config.limits.max_sessions, config.stream.quality) == (24.0, 2, 90)
+    assert (config.stream.fps, config.limits.max_sessions, config.stream.max_quality) == (24.0, 2, 90)
 
 
 def test_the_yume_backend_without_weights_is_a_one_line_error():

@@ -96,7 +96,7 @@ class Bridge:
         info = ServerInfo(daemon_version=__version__, backend=spec.backend, model=spec.model,
                           model_version=spec.model_version, width=spec.width, height=spec.height,
                           fps=config.stream.fps, frames_per_chunk=spec.frames_per_chunk, vocabulary=vocabulary,
-                          limits=config.limits, default_quality=config.stream.quality,
+                          limits=config.limits, max_quality=config.stream.max_quality,
                           max_datagram=config.network.max_datagram)
         self.endpoint = DaemonEndpoint(info=info, token=config.network.token)
         self.endpoint.readiness = "loading"

@@ -124,7 +124,7 @@ def daemon_process(*args: str):
 
 
 async def sustained_stream(seconds: float, quality: int, fps: float) -> dict:
-    with daemon_process("--fps", str(fps), "--quality", str(quality)) as port:
+    with daemon_process("--fps", str(fps), "--max-quality", "100") as port:
         options = ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (1.0, 0.0), seconds),), tail_s=0.5,
                                 fps=fps, quality=quality)
         summary = await run_client(options)
@@ -185,7 +185,7 @@ LOSS_LEVELS = (0.005, 0.01, 0.02, 0.05)
 async def lossy_link(seconds: float, quality: int, fps: float = 30.0) -> list[dict]:
     """Frames displayed complete, extra bandwidth and latency through a lossy, reordering, duplicating link."""
     rows = []
-    with daemon_process("--fps", str(fps), "--quality", str(quality)) as port:
+    with daemon_process("--fps", str(fps), "--max-quality", "100") as port:
         for loss in (0.0, *LOSS_LEVELS):
             profile = LinkProfile(loss=loss, reorder=0.01, duplicate=0.005, seed=int(loss * 1000) + 1)
             relay = LossyRelay(port, profile)

@@ -83,7 +83,8 @@ def main() -> None:
 @click.option("--weights", type=click.Path(path_type=Path), help="The Yume-5B-720P folder (yume backend).")
 @click.option("--resolution", type=click.Choice(["544x960", "704x1280"]), default="544x960", show_default=True)
 @click.option("--fps", default=16.0, show_default=True, type=float)
-@click.option("--quality", default=85, show_default=True, type=click.IntRange(1, 100))
+@click.option("--max-quality", default=95, show_default=True, type=click.IntRange(1, 100),
+              help="Highest JPEG quality a client may ask for (bandwidth cap).")
 @click.option("--frames-per-chunk", default=29, show_default=True, type=click.IntRange(1, 1000),
               help="preview backend: frames per chunk (the model makes 29).")
 @click.option("--steps", default=4, show_default=True, type=click.IntRange(1, 100))
@@ -127,7 +128,7 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
                                 advertise=network.advertise)
     config = BridgeConfig(
         network=network,
-        stream=StreamConfig(fps=options["fps"], quality=options["quality"], resolution=options["resolution"],
+        stream=StreamConfig(fps=options["fps"], max_quality=options["max_quality"], resolution=options["resolution"],
                             frames_per_chunk=options["frames_per_chunk"]),
         actions=ActionConfig(vocabulary=options["vocabulary"], speed=options["speed"]),
         backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),

@@ -51,7 +51,8 @@ class NetworkConfig:
 @dataclass(frozen=True)
 class StreamConfig:
     fps: float = 16.0
-    quality: int = 85
+    max_quality: int = 95
+    """Highest JPEG quality a client may ask for (clients ask 85 unless they say otherwise)."""
     frames_per_chunk: int = 29
     resolution: str = "544x960"
     start_margin_s: float = 0.15
@@ -102,8 +103,8 @@ class BridgeConfig:
             raise ConfigError(f"resolution must be one of {sorted(RESOLUTIONS)}, got {self.stream.resolution!r}")
         if not 1 <= self.stream.fps <= 240:
             raise ConfigError(f"fps must be within 1..240, got {self.stream.fps}")
-        if not 1 <= self.stream.quality <= 100:
-            raise ConfigError(f"quality must be within 1..100, got {self.stream.quality}")
+        if not 1 <= self.stream.max_quality <= 100:
+            raise ConfigError(f"max quality must be within 1..100, got {self.stream.max_quality}")
         if not 0 < self.network.port < 65536 and self.network.port != 0:
             raise ConfigError(f"port must be within 1..65535 (or 0 for any), got {self.network.port}")
         if not self.network.loopback and not self.network.token:

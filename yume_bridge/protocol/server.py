@@ -47,7 +47,7 @@ class ServerInfo:
     frames_per_chunk: int
     vocabulary: Vocabulary
     limits: Limits = Limits()
-    default_quality: int = 85
+    max_quality: int = 95
     max_datagram: int = 65000
     image_cache_bytes: int = 64 * 1024 * 1024
 
@@ -298,23 +298,24 @@ class DaemonEndpoint:
         key = auth.session_key(self.token, hello.nonce, server_nonce, session_id) if self.token else None
         info = self.info
         fps = hello.fps if hello.fps > 0 else info.fps
+        quality = min(hello.quality, info.max_quality)
         max_datagram = min(hello.max_datagram, info.max_datagram)
         welcome = Welcome(
             session=session_id, seq=0, protocol=PROTOCOL_VERSION, nonce=server_nonce,
             daemon_version=info.daemon_version, backend=info.backend, model=info.model,
             model_version=info.model_version, state=self.readiness, width=info.width, height=info.height,
-            fps=fps, frames_per_chunk=info.frames_per_chunk, quality=hello.quality,
+            fps=fps, frames_per_chunk=info.frames_per_chunk, quality=quality,
             max_datagram=max_datagram, authenticated=key is not None, vocabulary=info.vocabulary,
             limits=WireLimits(**info.limits.__dict__), capabilities=CAPABILITIES)
         session = _Session(id=session_id, address=address, client_nonce=hello.nonce, encoding=encoding, key=key,
-                           welcome=welcome, fps=fps, quality=hello.quality, max_datagram=max_datagram,
+                           welcome=welcome, fps=fps, quality=quality, max_datagram=max_datagram,
                            last_heard=now)
         self._sessions[session_id] = session
         self._by_address[address] = session_id
         session.out_seq = 1
         session.welcome = Welcome(**{**welcome.__dict__, "seq": 1})
         self._send_raw(session, session.welcome)
-        self._events.append(SessionOpened(session_id, address, hello.client, hello.engine, fps, hello.quality))
+        self._events.append(SessionOpened(session_id, address, hello.client, hello.engine, fps, quality))
 
     # --- session messages -------------------------------------------------------------------
 
@@ -347,7 +348,7 @@ class DaemonEndpoint:
                                               tuple(session.events)))
         elif isinstance(message, Config):
             if message.quality is not None:
-                session.quality = message.quality
+                session.quality = min(message.quality, self.info.max_quality)
             if message.fps is not None:
                 session.fps = message.fps
             if message.paused is not None:
@@ -462,11 +463,6 @@ class DaemonEndpoint:
             return
         self._send(session, Bye(session=session.id, seq=0, reason=reason))
         self._forget(session_id, reason)
-
-    def session_settings(self, session_id: int) -> tuple[float, int, bool]:
-        """(fps, quality, paused) of a session."""
-        session = self._session(session_id)
-        return session.fps, session.quality, session.paused
 
     # --- helpers ----------------------------------------------------------------------------
 
