@@ -374,7 +374,14 @@ namespace Yume.Bridge.Core
                 bool negativeZero = value == 0 && BitConverter.DoubleToInt64Bits(value) < 0;
                 return (negativeZero ? "-" : "") + ((long)value).ToString(CultureInfo.InvariantCulture) + ".0";
             }
-            string text = value.ToString("R", CultureInfo.InvariantCulture).Replace('E', 'e');
+            // Shortest form that reads back as the same double (like Python's repr); "R" is not shortest on every runtime.
+            string text = null;
+            for (int precision = 15; precision <= 17 && text == null; precision++)
+            {
+                string candidate = value.ToString("G" + precision, CultureInfo.InvariantCulture);
+                if (double.Parse(candidate, CultureInfo.InvariantCulture) == value || precision == 17) text = candidate;
+            }
+            text = text.Replace('E', 'e');
             if (text.IndexOf('.') < 0 && text.IndexOf('e') < 0) text += ".0";
             return text;
         }

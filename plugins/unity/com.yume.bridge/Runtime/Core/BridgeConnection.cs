@@ -1,0 +1,259 @@
+// Runs a ClientSession over a UdpTransport on one background thread; every public member is thread-safe.
+// Engines poll it: TryDequeueEvent() for events, TakeNewestFrame() for the newest complete frame.
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+
+namespace Yume.Bridge.Core
+{
+    public sealed class BridgeConnection : IFrameSource, IDisposable
+    {
+        const int MaxWaitMicroseconds = 5000;     // timers (NACK 30 ms, input 16 ms) stay accurate to ~5 ms
+        const int MaxDatagramsPerRound = 512;     // then timers and sends get a turn
+        const int MaxQueuedEvents = 256;
+
+        readonly string host;
+        readonly int port;
+        readonly ClientSession session;
+        readonly object sync = new object();
+        readonly object eventSync = new object();
+        readonly Queue<ClientEvent> events = new Queue<ClientEvent>();
+        readonly Stopwatch clock = Stopwatch.StartNew();
+        readonly AutoResetEvent frameSignal = new AutoResetEvent(false);
+        UdpTransport transport;
+        Thread thread;
+        volatile bool stopping;
+        CompleteFrame newestFrame;
+        long framesReceived, framesSuperseded;
+
+        public BridgeConnection(string host, int port, ClientOptions options, IRandomSource random = null)
+        {
+            this.host = host;
+            this.port = port;
+            session = new ClientSession(options, random);
+        }
+
+        /// <summary>Seconds on this connection's monotonic clock.</summary>
+        public double Now => clock.Elapsed.TotalSeconds;
+
+        public string Endpoint => $"{host}:{port}";
+
+        /// <summary>Set whenever a new complete frame is waiting; a decode thread can wait on it.</summary>
+        public WaitHandle FrameSignal => frameSignal;
+
+        public SessionState State { get { lock (sync) return session.State; } }
+        public WelcomeMessage Welcome { get { lock (sync) return session.Welcome; } }
+        public StatusMessage LastStatus { get { lock (sync) return session.LastStatus; } }
+        public double? SmoothedRttMs { get { lock (sync) return session.SmoothedRttMs; } }
+
+        /// <summary>From sending an input to completing the first frame that consumed it, milliseconds.</summary>
+        public double? InputToFrameMs { get { lock (sync) return session.InputToFrameMs; } }
+        public long FramesReceived => Interlocked.Read(ref framesReceived);
+
+        /// <summary>Complete frames replaced by a newer one before anyone took them.</summary>
+        public long FramesSuperseded => Interlocked.Read(ref framesSuperseded);
+
+        public long DatagramsDropped { get { lock (sync) return session.DatagramsDropped; } }
+
+        /// <summary>
+        /// Diagnostics: when set, a received datagram for which this returns false is discarded before the
+        /// session sees it (used to simulate loss against a live daemon). Called on the network thread.
+        /// </summary>
+        public Func<byte[], int, bool> ReceiveFilter { get; set; }
+
+        /// <summary>Fragment counters of the reassembler (copied); zeros before the session opens.</summary>
+        public ReassemblyStats FrameStats
+        {
+            get
+            {
+                lock (sync)
+                {
+                    var s = session.FrameStats;
+                    if (s == null) return new ReassemblyStats();
+                    return new ReassemblyStats
+                    {
+                        Fragments = s.Fragments, FramesCompleted = s.FramesCompleted, FramesSuperseded = s.FramesSuperseded,
+                        FramesAbandoned = s.FramesAbandoned, Duplicates = s.Duplicates, Stale = s.Stale, Dropped = s.Dropped,
+                        NacksSent = s.NacksSent,
+                    };
+                }
+            }
+        }
+
+        /// <summary>Opens the socket, sends the first hello and starts the network thread. Throws when the host does not resolve.</summary>
+        public void Start()
+        {
+            lock (sync)
+            {
+                if (transport != null) throw new InvalidOperationException("already started");
+                transport = new UdpTransport(host, port);
+                session.Connect(Now);
+                FlushLocked();
+            }
+            thread = new Thread(Run) { IsBackground = true, Name = "yume-bridge network" };
+            thread.Start();
+        }
+
+        /// <summary>Sends bye (when open), stops the thread and closes the socket. Idempotent.</summary>
+        public void Stop()
+        {
+            lock (sync)
+            {
+                if (transport == null) return;
+                session.Close(Now);
+                FlushLocked();
+                DrainSessionEventsLocked();
+            }
+            stopping = true;
+            if (thread != null && thread != Thread.CurrentThread) thread.Join(1000);
+            lock (sync)
+            {
+                transport.Dispose();
+                transport = null;
+            }
+        }
+
+        public void Dispose()
+        {
+            Stop();
+            frameSignal.Close();
+        }
+
+        // ---- requests (thread-safe) -----------------------------------------------------------
+
+        public void SetInput(InputState state) => Do(now => session.SetInput(state, now));
+        public byte[] UploadImage(byte[] file) => Call(now => session.UploadImage(file, now));
+        public byte[] StartFromImageFile(byte[] file, string prompt = "", uint? seed = null) => Call(now => session.StartFromImageFile(file, now, prompt, seed));
+        public void StartFromImageHash(byte[] hash, string prompt = "", uint? seed = null) => Do(now => session.StartFromImageHash(hash, now, prompt, seed));
+        public void StartFromText(string prompt, uint? seed = null) => Do(now => session.StartFromText(prompt, now, seed));
+        public void StartDefault(string prompt = "", uint? seed = null) => Do(now => session.StartDefault(now, prompt, seed));
+        public uint SendEvent(string text) => Call(now => session.SendEvent(text, now));
+        public void ReplaceEvent(uint id, string text) => Do(now => session.ReplaceEvent(id, text, now));
+        public void ClearEvent(uint id) => Do(now => session.ClearEvent(id, now));
+        public void Configure(int? quality = null, double? fps = null, bool? paused = null) => Do(now => session.Configure(now, quality, fps, paused));
+        public void Ping() => Do(now => session.Ping(now));
+
+        void Do(Action<double> request)
+        {
+            lock (sync)
+            {
+                request(Now);
+                FlushLocked();
+                DrainSessionEventsLocked();
+            }
+        }
+
+        T Call<T>(Func<double, T> request)
+        {
+            lock (sync)
+            {
+                var result = request(Now);
+                FlushLocked();
+                DrainSessionEventsLocked();
+                return result;
+            }
+        }
+
+        // ---- outputs (thread-safe) ------------------------------------------------------------
+
+        public bool TryDequeueEvent(out ClientEvent next)
+        {
+            lock (eventSync)
+            {
+                next = events.Count > 0 ? events.Dequeue() : null;
+                return next != null;
+            }
+        }
+
+        /// <summary>The newest complete frame not yet taken, or null. Never older than one returned before.</summary>
+        public CompleteFrame TakeNewestFrame() => Interlocked.Exchange(ref newestFrame, null);
+
+        // ---- network thread -------------------------------------------------------------------
+
+        void Run()
+        {
+            var buffer = new byte[UdpTransport.MaxDatagramBytes];
+            while (!stopping)
+            {
+                int waitUs;
+                UdpTransport socket;
+                lock (sync)
+                {
+                    socket = transport;
+                    if (socket == null || session.State == SessionState.Closed) break;
+                    var timer = session.GetTimer();
+                    waitUs = timer.HasValue ? (int)Math.Max(0, Math.Min(MaxWaitMicroseconds, (timer.Value - Now) * 1e6)) : MaxWaitMicroseconds;
+                }
+                try
+                {
+                    int length = socket.Receive(buffer, waitUs);
+                    var filter = ReceiveFilter;
+                    for (int round = 0; length >= 0 && round < MaxDatagramsPerRound && !stopping; round++)
+                    {
+                        if (filter == null || filter(buffer, length))
+                            lock (sync) session.ReceiveDatagram(buffer, length, Now);
+                        length = socket.Receive(buffer, 0);
+                    }
+                    lock (sync)
+                    {
+                        session.HandleTimer(Now);
+                        FlushLocked();
+                        DrainSessionEventsLocked();
+                    }
+                }
+                catch (ObjectDisposedException)
+                {
+                    break; // Stop() closed the socket
+                }
+                catch (System.Net.Sockets.SocketException e)
+                {
+                    Enqueue(new SessionWarning($"{Endpoint}: socket error {e.SocketErrorCode}: {e.Message}"));
+                    Thread.Sleep(50);
+                }
+            }
+        }
+
+        void FlushLocked()
+        {
+            if (transport == null) return;
+            foreach (var datagram in session.DatagramsToSend()) transport.Send(datagram);
+        }
+
+        void DrainSessionEventsLocked()
+        {
+            ClientEvent next;
+            while ((next = session.NextEvent()) != null)
+            {
+                var frame = next as FrameArrived;
+                if (frame != null)
+                {
+                    Interlocked.Increment(ref framesReceived);
+                    if (Interlocked.Exchange(ref newestFrame, frame.Frame) != null) Interlocked.Increment(ref framesSuperseded);
+                    frameSignal.Set();
+                    continue;
+                }
+                var closed = next as SessionClosed;
+                if (closed != null) next = WithEndpoint(closed);
+                Enqueue(next);
+            }
+        }
+
+        SessionClosed WithEndpoint(SessionClosed closed)
+        {
+            string message = $"{Endpoint}: {closed.Message}";
+            if (closed.Reason == CloseReason.Unreachable && transport != null && transport.PortUnreachableSeen)
+                message += $" (The host reported that nothing listens on UDP port {port}.)";
+            return new SessionClosed(closed.Reason, closed.Code, message);
+        }
+
+        void Enqueue(ClientEvent e)
+        {
+            lock (eventSync)
+            {
+                if (events.Count >= MaxQueuedEvents) events.Dequeue(); // bounded: the oldest goes
+                events.Enqueue(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,248 @@
+// Main-thread half of the client: turns session events into UnityEvents and Console lines, and uploads
+// the newest frame (at most one texture upload per rendered frame).
+using System;
+using Unity.Collections;
+using UnityEngine;
+using Yume.Bridge.Core;
+using Debug = UnityEngine.Debug;
+
+namespace Yume.Bridge
+{
+    public sealed partial class YumeBridgeClient
+    {
+        void DrainEvents()
+        {
+            ErrorMessage lastDaemonError = null;
+            ClientEvent e;
+            while (connection != null && connection.TryDequeueEvent(out e))
+            {
+                if (e is SessionConnected connected) HandleConnected(connected.Welcome);
+                else if (e is StatusReceived received) HandleStatus(received.Status);
+                else if (e is RttMeasured rtt) status.rttMs = (float)rtt.SmoothedRttMs;
+                else if (e is WorldStarted started)
+                    Debug.Log(LogPrefix + $"World {started.Started.World} started from {started.Started.Source} (seed {started.Started.SeedUsed}).", this);
+                else if (e is UploadProgress progress && progress.Complete)
+                    Debug.Log(LogPrefix + $"Start image uploaded ({progress.Size} bytes).", this);
+                else if (e is EventAcknowledged ack) HandleEventAck(ack);
+                else if (e is EventFailed eventFailed) HandleEventFailed(eventFailed, lastDaemonError);
+                else if (e is StartFailed startFailed) ReportFailure(startFailed.Code, "Start failed: " + startFailed.Message, lastDaemonError);
+                else if (e is UploadFailed uploadFailed) ReportFailure(uploadFailed.Code, "Start image upload failed: " + uploadFailed.Message, lastDaemonError);
+                else if (e is DaemonErrorReceived daemonError)
+                {
+                    lastDaemonError = daemonError.Error;
+                    Debug.LogWarning(LogPrefix + $"The daemon reported {daemonError.Error.Code}: {daemonError.Error.Message}", this);
+                    onError.Invoke(daemonError.Error.Code, daemonError.Error.Message);
+                }
+                else if (e is SessionWarning warning) Debug.LogWarning(LogPrefix + warning.Message, this);
+                else if (e is SessionClosed closed)
+                {
+                    HandleClosed(closed);
+                    TearDown();
+                }
+            }
+        }
+
+        void HandleConnected(WelcomeMessage w)
+        {
+            welcome = w;
+            status.readiness = w.State;
+            var info = YumeSessionInfo.From(w, Endpoint);
+            Debug.Log(LogPrefix + "Connected: " + info, this);
+            onConnected.Invoke(info);
+        }
+
+        void HandleStatus(StatusMessage s)
+        {
+            status.readiness = s.State;
+            status.progress = (float)s.Progress;
+            status.world = s.World;
+            status.chunk = s.Chunk;
+            status.queue = s.Queue;
+            status.action = welcome != null ? welcome.Vocabulary.Describe(s.Action) : s.Action.ToString();
+            status.message = s.Message;
+            status.queueMs = (float)s.Latency.QueueMs;
+            status.generateMs = (float)s.Latency.GenerateMs;
+            status.encodeMs = (float)s.Latency.EncodeMs;
+            status.sendMs = (float)s.Latency.SendMs;
+            status.daemonFps = (float)s.Fps;
+            status.inputToFrameMs = (float)(connection.InputToFrameMs ?? 0);
+            status.nacksSent = connection.FrameStats.NacksSent;
+            if (decodeWorker != null) status.decodeMs = (float)decodeWorker.DecodeMsAverage;
+            if (s.State == ReadinessStates.Error) Debug.LogWarning(LogPrefix + "The generator reports an error: " + s.Message, this);
+            onStatus.Invoke(status.Clone());
+        }
+
+        void HandleEventAck(EventAcknowledged ack)
+        {
+            PendingEventCallback pending;
+            if (!eventCallbacks.TryGetValue(ack.Id, out pending)) return;
+            eventCallbacks.Remove(ack.Id);
+            pending.Callback?.Invoke(new YumeEventResult { id = (int)ack.Id, acknowledged = true, chunk = ack.Ack.Chunk });
+            onEventAcknowledged.Invoke((int)ack.Id, pending.Text);
+        }
+
+        void HandleEventFailed(EventFailed failed, ErrorMessage lastDaemonError)
+        {
+            PendingEventCallback pending;
+            if (eventCallbacks.TryGetValue(failed.Id, out pending))
+            {
+                eventCallbacks.Remove(failed.Id);
+                pending.Callback?.Invoke(new YumeEventResult { id = (int)failed.Id, code = failed.Code, message = failed.Message });
+            }
+            ReportFailure(failed.Code, $"Event {failed.Id} failed: {failed.Message}", lastDaemonError);
+        }
+
+        /// <summary>Logs a failure; OnError fires unless the daemon's error message already fired it.</summary>
+        void ReportFailure(string code, string message, ErrorMessage alreadyReported)
+        {
+            Debug.LogError(LogPrefix + message, this);
+            if (alreadyReported == null || alreadyReported.Code != code) onError.Invoke(code, message);
+        }
+
+        void HandleClosed(SessionClosed closed)
+        {
+            status.readiness = "disconnected";
+            switch (closed.Reason)
+            {
+                case CloseReason.ClientClosed:
+                    Debug.Log(LogPrefix + "Disconnected.", this);
+                    break;
+                case CloseReason.DaemonBye:
+                    Debug.LogWarning(LogPrefix + closed.Message, this);
+                    break;
+                default:
+                    // Unreachable, wrong or missing token, version mismatch, session limit, silence, fatal error.
+                    Debug.LogError(LogPrefix + closed.Message, this);
+                    onError.Invoke(closed.Code, closed.Message);
+                    break;
+            }
+            foreach (var pending in eventCallbacks)
+                pending.Value.Callback?.Invoke(new YumeEventResult
+                {
+                    id = (int)pending.Key, code = closed.Code, message = "The session ended before the event was acknowledged.",
+                });
+            eventCallbacks.Clear();
+            onDisconnected.Invoke(closed.Code, closed.Message);
+        }
+
+        void TearDown()
+        {
+            decodeWorker?.Dispose();
+            decodeWorker = null;
+            connection?.Dispose();
+            connection = null;
+            welcome = null;
+        }
+
+        void UploadNewestFrame()
+        {
+            if (Time.frameCount == lastUploadFrame) return; // at most one texture upload per rendered frame
+            uploadClock.Reset();
+            if (decodeWorker != null)
+            {
+                var decoded = decodeWorker.TakeNewest();
+                if (decoded == null) return;
+                uploadClock.Start();
+                if (decoded.Image != null)
+                {
+                    var image = decoded.Image;
+                    EnsureOutput(image.Width, image.Height);
+                    NativeArray<byte> pixels = output.GetRawTextureData<byte>();
+                    NativeArray<byte>.Copy(image.Rgb, pixels, image.Width * image.Height * 3);
+                    output.Apply(false, false);
+                    decodeWorker.Recycle(decoded);
+                }
+                else
+                {
+                    // The managed decoder refused this JPEG (not baseline): let Unity decode it.
+                    EnsureOutput(welcome?.Width ?? 16, welcome?.Height ?? 16);
+                    ImageConversion.LoadImage(output, decoded.Frame.Jpeg, false);
+                }
+                status.decodeMs = (float)decodeWorker.DecodeMsAverage;
+            }
+            else
+            {
+                var frame = connection.TakeNewestFrame();
+                if (frame == null) return;
+                uploadClock.Start();
+                EnsureOutput(welcome?.Width ?? 16, welcome?.Height ?? 16);
+                ImageConversion.LoadImage(output, frame.Jpeg, false); // decodes on the main thread
+                status.decodeMs = 0;
+            }
+            uploadClock.Stop();
+            status.uploadMs = status.uploadMs == 0 ? (float)uploadClock.Elapsed.TotalMilliseconds
+                                                   : status.uploadMs * 0.9f + (float)uploadClock.Elapsed.TotalMilliseconds * 0.1f;
+            lastUploadFrame = Time.frameCount;
+            CountShownFrame();
+            if (targetMaterial != null) targetMaterial.SetTexture(targetTextureProperty, output);
+            onFrame.Invoke(output);
+        }
+
+        void CountShownFrame()
+        {
+            status.framesShown++;
+            shownInWindow++;
+            float now = Time.unscaledTime;
+            if (now - shownWindowStart >= 1f)
+            {
+                status.shownFps = shownInWindow / Mathf.Max(0.001f, now - shownWindowStart);
+                shownInWindow = 0;
+                shownWindowStart = now;
+            }
+        }
+
+        void EnsureOutput(int width, int height)
+        {
+            if (output != null && output.width == width && output.height == height && output.format == TextureFormat.RGB24) return;
+            if (output != null) Destroy(output);
+            output = new Texture2D(width, height, TextureFormat.RGB24, false)
+            {
+                name = "Yume Bridge stream",
+                wrapMode = TextureWrapMode.Clamp,
+                filterMode = filterMode,
+            };
+        }
+    }
+
+    /// <summary>Turns any Texture2D into JPEG bytes for the start-image upload.</summary>
+    public static class YumeTextureEncoding
+    {
+        /// <summary>Readable textures are encoded directly; others are first copied through a temporary RenderTexture.</summary>
+        public static byte[] EncodeJpeg(Texture2D texture, int quality)
+        {
+            if (texture.isReadable)
+            {
+                try
+                {
+                    return ImageConversion.EncodeToJPG(texture, quality);
+                }
+                catch (ArgumentException)
+                {
+                    // e.g. a compressed format EncodeToJPG cannot read: fall through to the GPU copy
+                }
+                catch (UnityException)
+                {
+                }
+            }
+            int width = texture.width, height = texture.height;
+            var target = RenderTexture.GetTemporary(width, height, 0, RenderTextureFormat.ARGB32, RenderTextureReadWrite.sRGB);
+            var previous = RenderTexture.active;
+            var copy = new Texture2D(width, height, TextureFormat.RGB24, false);
+            try
+            {
+                Graphics.Blit(texture, target);
+                RenderTexture.active = target;
+                copy.ReadPixels(new Rect(0, 0, width, height), 0, 0);
+                copy.Apply(false);
+                return ImageConversion.EncodeToJPG(copy, quality);
+            }
+            finally
+            {
+                RenderTexture.active = previous;
+                RenderTexture.ReleaseTemporary(target);
+                if (Application.isPlaying) UnityEngine.Object.Destroy(copy);
+                else UnityEngine.Object.DestroyImmediate(copy);
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+// Shows a client's stream over the whole game view with IMGUI: no uGUI package or scene setup needed.
+using UnityEngine;
+
+namespace Yume.Bridge
+{
+    [AddComponentMenu("Yume Bridge/Yume Fullscreen View")]
+    [RequireComponent(typeof(YumeBridgeClient))]
+    public sealed class YumeFullscreenView : MonoBehaviour
+    {
+        [Tooltip("How the frame fits the screen.")]
+        [SerializeField] ScaleMode scaleMode = ScaleMode.ScaleToFit;
+        [Tooltip("Draw a one-line status (readiness, fps, latency) in the top-left corner.")]
+        [SerializeField] bool showStatus = true;
+
+        YumeBridgeClient client;
+
+        void Awake() => client = GetComponent<YumeBridgeClient>();
+
+        void OnGUI()
+        {
+            var texture = client != null ? client.OutputTexture : null;
+            if (texture != null) GUI.DrawTexture(new Rect(0, 0, Screen.width, Screen.height), texture, scaleMode);
+            if (!showStatus || client == null) return;
+            string line = client.IsConnected ? client.Status.ToString() : $"{client.Endpoint}: {client.State}";
+            GUI.Label(new Rect(8, 8, Screen.width - 16, 24), line);
+        }
+    }
+}

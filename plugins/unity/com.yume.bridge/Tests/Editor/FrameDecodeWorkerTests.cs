@@ -1,0 +1,99 @@
+// The background decoder: newest frame only, RGB24 bottom-up pixels, recycled buffers, JPEG fallback.
+using System;
+using System.Diagnostics;
+using System.Threading;
+using NUnit.Framework;
+using Yume.Bridge.Core;
+
+namespace Yume.Bridge.Tests
+{
+    [TestFixture]
+    public class FrameDecodeWorkerTests
+    {
+        sealed class QueueSource : IFrameSource
+        {
+            readonly AutoResetEvent signal = new AutoResetEvent(false);
+            CompleteFrame newest;
+
+            public WaitHandle FrameSignal => signal;
+            public CompleteFrame TakeNewestFrame() => Interlocked.Exchange(ref newest, null);
+
+            public void Offer(CompleteFrame frame)
+            {
+                Interlocked.Exchange(ref newest, frame);
+                signal.Set();
+            }
+        }
+
+        static CompleteFrame FrameOf(byte[] jpeg, uint number)
+        {
+            var reassembler = new FrameReassembler(1, new ReassemblyOptions());
+            foreach (var d in TestFrames.Split(jpeg, 1, number, 1200)) reassembler.Push(d, d.Length, 0);
+            return reassembler.TakeCompletedFrame();
+        }
+
+        static DecodedFrame WaitForDecoded(FrameDecodeWorker worker)
+        {
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < 5)
+            {
+                var decoded = worker.TakeNewest();
+                if (decoded != null) return decoded;
+                Thread.Sleep(2);
+            }
+            Assert.Fail("the worker decoded nothing within 5 s");
+            return null;
+        }
+
+        [Test]
+        public void A_frame_is_decoded_off_the_calling_thread_into_bottom_up_rgb()
+        {
+            var fixture = Array.Find(JpegTests.Fixtures, f => f.Name == "color420");
+            var source = new QueueSource();
+            using (var worker = new FrameDecodeWorker(source, bottomUp: true))
+            {
+                source.Offer(FrameOf(fixture.Jpeg, 3));
+                var decoded = WaitForDecoded(worker);
+                Assert.AreEqual(3u, decoded.Frame.Frame);
+                Assert.IsNotNull(decoded.Image, decoded.FallbackReason);
+                Assert.IsTrue(decoded.Image.BottomUp);
+                Assert.AreEqual(fixture.Width, decoded.Image.Width);
+                var expected = new BaselineJpegDecoder().Decode(fixture.Jpeg, true);
+                CollectionAssert.AreEqual(expected.Rgb, decoded.Image.Rgb);
+                Assert.GreaterOrEqual(decoded.DecodeMs, 0);
+            }
+        }
+
+        [Test]
+        public void A_recycled_buffer_is_reused_for_the_next_frame()
+        {
+            var fixture = Array.Find(JpegTests.Fixtures, f => f.Name == "color420");
+            var source = new QueueSource();
+            using (var worker = new FrameDecodeWorker(source))
+            {
+                source.Offer(FrameOf(fixture.Jpeg, 1));
+                var first = WaitForDecoded(worker);
+                worker.Recycle(first);
+                source.Offer(FrameOf(fixture.Jpeg, 2));
+                var second = WaitForDecoded(worker);
+                Assert.AreSame(first.Image.Rgb, second.Image.Rgb);
+            }
+        }
+
+        [Test]
+        public void A_jpeg_the_managed_decoder_refuses_is_handed_over_for_engine_decoding()
+        {
+            var source = new QueueSource();
+            var notJpeg = TestFrames.Payload(500);
+            using (var worker = new FrameDecodeWorker(source))
+            {
+                source.Offer(FrameOf(notJpeg, 1));
+                var decoded = WaitForDecoded(worker);
+                Assert.IsNull(decoded.Image);
+                Assert.IsNotNull(decoded.FallbackReason);
+                CollectionAssert.AreEqual(notJpeg, decoded.Frame.Jpeg);
+                Assert.AreEqual(1, worker.Fallbacks);
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+// Compile-only stand-ins for the UnityEditor API the editor code uses. Never shipped.
+using System;
+using UnityEngine;
+
+namespace UnityEditor
+{
+    public class SerializedProperty
+    {
+        public string stringValue { get; set; }
+        public int intValue { get; set; }
+    }
+
+    public class SerializedObject
+    {
+        public bool Update() => true;
+        public bool ApplyModifiedProperties() => true;
+        public SerializedProperty FindProperty(string propertyPath) => null;
+    }
+
+    public class Editor : ScriptableObject
+    {
+        public UnityEngine.Object target { get; set; }
+        public UnityEngine.Object[] targets { get; set; }
+        public SerializedObject serializedObject => null;
+        public virtual void OnInspectorGUI() { }
+        public bool DrawDefaultInspector() => true;
+        public void Repaint() { }
+        public virtual bool RequiresConstantRepaint() => false;
+    }
+
+    [AttributeUsage(AttributeTargets.Class)]
+    public sealed class CustomEditor : Attribute
+    {
+        public CustomEditor(Type inspectedType) { }
+    }
+
+    [AttributeUsage(AttributeTargets.Class)]
+    public sealed class CanEditMultipleObjects : Attribute { }
+
+    [AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
+    public sealed class MenuItem : Attribute
+    {
+        public MenuItem(string itemName) { }
+        public MenuItem(string itemName, bool isValidateFunction) { }
+        public MenuItem(string itemName, bool isValidateFunction, int priority) { }
+    }
+
+    public sealed class MenuCommand
+    {
+        public UnityEngine.Object context;
+    }
+
+    public enum MessageType { None, Info, Warning, Error }
+
+    public static class EditorGUILayout
+    {
+        public static void HelpBox(string message, MessageType type) { }
+        public static void LabelField(string label) { }
+        public static void LabelField(string label, string label2) { }
+        public static void Space() { }
+        public static string TextField(string label, string text) => text;
+        public static void BeginHorizontal() { }
+        public static void EndHorizontal() { }
+    }
+
+    public static class EditorGUI
+    {
+        public static void BeginDisabledGroup(bool disabled) { }
+        public static void EndDisabledGroup() { }
+    }
+
+    public static class EditorStyles
+    {
+        public static GUIStyle boldLabel => null;
+    }
+
+    public static class EditorApplication
+    {
+        public delegate void CallbackFunction();
+        public static CallbackFunction update;
+        public static bool isPlaying => false;
+        public static double timeSinceStartup => 0;
+    }
+
+    public static class EditorUtility
+    {
+        public static void SetDirty(UnityEngine.Object target) { }
+        public static void DisplayDialog(string title, string message, string ok) { }
+    }
+
+    public static class Undo
+    {
+        public static void RegisterCreatedObjectUndo(UnityEngine.Object objectToUndo, string name) { }
+    }
+
+    public static class Selection
+    {
+        public static GameObject activeGameObject { get; set; }
+        public static UnityEngine.Object activeObject { get; set; }
+    }
+
+    public static class GameObjectUtility
+    {
+        public static void SetParentAndAlign(GameObject child, GameObject parent) { }
+    }
+}
