@@ -1,7 +1,7 @@
 """Engine input → the model's quantised action vocabulary → caption text.
 
 The model understands 9 movement states × 9 camera states, written as English
-sentences in front of the event prompt (yume-model.md §4.4). Engines send
+sentences in front of the event prompt (model-reference.md §4.4). Engines send
 continuous axes; this module turns a window of axis samples into one action per
 chunk, with a dead zone and hysteresis so that a stick resting near a threshold
 does not flicker between actions. The sentences are versioned data in
@@ -275,7 +275,7 @@ class AxisQuantizer:
 
 @dataclass(frozen=True)
 class Speed:
-    """The optional speed fields of the caption (yume-model.md §4.4)."""
+    """The optional speed fields of the caption (model-reference.md §4.4)."""
 
     distance: float = 4.0
     turn: float = 4.0

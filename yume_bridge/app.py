@@ -42,9 +42,17 @@ def build_backend(config: BridgeConfig) -> WorldBackend:
     if options.name == "yume":
         from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig  # torch only when asked for
 
-        return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
-                                             steps=options.steps, shift=options.shift, device=options.device,
-                                             dtype=options.dtype))
+        from yume_bridge.model.checkweights import check_weights
+
+        problems = check_weights(options.weights)
+        if problems:
+            raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
+        try:
+            return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
+                                                 steps=options.steps, shift=options.shift, device=options.device,
+                                                 dtype=options.dtype, fps=stream.fps))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     from yume_bridge.backends.preview import PreviewBackend
 
     default_image = None
@@ -213,7 +221,7 @@ class Bridge:
             playback.world += 1
             playback.frames.clear()
             playback.requested = False
-            playback.inbox.new_world()
+            playback.inbox.new_world(event.prompt)
             self.worker.open_world(event.session, playback.world, event.image, event.prompt, event.seed)
         elif isinstance(event, InputReceived):
             self.sessions[event.session].inbox.put_input(event.seq, event.axes)

@@ -38,6 +38,7 @@ class ConditioningInbox:
         self._window = InputWindow()
         self._newest_seq = 0
         self._events: tuple[str, ...] = ()
+        self._scene: tuple[str, ...] = ()  # the start prompt: the caption's event text before any events
         self.next_chunk = 0  # session-wide chunk number (continues across worlds)
         self.world_chunk = 0  # chunk index within the current world
         self.quality = 85
@@ -56,18 +57,20 @@ class ConditioningInbox:
     def captions_for_events(self) -> list[str]:
         with self._lock:
             events = self._events
-        return list(self._templates.captions_for_events(events, self._speed).values())
+            scene = self._scene
+        return list(self._templates.captions_for_events(scene + events, self._speed).values())
 
-    def new_world(self) -> None:
+    def new_world(self, prompt: str) -> None:
         with self._lock:
             self.world_chunk = 0
+            self._scene = (prompt.strip(),) if prompt.strip() else ()
 
     def take(self) -> tuple[int, ChunkRequest, int]:
         """Sample the conditioning now: (chunk number, request, newest input seq consumed)."""
         with self._lock:
             action: Action = self._quantizer.quantize(self._window.take())
             request = ChunkRequest(index=self.world_chunk, action=action, events=self._events,
-                                   caption=self._templates.caption(action, self._events, self._speed))
+                                   caption=self._templates.caption(action, self._scene + self._events, self._speed))
             number = self.next_chunk
             self.next_chunk += 1
             self.world_chunk += 1

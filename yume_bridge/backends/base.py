@@ -71,7 +71,7 @@ class ChunkRequest:
     events: tuple[str, ...]
     """Active event prompts, oldest first."""
     caption: str
-    """The full text the model sees: action sentences followed by the events."""
+    """The full text the model sees: action sentences, then the start prompt, then the events."""
 
 
 class World(ABC):

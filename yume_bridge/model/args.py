@@ -1,6 +1,6 @@
 """Every size of the Yume1.5 5B stack in frozen dataclasses, with named presets.
 
-``YumeArgs.preset("yume-5b")`` is the published model (yume-model.md §1, §3, §4.1);
+``YumeArgs.preset("yume-5b")`` is the published model (model-reference.md §1, §3, §4.1);
 ``YumeArgs.preset("tiny")`` is a few-megabyte random model with the same
 structure, used by the tests and the CPU benchmark. A weights folder describes
 its own DiT sizes in ``config.json`` (as the published one does); the VAE and
@@ -59,10 +59,13 @@ class ModelArgs:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ModelArgs:
-        """Read a published ``config.json`` (diffusers ConfigMixin dump of WanModel)."""
-        model_type = config.get("model_type", "ti2v")
-        if model_type != "ti2v":
-            raise ValueError(f"config.json model_type is {model_type!r}; Yume-5B is 'ti2v'")
+        """Read a published ``config.json`` (diffusers ConfigMixin dump of WanModel).
+
+        ``model_type`` is not checked: in Wan2.2 it does not change the parameter
+        layout, and the key/shape check of the weights decides. Settings this
+        implementation does not have (windowed attention, no q/k or cross-attention
+        norm) are refused.
+        """
         if tuple(config.get("window_size", (-1, -1))) != (-1, -1):
             raise ValueError(f"config.json window_size {config['window_size']} is not global attention (-1, -1)")
         for flag in ("qk_norm", "cross_attn_norm"):
@@ -198,20 +201,18 @@ class YumeArgs:
         except KeyError:
             raise ValueError(f"unknown model preset {name!r}; choose one of {sorted(PRESETS)}") from None
 
-    def with_sidecar(self, sidecar: Mapping[str, Any]) -> YumeArgs:
-        """Apply a ``yume_bridge.json`` sidecar: {"vae": {...}, "text_encoder": {...}}."""
+    def with_sidecar(self, sidecar: Mapping[str, Any], dit: ModelArgs | None = None) -> YumeArgs:
+        """Apply a ``yume_bridge.json`` sidecar {"vae": {...}, "text_encoder": {...}} and optionally DiT sizes."""
         unknown = sorted(set(sidecar) - {"format", "name", "vae", "text_encoder"})
         if unknown:
             raise ValueError(f"yume_bridge.json: unknown sections {unknown}")
-        args = self
-        if "name" in sidecar:
-            args = replace(args, name=str(sidecar["name"]))
+        vae, text = self.vae, self.text
         if "vae" in sidecar:
-            args = replace(args, vae=_from_mapping(VaeArgs, sidecar["vae"], "yume_bridge.json vae"))
+            vae = _from_mapping(VaeArgs, sidecar["vae"], "yume_bridge.json vae")
         if "text_encoder" in sidecar:
             text = _from_mapping(TextEncoderArgs, sidecar["text_encoder"], "yume_bridge.json text_encoder")
-            args = replace(args, text=text)
-        return args
+        name = str(sidecar.get("name", self.name))
+        return replace(self, name=name, dit=dit or self.dit, vae=vae, text=text)
 
     def sidecar(self) -> dict[str, Any]:
         vae = asdict(self.vae)
@@ -226,7 +227,7 @@ PRESETS: dict[str, YumeArgs] = {
         name="tiny",
         # head_dim 16 → RoPE pairs 4/2/2; z_dim stays 48 so the §3 latent constants apply.
         dit=ModelArgs(dim=64, ffn_dim=128, num_layers=2, num_heads=4, text_dim=32, freq_dim=32),
-        vae=VaeArgs(base_dim=4, decoder_base_dim=8),
+        vae=VaeArgs(base_dim=4, decoder_base_dim=4),
         text=TextEncoderArgs(
             vocab_size=256, dim=32, dim_attn=32, dim_ffn=64, num_heads=4, num_layers=2, num_buckets=32
         ),

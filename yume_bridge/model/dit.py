@@ -1,7 +1,7 @@
 """The Yume-5B DiT: a Wan2.2-TI2V-5B transformer with TSCM history compression.
 
 Parameter names and shapes equal the published ``diffusion_pytorch_model.safetensors``
-(yume-model.md §1.3), so a strict ``load_state_dict`` works without renaming.
+(model-reference.md §1.3), so a strict ``load_state_dict`` works without renaming.
 
 One chunk is: ``prepare`` (embed the text, compress and embed the clean history,
 build RoPE tables — all constant across the sampler's steps) then one
@@ -236,7 +236,9 @@ class WanModel(nn.Module):
         self.text_embedding = nn.Sequential(
             nn.Linear(args.text_dim, args.dim), nn.GELU(approximate="tanh"), nn.Linear(args.dim, args.dim)
         )
-        self.time_embedding = nn.Sequential(nn.Linear(args.freq_dim, args.dim), nn.SiLU(), nn.Linear(args.dim, args.dim))
+        self.time_embedding = nn.Sequential(
+            nn.Linear(args.freq_dim, args.dim), nn.SiLU(), nn.Linear(args.dim, args.dim)
+        )
         self.time_projection = nn.Sequential(nn.SiLU(), nn.Linear(args.dim, 6 * args.dim))
         self.blocks = nn.ModuleList(WanAttentionBlock(args) for _ in range(args.num_layers))
         self.head = Head(args)

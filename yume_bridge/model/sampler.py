@@ -1,4 +1,4 @@
-"""Euler flow-matching sampler with the shift applied in σ space (yume-model.md §5.1–5.2).
+"""Euler flow-matching sampler with the shift applied in σ space (model-reference.md §5.1–5.2).
 
 x_σ = (1 − σ)·x0 + σ·ε and the model predicts the velocity v ≈ ε − x0, so one
 Euler step is x ← x + (σ_next − σ)·v; the last step lands on σ = 0. There is no

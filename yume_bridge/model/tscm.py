@@ -1,7 +1,7 @@
 """TSCM history compression: which history latent is embedded at which rate, and where.
 
 This is the temporal–spatial compression that the released Yume-5B code
-implements (yume-model.md §2): the older a history latent, the coarser the
+implements (model-reference.md §2): the older a history latent, the coarser the
 spatial patchify it goes through. Everything here is plain Python over frame
 indices and grid sizes, so the schedule, token counts and RoPE positions can be
 tested without building a model. ``dit.py`` turns these segments into tokens.

@@ -1,7 +1,7 @@
 """The Wan2.2 VAE through diffusers' ``AutoencoderKLWan``: key table, normalisation, streaming decode.
 
 diffusers reproduces the reference VAE once ``Wan2.2_VAE.pth`` is renamed
-(yume-model.md §11); this module holds that rename table, the published key
+(model-reference.md §11); this module holds that rename table, the published key
 layout (used to check a folder and to write test fixtures), the 48 latent
 constants of §3, and a decoder that yields frames latent by latent through the
 causal feature cache instead of decoding a whole clip at once.
@@ -54,7 +54,10 @@ _WAN_TO_DIFFUSERS: tuple[tuple[str, str], ...] = (
     (r"^(encoder|decoder)\.middle\.0\.", r"\1.mid_block.resnets.0."),
     (r"^(encoder|decoder)\.middle\.1\.", r"\1.mid_block.attentions.0."),
     (r"^(encoder|decoder)\.middle\.2\.", r"\1.mid_block.resnets.1."),
-    (r"^encoder\.downsamples\.(\d+)\.downsamples\.\d+\.(resample|time_conv)\.", r"encoder.down_blocks.\1.downsampler.\2."),
+    (
+        r"^encoder\.downsamples\.(\d+)\.downsamples\.\d+\.(resample|time_conv)\.",
+        r"encoder.down_blocks.\1.downsampler.\2.",
+    ),
     (r"^encoder\.downsamples\.(\d+)\.downsamples\.(\d+)\.", r"encoder.down_blocks.\1.resnets.\2."),
     (r"^decoder\.upsamples\.(\d+)\.upsamples\.\d+\.(resample|time_conv)\.", r"decoder.up_blocks.\1.upsampler.\2."),
     (r"^decoder\.upsamples\.(\d+)\.upsamples\.(\d+)\.", r"decoder.up_blocks.\1.resnets.\2."),

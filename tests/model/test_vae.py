@@ -1,0 +1,70 @@
+"""The Wan2.2 VAE through diffusers: key table, normalisation, frame counts, streaming decode (§3, §11)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from yume_bridge.model.args import YumeArgs
+from yume_bridge.model.vae import (
+    LATENTS_MEAN,
+    LATENTS_STD,
+    YumeVAE,
+    build_vae,
+    convert_wan_vae_state_dict,
+    wan_vae_shapes,
+)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "yume-5b"])
+def test_published_vae_keys_rename_onto_exactly_the_diffusers_keys_and_shapes(preset):
+    args = YumeArgs.preset(preset).vae
+    with torch.device("meta"):
+        model = build_vae(args)
+    expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    renamed = {key: shape for key, shape in convert_wan_vae_state_dict(wan_vae_shapes(args)).items()}
+    assert renamed == expected
+
+
+def test_a_wan_format_vae_state_dict_loads_strictly_into_diffusers():
+    args = YumeArgs.preset("tiny").vae
+    wan_state = {key: torch.randn(shape) for key, shape in wan_vae_shapes(args).items()}
+    model = build_vae(args)
+    model.load_state_dict(convert_wan_vae_state_dict(wan_state), strict=True)
+    torch.testing.assert_close(model.decoder.conv_in.weight, wan_state["decoder.conv1.weight"])
+    torch.testing.assert_close(
+        model.encoder.down_blocks[1].downsampler.time_conv.bias,
+        wan_state[f"encoder.downsamples.1.downsamples.{args.num_res_blocks}.time_conv.bias"],
+    )
+    torch.testing.assert_close(
+        model.decoder.up_blocks[0].resnets[2].norm2.gamma, wan_state["decoder.upsamples.0.upsamples.2.residual.3.gamma"]
+    )
+
+
+def test_the_48_latent_constants_normalise_and_invert(tiny_models):
+    vae: YumeVAE = tiny_models.vae
+    assert len(LATENTS_MEAN) == len(LATENTS_STD) == 48
+    mu = torch.randn(1, 48, 2, 3, 4)
+    z = vae.normalize(mu)
+    expected = (mu[0, :, 0, 0, 0] - torch.tensor(LATENTS_MEAN)) / torch.tensor(LATENTS_STD)
+    torch.testing.assert_close(z[0, :, 0, 0, 0], expected)
+    torch.testing.assert_close(vae.denormalize(z), mu)
+
+
+@torch.inference_mode()
+def test_seventeen_frames_encode_to_five_latents(tiny_models):
+    video = torch.rand(1, 3, 17, 64, 128) * 2 - 1
+    assert tiny_models.vae.encode(video).shape == (1, 48, 5, 4, 8)
+
+
+@torch.inference_mode()
+def test_streaming_decode_yields_1_then_4_frames_per_latent_and_equals_whole_clip_decode(tiny_models):
+    vae: YumeVAE = tiny_models.vae
+    latents = torch.randn(1, 48, 8, 4, 8, generator=torch.Generator().manual_seed(0))
+    pieces = list(vae.decode_stream(latents))
+    assert [p.shape[2] for p in pieces] == [1, 4, 4, 4, 4, 4, 4, 4]
+    streamed = torch.cat(pieces, dim=2)
+    assert streamed.shape == (1, 3, 29, 64, 128)
+    whole = vae.model.decode(vae.denormalize(latents)).sample  # diffusers' own whole-clip loop
+    torch.testing.assert_close(streamed, whole)
+    assert streamed.min() >= -1 and streamed.max() <= 1

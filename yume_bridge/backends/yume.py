@@ -1,0 +1,263 @@
+"""The Yume1.5 5B world model as a backend: load the published folder, open worlds, stream chunks.
+
+Each world is a ``pipeline.Session`` (latent history + seeded noise stream);
+captions become T5 states through one shared ``TextEmbeddingCache``, which
+``World.prepare`` fills in the background so that an action change never waits
+for the text encoder mid-session. See docs/model.md for the model-side choices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from yume_bridge.actions import Action, CaptionTemplates
+from yume_bridge.backends.base import (
+    BackendError,
+    ChunkRequest,
+    ProgressCallback,
+    StartRequest,
+    World,
+    WorldBackend,
+    WorldSpec,
+)
+from yume_bridge.model import layout
+from yume_bridge.model.loader import LoadError, LoadOptions, YumeModels, load_models
+from yume_bridge.model.pipeline import (
+    SUPPORTED_RESOLUTIONS,
+    TEXT_START_RESOLUTIONS,
+    GenerationOptions,
+    Session,
+    parse_resolution,
+)
+from yume_bridge.model.sampler import DEFAULT_SHIFT, DEFAULT_STEPS
+from yume_bridge.model.text import TextEmbeddingCache
+from yume_bridge.model.tscm import DEFAULT_MAX_HISTORY_LATENTS
+
+__all__ = ["YumeBackend", "YumeBackendConfig", "YumeWorld"]
+
+_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
+MODEL_NAME = "Yume1.5-5B"
+FRAMES_PER_CHUNK = 29
+"""8 latents → 1 + 4·7 frames (model-reference.md §3)."""
+
+
+def _dtype(name: str, what: str) -> torch.dtype:
+    try:
+        return _DTYPES[name]
+    except KeyError:
+        raise ValueError(f"{what} must be one of {sorted(_DTYPES)}, got {name!r}") from None
+
+
+@dataclass(frozen=True)
+class YumeBackendConfig:
+    """Everything the Yume backend needs; built once from the CLI/TOML configuration."""
+
+    weights: Path
+    """The Yume-5B-720P folder (see ``yume-bridge check-weights``)."""
+    resolution: str = "544x960"
+    """"544x960" or "704x1280" (height x width)."""
+    steps: int = DEFAULT_STEPS
+    shift: float = DEFAULT_SHIFT
+    device: str = "auto"
+    """"auto" (CUDA when available, else CPU), "cuda", "cuda:N" or "cpu"."""
+    dtype: str = "bfloat16"
+    """DiT compute dtype; norms, modulation, RoPE and the head run in fp32/fp64 regardless."""
+    vae_dtype: str = "float32"
+    """The reference decodes in fp32; "bfloat16" halves VAE memory and time (what its web demo does)."""
+    text_device: str | None = None
+    """Where umT5 runs; None = ``device``. "cpu" saves 11 GB of GPU memory at the cost of slow new captions."""
+    text_dtype: str = "bfloat16"
+    rope_dtype: str = "float64"
+    """RoPE rotation precision; float64 as the reference. "float32" halves that memory traffic (docs/model.md)."""
+    text_cache_size: int = 256
+    """Captions kept in the embedding LRU (81 actions × a few event sets)."""
+    max_history_latents: int = DEFAULT_MAX_HISTORY_LATENTS
+    """History bound: the oldest latents (except the first) are dropped past this (docs/model.md)."""
+    fps: float = 16.0
+    """Playback rate reported to clients; the model was trained and demoed at 16 fps."""
+    allow_any_resolution: bool = False
+    """Accept any HxW (multiples of 32) and text starts at any size: for tests and experiments."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", Path(self.weights))
+        height, width = parse_resolution(self.resolution)
+        if not self.allow_any_resolution and (height, width) not in SUPPORTED_RESOLUTIONS.values():
+            raise ValueError(f"resolution must be one of {sorted(SUPPORTED_RESOLUTIONS)}, got {self.resolution!r}")
+        GenerationOptions(self.steps, self.shift, self.max_history_latents)  # validates
+        for name in ("dtype", "vae_dtype", "text_dtype", "rope_dtype"):
+            _dtype(getattr(self, name), name)
+        if self.rope_dtype not in ("float32", "float64"):
+            raise ValueError(f"rope_dtype must be float32 or float64, got {self.rope_dtype!r}")
+        if self.text_cache_size < 1:
+            raise ValueError(f"text_cache_size must be >= 1, got {self.text_cache_size}")
+        if not self.fps > 0:
+            raise ValueError(f"fps must be > 0, got {self.fps}")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return parse_resolution(self.resolution)
+
+
+def _resolve_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendError(f"device {name!r} was asked for but CUDA is not available; use --device cpu or auto")
+    try:
+        torch.device(name)
+    except RuntimeError:
+        raise BackendError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    return name
+
+
+def _fingerprint(folder: Path) -> str:
+    """A short id of the checkpoint from its safetensors header (no tensor data is read)."""
+    try:
+        with (folder / layout.DIT).open("rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            header = f.read(min(length, 100_000_000))
+        config = (folder / layout.CONFIG).read_bytes()
+    except (OSError, struct.error):
+        return "unknown"
+    return hashlib.sha256(header + config).hexdigest()[:12]
+
+
+class YumeWorld(World):
+    """One session of the Yume backend."""
+
+    def __init__(self, backend: YumeBackend, session: Session) -> None:
+        self._backend = backend
+        self._session: Session | None = session
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise BackendError("this world is closed")
+        return self._session
+
+    def generate_chunk(self, request: ChunkRequest) -> Iterator[np.ndarray]:
+        return self._frames(self.session, request.caption)  # a closed world fails here, not at first frame
+
+    def _frames(self, session: Session, caption: str) -> Iterator[np.ndarray]:
+        try:
+            states = self._backend.texts.get(caption)
+            yield from session.generate_chunk(states)
+        except torch.cuda.OutOfMemoryError:
+            raise BackendError(
+                "out of GPU memory while generating; use 544x960, text_device='cpu' or a larger GPU"
+            ) from None
+
+    def prepare(self, captions: Sequence[str]) -> None:
+        self._backend.texts.prepare(captions)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+class YumeBackend(WorldBackend):
+    """The published Yume-5B-720P checkpoint, TSCM history, 4-step Euler sampling."""
+
+    def __init__(self, config: YumeBackendConfig) -> None:
+        self.config = config
+        self.height, self.width = config.size
+        self.options = GenerationOptions(config.steps, config.shift, config.max_history_latents)
+        self.spec = WorldSpec(
+            backend="yume",
+            model=MODEL_NAME,
+            model_version=_fingerprint(config.weights),
+            width=self.width,
+            height=self.height,
+            fps=config.fps,
+            frames_per_chunk=FRAMES_PER_CHUNK,
+        )
+        self.models: YumeModels | None = None
+        self._texts: TextEmbeddingCache | None = None
+
+    @property
+    def texts(self) -> TextEmbeddingCache:
+        if self._texts is None:
+            raise BackendError("the Yume backend is not loaded")
+        return self._texts
+
+    def load(self, progress: ProgressCallback) -> None:
+        config = self.config
+        device = _resolve_device(config.device)
+        text_device = _resolve_device(config.text_device) if config.text_device else device
+        options = LoadOptions(
+            device=device,
+            dtype=_dtype(config.dtype, "dtype"),
+            vae_dtype=_dtype(config.vae_dtype, "vae_dtype"),
+            text_device=text_device,
+            text_dtype=_dtype(config.text_dtype, "text_dtype"),
+            rope_dtype=_dtype(config.rope_dtype, "rope_dtype"),
+        )
+        try:
+            models = load_models(config.weights, options, progress)
+        except LoadError as exc:
+            raise BackendError(
+                f"weights folder {exc.folder} is not usable (run `yume-bridge check-weights {exc.folder}`):\n  "
+                + "\n  ".join(exc.problems)
+            ) from None
+        except torch.cuda.OutOfMemoryError:
+            raise BackendError(f"out of GPU memory while loading the model onto {device}") from None
+        if models.args.frames_per_chunk != FRAMES_PER_CHUNK:
+            raise BackendError(f"this model makes {models.args.frames_per_chunk} frames per chunk, not 29")
+        self.models = models
+        self._texts = TextEmbeddingCache(models.text, capacity=config.text_cache_size)
+        self.spec = replace(self.spec, model=_model_name(models))
+
+    def warm_up(self) -> None:
+        caption = CaptionTemplates.load("camera").caption(Action())
+        grey = np.full((self.height, self.width, 3), 128, dtype=np.uint8)
+        world = self.open_world(StartRequest(image=grey, prompt="", seed=0))
+        try:
+            for _ in world.generate_chunk(ChunkRequest(index=0, action=Action(), events=(), caption=caption)):
+                pass
+        finally:
+            world.close()
+
+    def open_world(self, start: StartRequest) -> World:
+        if self.models is None:
+            raise BackendError("the Yume backend is not loaded")
+        size = (self.height, self.width)
+        if start.image is None:
+            if size not in TEXT_START_RESOLUTIONS and not self.config.allow_any_resolution:
+                raise BackendError(
+                    f"a text start needs 704x1280 (the model only makes text-only first chunks at that size); "
+                    f"this daemon runs at {self.config.resolution}: send a start image"
+                )
+            if not start.prompt.strip():
+                raise BackendError("a text start needs a prompt describing the scene")
+        session = Session(self.models, height=self.height, width=self.width, seed=start.seed % 2**64,
+                          options=self.options)
+        if start.image is not None:
+            try:
+                session.start_from_image(start.image)
+            except ValueError as exc:
+                raise BackendError(str(exc)) from None
+            except torch.cuda.OutOfMemoryError:
+                raise BackendError("out of GPU memory while encoding the start image") from None
+        return YumeWorld(self, session)
+
+    def close(self) -> None:
+        if self._texts is not None:
+            self._texts.close()
+            self._texts = None
+        self.models = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _model_name(models: YumeModels) -> str:
+    return MODEL_NAME if models.args.name == "yume-5b" else f"{MODEL_NAME} ({models.args.name})"
+

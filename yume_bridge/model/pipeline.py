@@ -1,0 +1,227 @@
+"""One world's chunk loop: image or text start, then TSCM chunks of 8 latents decoded to 29 frames.
+
+Image start (model-reference.md §5.3): the image is resized straight to the output
+size, repeated 17 times and VAE-encoded into 5 clean history latents. Text
+start (§5.4): the first chunk runs the plain path with no history. Every chunk
+then samples 8 latents with Euler flow matching over [history | noise],
+appends them to the history (bounded, see ``tscm.bounded_history_indices``) and
+decodes them latent by latent, so the first frame leaves before the last latent
+is decoded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from yume_bridge.model.loader import YumeModels
+from yume_bridge.model.sampler import DEFAULT_SHIFT, DEFAULT_STEPS, euler_sample, sigma_schedule
+from yume_bridge.model.text import pad_text_states
+from yume_bridge.model.tscm import DEFAULT_MAX_HISTORY_LATENTS, MAX_SCHEDULED_HISTORY, bounded_history_indices
+from yume_bridge.model.vae import StreamingDecoder
+
+__all__ = [
+    "IMAGE_START_FRAMES",
+    "SUPPORTED_RESOLUTIONS",
+    "TEXT_START_RESOLUTIONS",
+    "ChunkProfile",
+    "GenerationOptions",
+    "Session",
+    "image_to_clip",
+    "parse_resolution",
+]
+
+SUPPORTED_RESOLUTIONS: dict[str, tuple[int, int]] = {"544x960": (544, 960), "704x1280": (704, 1280)}
+"""(height, width) the published model runs at (§5.1)."""
+
+TEXT_START_RESOLUTIONS = frozenset({(704, 1280)})
+"""The reference only ever generates a text-only first chunk at 704×1280 (§5.4)."""
+
+IMAGE_START_FRAMES = 17
+"""The start image is repeated into 17 frames → 5 latents (§5.3)."""
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """'704x1280' → (704, 1280); height and width must be positive multiples of 32."""
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"resolution must look like 704x1280 (height x width), got {text!r}") from None
+    if height <= 0 or width <= 0 or height % 32 or width % 32:
+        raise ValueError(f"resolution {text!r}: height and width must be positive multiples of 32")
+    return height, width
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    steps: int = DEFAULT_STEPS
+    shift: float = DEFAULT_SHIFT
+    max_history_latents: int = DEFAULT_MAX_HISTORY_LATENTS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.steps <= 1000:
+            raise ValueError(f"steps must be in 1..1000, got {self.steps}")
+        if not self.shift > 0:
+            raise ValueError(f"shift must be > 0, got {self.shift}")
+        if not 2 <= self.max_history_latents <= MAX_SCHEDULED_HISTORY:
+            raise ValueError(
+                f"max_history_latents must be in 2..{MAX_SCHEDULED_HISTORY}, got {self.max_history_latents}"
+            )
+
+
+@dataclass
+class ChunkProfile:
+    """Where one chunk's time went (seconds; device-synchronised only when profiling)."""
+
+    history_latents: int = 0
+    history_tokens: int = 0
+    sequence_tokens: int = 0
+    rope_frames: int = 0
+    prepare_s: float = 0.0
+    step_s: list[float] = field(default_factory=list)
+    decode_s: list[float] = field(default_factory=list)
+    first_frame_s: float = 0.0
+    total_s: float = 0.0
+
+
+def image_to_clip(image: np.ndarray, height: int, width: int) -> torch.Tensor:
+    """An RGB(A)/grey uint8 image → [1, 3, 17, height, width] in [−1, 1], resized bilinearly, no crop."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise ValueError("the start image must be a uint8 numpy array")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or min(image.shape[:2]) < 1:
+        raise ValueError(f"the start image must be (H, W, 3) RGB, got shape {image.shape}")
+    pixels = torch.from_numpy(np.array(image, dtype=np.float32))  # [H, W, C]
+    if pixels.shape[2] == 1:
+        pixels = pixels.expand(-1, -1, 3)
+    elif pixels.shape[2] == 4:
+        pixels = pixels[:, :, :3] * (pixels[:, :, 3:] / 255.0)  # composite RGBA on black
+    pixels = pixels.permute(2, 0, 1).unsqueeze(0)  # [1, 3, H, W]
+    if pixels.shape[2:] != (height, width):
+        pixels = F.interpolate(pixels, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+    pixels = (pixels / 127.5 - 1.0).clamp(-1.0, 1.0)
+    return pixels.unsqueeze(2).expand(-1, -1, IMAGE_START_FRAMES, -1, -1)  # [1, 3, 17, H, W]
+
+
+def _to_uint8_frames(video: torch.Tensor) -> np.ndarray:
+    """[1, 3, n, H, W] in [−1, 1] → [n, H, W, 3] uint8 on the host."""
+    frames = ((video[0].float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)  # [3, n, H, W]
+    return frames.permute(1, 2, 3, 0).contiguous().cpu().numpy()  # [n, H, W, 3], C-contiguous for JPEG
+
+
+class Session:
+    """One world: its latent history, its random stream, its chunk counter."""
+
+    def __init__(
+        self,
+        models: YumeModels,
+        *,
+        height: int,
+        width: int,
+        seed: int,
+        options: GenerationOptions | None = None,
+        profile: bool = False,
+    ) -> None:
+        scale = models.args.pixels_per_latent
+        if height % (2 * scale) or width % (2 * scale):
+            raise ValueError(f"{height}x{width}: height and width must be multiples of {2 * scale}")
+        self.models = models
+        self.height, self.width = height, width
+        self.latent_shape = (models.args.predicted_latents, height // scale, width // scale)
+        self.options = options or GenerationOptions()
+        self.sigmas = sigma_schedule(self.options.steps, self.options.shift)
+        # Noise comes from a CPU generator: the same seed gives the same noise on any device.
+        self._generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.history: torch.Tensor | None = None
+        """Clean latents [1, z, N, h, w] in the DiT dtype, oldest first."""
+        self.chunks_generated = 0
+        self.profile_enabled = profile
+        self.last_profile: ChunkProfile | None = None
+        self._closed = False
+
+    @property
+    def num_history_latents(self) -> int:
+        return 0 if self.history is None else self.history.shape[2]
+
+    def _sync(self) -> float:
+        if self.profile_enabled and self.models.device.type == "cuda":
+            torch.cuda.synchronize(self.models.device)
+        return time.perf_counter()
+
+    @torch.inference_mode()
+    def start_from_image(self, image: np.ndarray) -> None:
+        """Encode the start image into the first 5 history latents."""
+        if self.history is not None:
+            raise RuntimeError("this session has already started")
+        clip = image_to_clip(image, self.height, self.width)
+        latents = self.models.vae.encode(clip)  # [1, z, 5, h, w]
+        self.history = latents.to(self.models.dit.patch_embedding.weight.dtype)
+
+    @torch.inference_mode()
+    def _sample(self, text_states: torch.Tensor, profile: ChunkProfile) -> torch.Tensor:
+        dit = self.models.dit
+        start = self._sync()
+        context = pad_text_states(text_states, dit.args.text_len)  # [1, 512, text_dim]
+        inputs = dit.prepare(context, self.latent_shape, self.history)
+        noise = torch.randn((1, dit.args.in_dim, *self.latent_shape), generator=self._generator, dtype=torch.float32)
+        noise = noise.to(self.models.device)
+        profile.history_latents = self.num_history_latents
+        profile.history_tokens = inputs.num_history_tokens
+        profile.sequence_tokens = inputs.num_history_tokens + inputs.grid[0] * inputs.grid[1] * inputs.grid[2]
+        profile.rope_frames = inputs.rope_frames
+        last = self._sync()
+        profile.prepare_s = last - start
+
+        def on_step(_: int) -> None:
+            nonlocal last
+            now = self._sync()
+            profile.step_s.append(now - last)
+            last = now
+
+        latents = euler_sample(lambda x, t: dit(x, t, inputs), noise, self.sigmas, on_step)  # [1, z, 8, h, w]
+        new = latents.to(dit.patch_embedding.weight.dtype)
+        history = new if self.history is None else torch.cat([self.history, new], dim=2)
+        keep = bounded_history_indices(history.shape[2], self.options.max_history_latents)
+        self.history = history if keep is None else history[:, :, keep]
+        return latents
+
+    @torch.inference_mode()
+    def _start_decoder(self, latents: torch.Tensor) -> StreamingDecoder:
+        return StreamingDecoder(self.models.vae, latents)
+
+    @torch.inference_mode()
+    def _decode_next(self, decoder: StreamingDecoder) -> np.ndarray:
+        return _to_uint8_frames(decoder.decode_next())
+
+    def generate_chunk(self, text_states: torch.Tensor) -> Iterator[np.ndarray]:
+        """Sample the next 8 latents under ``text_states`` [L, text_dim]; yield 29 RGB uint8 frames."""
+        if self._closed:
+            raise RuntimeError("this session is closed")
+        profile = ChunkProfile()
+        start = time.perf_counter()
+        latents = self._sample(text_states, profile)
+        self.chunks_generated += 1
+        decoder = self._start_decoder(latents)
+        del latents
+        first = True
+        while decoder.remaining:
+            begin = self._sync()
+            frames = self._decode_next(decoder)
+            end = time.perf_counter()
+            profile.decode_s.append(end - begin)
+            if first:
+                profile.first_frame_s = end - start
+                first = False
+            yield from frames
+        profile.total_s = time.perf_counter() - start
+        self.last_profile = profile
+
+    def close(self) -> None:
+        self.history = None
+        self._closed = True
