@@ -14,7 +14,7 @@ def _options(**changes):
     defaults = dict(host="127.0.0.1", port=47800, backend="preview", image=None, weights=None, resolution="544x960",
                     fps=16.0, max_quality=95, frames_per_chunk=29, steps=4, shift=7.0, device="auto", dtype="bfloat16",
                     vocabulary="camera", speed=False, max_sessions=4, idle_timeout=10.0, token=None,
-                    token_file=None, advertise=None, fail_every=0, log_level="info", log_format="text")
+                    token_file=None, advertise=None, fail_every=0, stall_at=0, stall_timeout=30.0, log_level="info", log_format="text")
     return {**defaults, **changes}
 
 
@@ -58,7 +58,7 @@ def test_a_bad_script_is_reported_as_a_usage_error():
 
 def test_the_client_command_prints_a_summary_against_a_running_daemon(daemon_process, tmp_path):
     port = daemon_process()
-    result = CliRunner().invoke(main, ["client", "--port", str(port), "--script", "W:1s,W+\u2192:1.5s",
+    result = CliRunner().invoke(main, ["client", "--port", str(port), "--script", "W:1s,W+\u2192:3s",
                                        "--event", "0.5s:a door opens", "--tail", "2", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output[result.output.index("{"):])

@@ -139,3 +139,16 @@ async def test_a_client_reconnects_by_itself_after_the_daemon_restarts():
         await asyncio.sleep(0.5)  # the daemon is down for a moment
     summary = await asyncio.wait_for(client_task, 20)
     assert summary.reconnects >= 1 and summary.frames_complete > 40
+
+
+@pytest.mark.parametrize("bridge", [BridgeConfig(network=NetworkConfig(port=0), stream=StreamConfig(fps=30.0),
+                                                 backend=BackendConfig(stall_at=3, stall_seconds=20.0,
+                                                                       stall_timeout=1.0))], indirect=True)
+async def test_a_stalled_generator_ends_that_world_and_the_other_session_continues(bridge):
+    _, port = bridge
+    options = ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (0.0, 0.0), 5.0),), tail_s=1.0)
+    first, second = await asyncio.gather(run_client(options), run_client(options))
+    stalled = [s for s in (first, second) if any("stalled" in e for e in s.errors)]
+    other = [s for s in (first, second) if s not in stalled]
+    assert len(stalled) == 1 and len(other) == 1
+    assert other[0].frames_complete > stalled[0].frames_complete + 29  # it kept streaming after the stall

@@ -64,7 +64,8 @@ def build_backend(config: BridgeConfig) -> WorldBackend:
         except Exception as exc:  # BackendError: a readable reason
             raise ConfigError(f"--image {options.image}: {exc}") from None
     spec = WorldSpec("preview", "preview", "1", stream.width, stream.height, stream.fps, stream.frames_per_chunk)
-    return PreviewBackend(spec=spec, default_image=default_image, fail_every=options.fail_every)
+    return PreviewBackend(spec=spec, default_image=default_image, fail_every=options.fail_every,
+                          stall_at=options.stall_at, stall_seconds=options.stall_seconds)
 
 
 @dataclass
@@ -126,6 +127,7 @@ class Bridge:
         _, self.udp = await loop.create_datagram_endpoint(lambda: UdpEndpoint(self._on_datagrams),
                                                           local_addr=(network.host, network.port))
         self.worker = GenerationWorker(backend=self.backend, max_image_pixels=self.config.limits.max_image_pixels,
+                                       stall_timeout_s=self.config.backend.stall_timeout,
                                        post=lambda item: loop.call_soon_threadsafe(self._on_worker, item),
                                        clock=self.clock)
         self.worker.start()
@@ -178,11 +180,7 @@ class Bridge:
         elif isinstance(item, SessionFailed):
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
-                playback.requested = False
-                if item.code == "bad_image":
-                    playback.world = 0  # no world to continue
-                self.endpoint.send_error(item.session, ErrorCode(item.code), item.message)
-                self._send_status(item.session, playback, now, message=item.message)
+                self._session_failed(item, playback, now)
         elif isinstance(item, Readiness):
             log.info("generator %s %s", item.state, item.message)
             self.endpoint.readiness = item.state
@@ -191,6 +189,14 @@ class Bridge:
             for session_id, playback in self.sessions.items():
                 self._send_status(session_id, playback, now)
         self._process(now)
+
+    def _session_failed(self, failure: SessionFailed, playback: _Playback, now: float) -> None:
+        playback.requested = False
+        if failure.world_lost:
+            playback.world = 0  # nothing to continue: the client must start again
+            playback.frames.clear()
+        self.endpoint.send_error(failure.session, ErrorCode(failure.code), failure.message)
+        self._send_status(failure.session, playback, now, message=failure.message)
 
     def _process(self, now: float) -> None:
         endpoint = self.endpoint
@@ -294,7 +300,8 @@ class Bridge:
             self.udp.send(self.endpoint.datagrams_to_send())
 
     def _arm_timer(self, now: float) -> None:
-        deadlines = [t for t in (self.endpoint.get_timer(),) if t is not None]
+        stall = self.worker.stall_deadline() if self.worker is not None else None
+        deadlines = [t for t in (self.endpoint.get_timer(), stall) if t is not None]
         for playback in self.sessions.values():
             deadlines.append(playback.next_status_at)
             if playback.paused or not playback.world:
@@ -315,6 +322,10 @@ class Bridge:
         self._timer = None
         now = self.clock()
         self.endpoint.handle_timer(now)
+        if self.worker is not None and (stalled := self.worker.abandon_stalled(now)) is not None:
+            playback = self.sessions.get(stalled.session)
+            if playback is not None and stalled.world == playback.world:
+                self._session_failed(stalled, playback, now)
         self._process(now)
 
 

@@ -101,7 +101,10 @@ def main() -> None:
 @click.option("--token", default=None, help="Shared token clients must prove.")
 @click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--advertise/--no-advertise", default=None, help="Zeroconf advertisement [default: on off loopback].")
+@click.option("--stall-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a chunk may make no progress before it is given up.")
 @click.option("--fail-every", default=0, type=click.IntRange(0), help="preview: fail every n-th chunk (drills).")
+@click.option("--stall-at", default=0, type=click.IntRange(0), help="preview: hang once, on the n-th chunk (drills).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
 def serve(**options: Any) -> None:
@@ -133,7 +136,8 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
         actions=ActionConfig(vocabulary=options["vocabulary"], speed=options["speed"]),
         backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),
                               device=options["device"], dtype=options["dtype"], steps=options["steps"],
-                              shift=options["shift"], fail_every=options.get("fail_every", 0)),
+                              shift=options["shift"], stall_timeout=options.get("stall_timeout", 30.0),
+                              fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0)),
         log_level=options["log_level"], log_format=options["log_format"])
     return with_limits(config, max_sessions=options["max_sessions"],
                        idle_timeout_ms=int(options["idle_timeout"] * 1000))

@@ -84,8 +84,13 @@ class BackendConfig:
     dtype: str = "bfloat16"
     steps: int = 4
     shift: float = 7.0
+    stall_timeout: float = 30.0
+    """Seconds a chunk may make no progress before the watchdog gives up on it."""
     fail_every: int = 0
-    """preview only: fail every n-th chunk (fault drills)."""
+    """preview only: fail every n-th chunk of a world (fault drills)."""
+    stall_at: int = 0
+    """preview only: hang once, on the n-th chunk the backend makes (fault drills)."""
+    stall_seconds: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -116,6 +116,8 @@ class SessionFailed:
     world: int
     code: str
     message: str
+    world_lost: bool = False
+    """The session has no world any more (it never opened, or it stalled): the client must start again."""
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -149,45 +151,61 @@ class _Prepare:
     captions: tuple[str, ...]
 
 
-@dataclass
-class _Worlds:
-    by_session: dict[int, tuple[int, World]] = field(default_factory=dict)
+class StartImageError(BackendError):
+    """The uploaded start image cannot be used (answered with ``bad_image``)."""
 
 
 def decode_start_image(data: bytes, max_pixels: int) -> np.ndarray:
-    """A JPEG/PNG file → RGB uint8; BackendError with a readable reason otherwise."""
+    """A JPEG/PNG file → RGB uint8; StartImageError with a readable reason otherwise."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in ("JPEG", "PNG"):
-                raise BackendError(f"start image must be JPEG or PNG, not {image.format}")
+                raise StartImageError(f"start image must be JPEG or PNG, not {image.format}")
             if image.width * image.height > max_pixels:
-                raise BackendError(f"start image has {image.width}x{image.height} pixels, over the limit of "
-                                   f"{max_pixels}")
+                raise StartImageError(f"start image has {image.width}x{image.height} pixels, over the limit of "
+                                      f"{max_pixels}")
             image.load()
             if image.mode in ("RGBA", "LA", "P"):
                 rgba = image.convert("RGBA")
                 background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
                 image = Image.alpha_composite(background, rgba)
             return np.asarray(image.convert("RGB"))
-    except BackendError:
+    except StartImageError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise BackendError(f"start image cannot be decoded: {exc}") from None
+        raise StartImageError(f"start image cannot be decoded: {exc}") from None
+
+
+@dataclass
+class _Busy:
+    session: int
+    world: int
+    progress_at: float
 
 
 class GenerationWorker:
-    """Owns the backend on one thread. ``post`` delivers results on the loop thread."""
+    """Owns the backend on one thread. ``post`` delivers results on the loop thread.
+
+    A watchdog (``abandon_stalled``, called by the loop) gives up on a command that
+    made no progress for ``stall_timeout_s``: the stalled session's world is dropped
+    and a fresh thread serves everyone else; whatever the old thread still produces
+    is discarded. Python cannot stop a thread, so the old one runs on until its
+    stall ends (and then exits), which is why worlds must be independent.
+    """
 
     def __init__(self, *, backend: WorldBackend, post: Callable[[object], None], max_image_pixels: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 stall_timeout_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.backend = backend
         self._post = post
         self._max_image_pixels = max_image_pixels
+        self.stall_timeout_s = stall_timeout_s
         self._clock = clock
         self._commands: deque = deque()
         self._cond = threading.Condition()
         self._stopping = False
-        self._worlds = _Worlds()
+        self._worlds: dict[int, tuple[int, World]] = {}
+        self._generation = 0
+        self._busy: _Busy | None = None
         self._thread = threading.Thread(target=self._run, name="yume-generation", daemon=True)
         self.queue_depth = 0
 
@@ -199,7 +217,7 @@ class GenerationWorker:
         with self._cond:
             self._stopping = True
             self._commands.clear()
-            self._cond.notify()
+            self._cond.notify_all()
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
@@ -225,6 +243,31 @@ class GenerationWorker:
     def prepare(self, session: int, captions: list[str]) -> None:
         self._submit(_Prepare(session, tuple(captions)))
 
+    # --- the watchdog (called on the loop thread) -------------------------------------------
+
+    def stall_deadline(self) -> float | None:
+        """When the current command will count as stalled, or None when idle."""
+        busy = self._busy
+        return None if busy is None else busy.progress_at + self.stall_timeout_s
+
+    def abandon_stalled(self, now: float) -> SessionFailed | None:
+        """Give up on a stalled command; returns the failure to report to its session."""
+        with self._cond:
+            busy = self._busy
+            if busy is None or now - busy.progress_at < self.stall_timeout_s or self._stopping:
+                return None
+            self._generation += 1
+            self._busy = None
+            self._worlds.pop(busy.session, None)
+            self._thread = threading.Thread(target=self._serve, args=(self._generation,), name="yume-generation",
+                                            daemon=True)
+            self._thread.start()
+        log.error("generator stalled for %.0f s on session %08x; continuing without that world",
+                  now - busy.progress_at, busy.session)
+        return SessionFailed(busy.session, busy.world, "generator_failed",
+                             f"the generator stalled for over {self.stall_timeout_s:g} s on this session's chunk; "
+                             "its world was stopped: send start again", world_lost=True)
+
     # --- the thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -238,21 +281,39 @@ class GenerationWorker:
             log.exception("backend failed to load")
             self._post(Readiness("error", 0.0, f"backend failed to load: {exc}"))
             return
+        self._serve(0)
+
+    def _serve(self, generation: int) -> None:
         while True:
             with self._cond:
-                while not self._commands and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
+                while not self._commands and not self._stopping and generation == self._generation:
+                    self._cond.wait(0.5)
+                if self._stopping or generation != self._generation:
                     break
                 command = self._commands.popleft()
                 self.queue_depth = sum(isinstance(c, _Generate) for c in self._commands)
-            self._execute(command)
-        for _, world in self._worlds.by_session.values():
-            world.close()
-        self.backend.close()
+                self._busy = _Busy(getattr(command, "session", 0), getattr(command, "world", 0), self._clock())
+            self._execute(command, generation)
+            with self._cond:
+                if generation == self._generation:
+                    self._busy = None
+        if generation == self._generation:  # the current thread closes up; an abandoned one just leaves
+            for _, world in self._worlds.values():
+                world.close()
+            self.backend.close()
 
-    def _execute(self, command: object) -> None:
-        worlds = self._worlds.by_session
+    def _emit(self, generation: int, item: object) -> bool:
+        """Post ``item`` unless this thread was abandoned; True if posted."""
+        if generation != self._generation:
+            return False
+        busy = self._busy
+        if busy is not None:
+            busy.progress_at = self._clock()
+        self._post(item)
+        return True
+
+    def _execute(self, command: object, generation: int) -> None:
+        worlds = self._worlds
         if isinstance(command, _Open):
             if command.session in worlds:
                 worlds.pop(command.session)[1].close()
@@ -261,10 +322,11 @@ class GenerationWorker:
                                                                                 self._max_image_pixels)
                 world = self.backend.open_world(StartRequest(image=image, prompt=command.prompt, seed=command.seed))
             except BackendError as exc:
-                code = "bad_image" if "start image" in str(exc) else "generator_failed"
-                self._post(SessionFailed(command.session, command.world, code, str(exc)))
+                code = "bad_image" if isinstance(exc, StartImageError) else "generator_failed"
+                self._emit(generation, SessionFailed(command.session, command.world, code, str(exc), world_lost=True))
                 return
-            worlds[command.session] = (command.world, world)
+            if generation == self._generation:
+                worlds[command.session] = (command.world, world)
         elif isinstance(command, _Close):
             if command.session in worlds:
                 worlds.pop(command.session)[1].close()
@@ -273,17 +335,16 @@ class GenerationWorker:
             if entry is not None:
                 entry[1].prepare(command.captions)
         elif isinstance(command, _Generate):
-            self._generate(command)
+            self._generate(command, generation)
 
-    def _generate(self, job: _Generate) -> None:
-        entry = self._worlds.by_session.get(job.session)
+    def _generate(self, job: _Generate, generation: int) -> None:
+        entry = self._worlds.get(job.session)
         if entry is None or entry[0] != job.world:
             return
         world = entry[1]
         started = self._clock()
         number, request, input_seq = job.inbox.take()
         quality = job.inbox.quality
-        count = 0
         encode_s = 0.0
         frames_per_chunk = self.backend.spec.frames_per_chunk
         try:
@@ -292,17 +353,18 @@ class GenerationWorker:
                 jpeg = encode_jpeg(frame, quality)
                 done = self._clock()
                 encode_s += done - t0
-                count += 1
-                self._post(FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1, jpeg,
-                                      input_seq, request.action.id, done))
-                if self._stopping:
+                ready = FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1, jpeg,
+                                   input_seq, request.action.id, done)
+                if not self._emit(generation, ready) or self._stopping:
                     return
         except BackendError as exc:
-            self._post(SessionFailed(job.session, job.world, "generator_failed", str(exc)))
+            self._emit(generation, SessionFailed(job.session, job.world, "generator_failed", str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - a backend bug must not kill the daemon for everyone
             log.exception("backend raised while generating")
-            self._post(SessionFailed(job.session, job.world, "generator_failed", f"generator error: {exc}"))
+            self._emit(generation, SessionFailed(job.session, job.world, "generator_failed",
+                                                 f"generator error: {exc}"))
             return
         total = self._clock() - started
-        self._post(ChunkDone(job.session, job.world, number, started - job.asked_at, total - encode_s, encode_s))
+        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at, total - encode_s,
+                                         encode_s))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -99,8 +100,24 @@ def draw_scene(prompt: str, seed: int, width: int, height: int) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+class _StallDrill:
+    """Hangs once, on the n-th chunk made by the whole backend, as a wedged GPU would (fault drills)."""
+
+    def __init__(self, at: int, seconds: float) -> None:
+        self.at = at
+        self.seconds = seconds
+        self.chunks = 0
+
+    def maybe_hang(self) -> None:
+        self.chunks += 1
+        if self.chunks == self.at:
+            time.sleep(self.seconds)
+
+
 class PreviewWorld(World):
-    def __init__(self, picture: np.ndarray, spec: WorldSpec, caption: str, fail_every: int) -> None:
+    def __init__(self, picture: np.ndarray, spec: WorldSpec, caption: str, fail_every: int,
+                 stall: _StallDrill | None = None) -> None:
+        self.stall = stall
         self.spec = spec
         self.picture = picture
         self.caption = caption
@@ -128,6 +145,8 @@ class PreviewWorld(World):
         self.chunks += 1
         if self.fail_every and self.chunks % self.fail_every == 0:
             raise BackendError(f"simulated generator failure on chunk {request.index} (--fail-every)")
+        if self.stall is not None:
+            self.stall.maybe_hang()
         width = self.spec.width
         look = request.action.look.name.lower().replace("_", "+")
         label = f"chunk {request.index}   move {request.action.movement.symbol}   look {look}   (preview world)"
@@ -145,10 +164,12 @@ class PreviewWorld(World):
 
 
 class PreviewBackend(WorldBackend):
-    def __init__(self, *, spec: WorldSpec, default_image: np.ndarray | None = None, fail_every: int = 0) -> None:
+    def __init__(self, *, spec: WorldSpec, default_image: np.ndarray | None = None, fail_every: int = 0,
+                 stall_at: int = 0, stall_seconds: float = 60.0) -> None:
         self.spec = spec
         self.default_image = default_image
         self.fail_every = fail_every
+        self.stall = _StallDrill(stall_at, stall_seconds)
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -163,4 +184,4 @@ class PreviewBackend(WorldBackend):
             picture = self._fit(image)
         else:
             picture = draw_scene(start.prompt, start.seed, self.spec.width * 3, int(self.spec.height * OVERSCAN))
-        return PreviewWorld(picture, self.spec, start.prompt.strip()[:120], self.fail_every)
+        return PreviewWorld(picture, self.spec, start.prompt.strip()[:120], self.fail_every, self.stall)
