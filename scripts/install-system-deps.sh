@@ -3,7 +3,7 @@
 # (Unreal core). Installs only what is missing; needs root or sudo when something is.
 set -euo pipefail
 
-packages=(mono-mcs mono-runtime nunit-console libnunit-cil-dev cmake g++ make pkg-config libturbojpeg0-dev doctest-dev)
+packages=(mono-mcs mono-runtime nunit-console libnunit-cil-dev cmake g++ make pkg-config libturbojpeg0-dev doctest-dev nlohmann-json3-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,0 +1,178 @@
+// One connection to the daemon: the protocol core, its UDP socket on a network thread, and a JPEG
+// decoder thread. The game thread talks to it through thread-safe calls and polls its events and
+// its newest decoded frame; it never blocks on the network.
+//
+// Threads: the network thread owns the socket's receive side and drives the core's timers; the game
+// thread's requests go straight into the core under CoreLock and are sent at once; the decoder thread
+// turns the newest complete JPEG into BGRA pixels. Every hand-off keeps only the newest frame.
+#pragma once
+
+#include "CoreMinimal.h"
+#include "HAL/Runnable.h"
+#include "Containers/Queue.h"
+#include "YumeBridgeTypes.h"
+
+#include "YumeBridgeCore/YumeBridgeCore.hpp"
+
+#include <atomic>
+
+class FEvent;
+class FInternetAddr;
+class FRunnableThread;
+class FSocket;
+class IImageWrapperModule;
+class ISocketSubsystem;
+
+struct FYumeBridgeConnectOptions
+{
+	FString Host = TEXT("127.0.0.1");
+	int32 Port = 47800;
+	FString Token;
+	bool bRequireAuthentication = false;
+	bool bUseJson = false;
+	int32 Width = 0;
+	int32 Height = 0;
+	float Fps = 0.f;
+	int32 Quality = 85;
+	int32 MaxDatagram = 1200;
+	int32 ReceiveBufferBytes = 4 * 1024 * 1024;
+	FString EngineName;
+};
+
+/** Something that happened in the session, handed to the game thread. */
+struct FYumeBridgeSessionEvent
+{
+	enum class EKind : uint8
+	{
+		Connected,
+		UploadProgress,
+		UploadComplete,
+		Started,
+		EventAcknowledged,
+		Status,
+		RoundTrip,
+		Error,
+		Closed,
+	};
+
+	EKind Kind = EKind::Error;
+	FYumeBridgeSessionInfo Info;  // Connected
+	FYumeBridgeStatus Status;     // Status
+	FString Code;                 // Error, Closed: the error code name ("ok" for an orderly close)
+	FString Message;              // Error, Closed: a sentence for the log and the user
+	FString Context;              // Error: session, upload, start, event or config
+	int64 First = 0;              // UploadProgress: received; Started: world; EventAcknowledged: id; Error: event id or -1
+	int64 Second = 0;             // UploadProgress: size; Started: seed; EventAcknowledged: chunk
+	bool bFlag = false;           // Started: inferred from a status; Closed: it was an error
+	float Milliseconds = 0.f;     // RoundTrip: smoothed round-trip time
+	TArray<int32> ActiveEvents;   // EventAcknowledged
+};
+
+/** A decoded frame, ready for the texture. */
+struct FYumeBridgeDecodedFrame
+{
+	TArray64<uint8> Pixels;  // BGRA8, tightly packed
+	int32 Width = 0;
+	int32 Height = 0;
+	FYumeBridgeFrameInfo Info;
+};
+
+/** Decodes the newest JPEG on its own thread; older JPEGs waiting to be decoded are dropped. */
+class FYumeBridgeFrameDecoder final : public FRunnable
+{
+public:
+	explicit FYumeBridgeFrameDecoder(IImageWrapperModule& InImageWrapperModule);
+	virtual ~FYumeBridgeFrameDecoder() override;
+
+	bool Launch();
+	void Shutdown();
+
+	void Submit(TArray<uint8>&& Jpeg, const FYumeBridgeFrameInfo& Info);
+	bool TakeDecoded(FYumeBridgeDecodedFrame& Out);
+
+	virtual uint32 Run() override;
+	virtual void Stop() override;
+
+private:
+	struct FPendingJpeg
+	{
+		TArray<uint8> Jpeg;
+		FYumeBridgeFrameInfo Info;
+	};
+
+	IImageWrapperModule& ImageWrapperModule;
+	FCriticalSection Lock;
+	TOptional<FPendingJpeg> Pending;
+	TOptional<FYumeBridgeDecodedFrame> Decoded;
+	int64 Skipped = 0;
+	int32 Failures = 0;
+	FEvent* WorkEvent = nullptr;
+	FRunnableThread* Thread = nullptr;
+	std::atomic<bool> bStopping{false};
+};
+
+class FYumeBridgeSession final : public FRunnable
+{
+public:
+	explicit FYumeBridgeSession(const FYumeBridgeConnectOptions& InOptions);
+	virtual ~FYumeBridgeSession() override;
+
+	/** Starts the handshake and the threads. False, with a reason, if they cannot start. */
+	bool Launch(FString& OutError);
+
+	/** Says bye if connected, then stops and joins the threads. Safe to call twice. */
+	void Shutdown(bool bSayBye);
+
+	const FYumeBridgeConnectOptions& GetOptions() const { return Options; }
+
+	// ---- requests from the game thread (thread-safe; errors are returned as text) ----
+
+	void SetInput(const FVector2D& Move, const FVector2D& LookAxes, const TArray<FString>& Keys);
+	bool SendEvent(const FString& Text, int32& OutId, FString& OutError);
+	bool SetEvent(int32 Id, const FString& Text, FString& OutError);
+	bool StartFromImage(TArray<uint8>&& FileBytes, const FString& Prompt, TOptional<uint32> Seed, FString& OutError);
+	bool StartFromText(const FString& Prompt, TOptional<uint32> Seed, FString& OutError);
+	bool StartDefault(const FString& Prompt, TOptional<uint32> Seed, FString& OutError);
+	bool Configure(TOptional<int32> Quality, TOptional<float> Fps, TOptional<bool> bPaused, FString& OutError);
+
+	// ---- results for the game thread ----
+
+	bool PollEvent(FYumeBridgeSessionEvent& Out) { return Events.Dequeue(Out); }
+	bool TakeDecodedFrame(FYumeBridgeDecodedFrame& Out) { return Decoder.IsValid() && Decoder->TakeDecoded(Out); }
+	bool IsRunning() const { return !bStopping.load(); }
+
+	// ---- FRunnable (the network thread) ----
+
+	virtual uint32 Run() override;
+	virtual void Stop() override;
+
+private:
+	static int64 NowMicroseconds();
+	static std::string ToUtf8(const FString& Text);
+	static FString FromUtf8(const std::string& Text);
+
+	bool OpenSocket(FString& OutError);
+	void ReceiveAllLocked(int64 Now);
+	void FlushLocked();
+	void DrainLocked();
+	void PushClosed(const FString& Code, const FString& Message);
+
+	FYumeBridgeConnectOptions Options;
+	FCriticalSection CoreLock;
+	yumebridge::Connection Core;
+	TArray<FString> Movement;  // vocabulary, for frame info
+	TArray<FString> Look;
+
+	ISocketSubsystem* SocketSubsystem = nullptr;
+	FSocket* Socket = nullptr;  // set under CoreLock once open
+	TSharedPtr<FInternetAddr> DaemonAddress;
+	TSharedPtr<FInternetAddr> SenderAddress;
+	TArray<uint8> ReceiveBuffer;
+	bool bPortUnreachable = false;
+
+	TQueue<FYumeBridgeSessionEvent, EQueueMode::Spsc> Events;
+	TUniquePtr<FYumeBridgeFrameDecoder> Decoder;
+	FRunnableThread* Thread = nullptr;
+	std::atomic<bool> bStopping{false};
+	bool bShutDown = false;
+};

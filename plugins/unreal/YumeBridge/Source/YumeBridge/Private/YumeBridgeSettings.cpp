@@ -1,0 +1,15 @@
+#include "YumeBridgeSettings.h"
+
+UYumeBridgeSettings::UYumeBridgeSettings()
+{
+}
+
+FName UYumeBridgeSettings::GetCategoryName() const
+{
+	return TEXT("Plugins");
+}
+
+const UYumeBridgeSettings* UYumeBridgeSettings::Get()
+{
+	return GetDefault<UYumeBridgeSettings>();
+}

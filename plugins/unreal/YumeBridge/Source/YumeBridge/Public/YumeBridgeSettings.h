@@ -1,0 +1,66 @@
+// Project Settings > Plugins > Yume Bridge: where the daemon is and what to ask of it.
+#pragma once
+
+#include "CoreMinimal.h"
+#include "Engine/DeveloperSettings.h"
+
+#include "YumeBridgeSettings.generated.h"
+
+UCLASS(Config = Game, DefaultConfig, meta = (DisplayName = "Yume Bridge"))
+class YUMEBRIDGE_API UYumeBridgeSettings : public UDeveloperSettings
+{
+	GENERATED_BODY()
+
+public:
+	UYumeBridgeSettings();
+
+	/** Host of `yume-bridge serve`, used when Connect gets an empty host. */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Daemon")
+	FString DefaultHost = TEXT("127.0.0.1");
+
+	/** UDP port of the daemon, used when Connect gets port 0. */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Daemon", meta = (ClampMin = "1", ClampMax = "65535"))
+	int32 DefaultPort = 47800;
+
+	/**
+	 * Token the daemon printed at start-up (needed when it is bound to a non-loopback address), used
+	 * when Connect gets an empty token. It is stored in DefaultGame.ini and ships with the project:
+	 * prefer passing it to Connect at run time for anything but a local setup.
+	 */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Daemon")
+	FString DefaultToken;
+
+	/** Refuse a daemon that does not authenticate the session (protects against a downgrade). */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Daemon")
+	bool bRequireAuthentication = false;
+
+	/** Speak JSON instead of MessagePack (easier to read in a packet capture, a little larger). */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Daemon")
+	bool bUseJson = false;
+
+	/** Wanted frame size; 0 lets the daemon choose. The daemon may choose another. */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Stream", meta = (ClampMin = "0", ClampMax = "8192"))
+	int32 RequestedWidth = 0;
+
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Stream", meta = (ClampMin = "0", ClampMax = "8192"))
+	int32 RequestedHeight = 0;
+
+	/** Wanted playback rate; 0 lets the daemon choose (otherwise 1-240). */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Stream", meta = (ClampMin = "0", ClampMax = "240"))
+	float RequestedFps = 0.f;
+
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Stream", meta = (ClampMin = "1", ClampMax = "100"))
+	int32 JpegQuality = 85;
+
+	/** Largest fragment datagram this client accepts; keep it under the path MTU (1200 is safe). */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Stream", meta = (ClampMin = "576", ClampMax = "65000"))
+	int32 MaxDatagram = 1200;
+
+	/** UDP receive buffer; the protocol asks for at least 1 MiB. */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Stream", meta = (ClampMin = "1048576"))
+	int32 ReceiveBufferBytes = 4 * 1024 * 1024;
+
+	virtual FName GetCategoryName() const override;
+
+	static const UYumeBridgeSettings* Get();
+};

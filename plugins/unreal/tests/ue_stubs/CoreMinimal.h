@@ -1,0 +1,3 @@
+// Compile-only stand-in (see UEStub.h).
+#pragma once
+#include "UEStub.h"

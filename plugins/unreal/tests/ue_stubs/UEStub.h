@@ -1,0 +1,463 @@
+// Compile-only stand-ins for the few Unreal Engine types the plugin's Unreal layer uses.
+//
+// NOT the engine: they only let the host build type-check the plugin's own code (names, types,
+// const-correctness, lambdas) where no engine is installed. Signatures follow the UE 5.x headers
+// as documented; the real check remains a build in the engine. Never shipped.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <cwchar>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+using int8 = std::int8_t;
+using int16 = std::int16_t;
+using int32 = std::int32_t;
+using int64 = long long;
+using uint8 = std::uint8_t;
+using uint16 = std::uint16_t;
+using uint32 = std::uint32_t;
+using uint64 = unsigned long long;
+using TCHAR = wchar_t;
+#define TEXT(x) L##x
+#define MAX_uint32 0xffffffffu
+#define MAX_int32 0x7fffffff
+#define WITH_EDITORONLY_DATA 0
+#define WITH_DEV_AUTOMATION_TESTS 1
+#define PLATFORM_SOCKETSUBSYSTEM FName()
+#define YUMEBRIDGE_API
+#define UCLASS(...)
+#define USTRUCT(...)
+#define UENUM(...)
+#define UPROPERTY(...)
+#define UFUNCTION(...)
+#define GENERATED_BODY()
+#define DECLARE_LOG_CATEGORY_EXTERN(Name, Verbosity, Compile) extern struct FLogCategory##Name { } Name
+#define DEFINE_LOG_CATEGORY(Name) FLogCategory##Name Name
+#define UE_LOG(Category, Verbosity, Format, ...) ((void)(Category), ::UEStub::Log(Format, ##__VA_ARGS__))
+#define IMPLEMENT_MODULE(Class, Name) [[maybe_unused]] static Class G##Name##Module;
+#define UTF8_TO_TCHAR(x) ::UEStub::Widen(x).c_str()
+
+template <class T> T&& MoveTemp(T& Value) { return static_cast<T&&>(Value); }
+template <class T> T&& MoveTemp(T&& Value) { return static_cast<T&&>(Value); }
+
+class FString
+{
+public:
+	FString() = default;
+	FString(const TCHAR* Text) : Data(Text ? Text : L"") {}
+	bool IsEmpty() const { return Data.empty(); }
+	const TCHAR* operator*() const { return Data.c_str(); }
+	FString& operator+=(const TCHAR* Text) { Data += Text; return *this; }
+	FString& operator+=(const FString& Text) { Data += Text.Data; return *this; }
+	bool operator==(const FString& Other) const { return Data == Other.Data; }
+	bool operator!=(const FString& Other) const { return Data != Other.Data; }
+	bool operator==(const TCHAR* Other) const { return Data == Other; }
+	template <class... A> static FString Printf(const TCHAR* Format, A... Args) { (void)sizeof...(Args); return FString(Format); }
+	static FString FromInt(int32 Value) { return FString(std::to_wstring(Value).c_str()); }
+	int32 Len() const { return static_cast<int32>(Data.size()); }
+private:
+	std::wstring Data;
+};
+
+namespace UEStub
+{
+	template <class... A> void Log(const TCHAR*, A...) {}
+	inline std::wstring Widen(const char* Text) { return std::wstring(Text, Text + std::strlen(Text)); }
+}
+
+class FName
+{
+public:
+	FName() = default;
+	FName(const TCHAR*) {}
+	bool operator==(const FName&) const { return true; }
+	bool operator!=(const FName&) const { return false; }
+};
+#define NAME_None FName()
+#define NAME_DGram FName()
+
+template <class T, class SizeT = int32>
+class TArrayBase
+{
+public:
+	using SizeType = SizeT;
+	TArrayBase() = default;
+	TArrayBase(const T* Ptr, SizeT Count) : Items(Ptr, Ptr + Count) {}
+	TArrayBase(std::initializer_list<T> List) : Items(List) {}
+	SizeT Num() const { return static_cast<SizeT>(Items.size()); }
+	T* GetData() { return Items.data(); }
+	const T* GetData() const { return Items.data(); }
+	void Add(const T& Item) { Items.push_back(Item); }
+	void Reset() { Items.clear(); }
+	void Empty() { Items.clear(); }
+	void SetNumUninitialized(SizeT Count) { Items.resize(static_cast<std::size_t>(Count)); }
+	void Append(const T* Ptr, SizeT Count) { Items.insert(Items.end(), Ptr, Ptr + Count); }
+	bool IsValidIndex(SizeT Index) const { return Index >= 0 && Index < Num(); }
+	T& operator[](SizeT Index) { return Items[static_cast<std::size_t>(Index)]; }
+	const T& operator[](SizeT Index) const { return Items[static_cast<std::size_t>(Index)]; }
+	bool operator==(const TArrayBase& Other) const { return Items == Other.Items; }
+	bool operator!=(const TArrayBase& Other) const { return Items != Other.Items; }
+	auto begin() { return Items.begin(); }
+	auto end() { return Items.end(); }
+	auto begin() const { return Items.begin(); }
+	auto end() const { return Items.end(); }
+private:
+	std::vector<T> Items;
+};
+template <class T> using TArray = TArrayBase<T, int32>;
+template <class T> using TArray64 = TArrayBase<T, int64>;
+
+template <class T>
+class TOptional
+{
+public:
+	TOptional() = default;
+	TOptional(const T& In) : Value(In) {}
+	bool IsSet() const { return Value.has_value(); }
+	T& GetValue() { return *Value; }
+	const T& GetValue() const { return *Value; }
+	template <class... A> void Emplace(A&&... Args) { Value.emplace(std::forward<A>(Args)...); }
+	void Reset() { Value.reset(); }
+private:
+	std::optional<T> Value;
+};
+
+enum class ESPMode { NotThreadSafe, ThreadSafe };
+template <class T, ESPMode Mode = ESPMode::ThreadSafe>
+class TSharedPtr
+{
+public:
+	TSharedPtr() = default;
+	TSharedPtr(std::shared_ptr<T> In) : Ptr(std::move(In)) {}
+	template <class U> TSharedPtr(const TSharedPtr<U, Mode>& Other) : Ptr(Other.Get() ? std::shared_ptr<T>(Other.Raw()) : nullptr) {}
+	bool IsValid() const { return Ptr != nullptr; }
+	explicit operator bool() const { return IsValid(); }
+	T* operator->() const { return Ptr.get(); }
+	T& operator*() const { return *Ptr; }
+	T* Get() const { return Ptr.get(); }
+	void Reset() { Ptr.reset(); }
+	const std::shared_ptr<T>& Raw() const { return Ptr; }
+private:
+	std::shared_ptr<T> Ptr;
+};
+template <class T, ESPMode Mode = ESPMode::ThreadSafe> using TSharedRef = TSharedPtr<T, Mode>;
+template <class T, ESPMode Mode = ESPMode::ThreadSafe, class... A> TSharedPtr<T, Mode> MakeShared(A&&... Args)
+{
+	return TSharedPtr<T, Mode>(std::make_shared<T>(std::forward<A>(Args)...));
+}
+template <class T>
+class TUniquePtr
+{
+public:
+	TUniquePtr() = default;
+	TUniquePtr(std::unique_ptr<T> In) : Ptr(std::move(In)) {}
+	bool IsValid() const { return Ptr != nullptr; }
+	T* operator->() const { return Ptr.get(); }
+	T& operator*() const { return *Ptr; }
+	T* Get() const { return Ptr.get(); }
+	void Reset() { Ptr.reset(); }
+private:
+	std::unique_ptr<T> Ptr;
+};
+template <class T, class... A> TUniquePtr<T> MakeUnique(A&&... Args) { return TUniquePtr<T>(std::make_unique<T>(std::forward<A>(Args)...)); }
+template <class T> using TObjectPtr = T*;
+template <class F> using TFunction = std::function<F>;
+
+struct FVector2D
+{
+	double X = 0.0;
+	double Y = 0.0;
+	FVector2D() = default;
+	FVector2D(double InX, double InY) : X(InX), Y(InY) {}
+	static const FVector2D ZeroVector;
+	FVector2D operator*(float Scale) const { return FVector2D(X * Scale, Y * Scale); }
+	bool operator!=(const FVector2D& O) const { return X != O.X || Y != O.Y; }
+};
+inline const FVector2D FVector2D::ZeroVector{};
+
+struct FMath
+{
+	template <class T> static T Clamp(T Value, T Min, T Max) { return Value < Min ? Min : (Value > Max ? Max : Value); }
+};
+
+struct FTimespan
+{
+	static FTimespan FromMicroseconds(double) { return FTimespan(); }
+};
+
+struct FGuid
+{
+	uint32 A = 0, B = 0, C = 0, D = 0;
+	static FGuid NewGuid() { return FGuid(); }
+};
+
+class FTCHARToUTF8
+{
+public:
+	explicit FTCHARToUTF8(const TCHAR* Text) { for (; *Text; ++Text) Buffer.push_back(static_cast<char>(*Text)); }
+	const char* Get() const { return Buffer.c_str(); }
+	int32 Length() const { return static_cast<int32>(Buffer.size()); }
+private:
+	std::string Buffer;
+};
+
+// ---- delegates ----
+template <class... A>
+struct TStubMulticastDelegate
+{
+	template <class... B> void Broadcast(B&&...) const {}
+};
+#define DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(Name, T1, P1) using Name = TStubMulticastDelegate<T1>;
+#define DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(Name, T1, P1, T2, P2) using Name = TStubMulticastDelegate<T1, T2>;
+#define DECLARE_DYNAMIC_MULTICAST_DELEGATE_ThreeParams(Name, T1, P1, T2, P2, T3, P3) using Name = TStubMulticastDelegate<T1, T2, T3>;
+
+// ---- threads ----
+class FCriticalSection
+{
+public:
+	void Lock() {}
+	void Unlock() {}
+};
+class FScopeLock
+{
+public:
+	explicit FScopeLock(FCriticalSection* In) : Section(In) { Section->Lock(); }
+	~FScopeLock() { Section->Unlock(); }
+private:
+	FCriticalSection* Section;
+};
+class FRunnable
+{
+public:
+	virtual ~FRunnable() = default;
+	virtual bool Init() { return true; }
+	virtual uint32 Run() = 0;
+	virtual void Stop() {}
+	virtual void Exit() {}
+};
+enum EThreadPriority { TPri_Normal, TPri_AboveNormal };
+class FRunnableThread
+{
+public:
+	static FRunnableThread* Create(FRunnable*, const TCHAR*, uint32 = 0, EThreadPriority = TPri_Normal) { return nullptr; }
+	virtual ~FRunnableThread() = default;
+	bool Kill(bool) { return true; }
+};
+class FEvent
+{
+public:
+	void Trigger() {}
+	bool Wait(uint32) { return false; }
+};
+struct FPlatformProcess
+{
+	static FEvent* GetSynchEventFromPool(bool) { return nullptr; }
+	static void ReturnSynchEventToPool(FEvent*) {}
+};
+struct FPlatformTime
+{
+	static double Seconds() { return 0.0; }
+};
+enum class EQueueMode { Mpsc, Spsc };
+template <class T, EQueueMode Mode = EQueueMode::Spsc>
+class TQueue
+{
+public:
+	bool Enqueue(T&& Item) { Items.push(std::move(Item)); return true; }
+	bool Dequeue(T& Out) { if (Items.empty()) return false; Out = std::move(Items.front()); Items.pop(); return true; }
+private:
+	std::queue<T> Items;
+};
+
+// ---- modules ----
+class IModuleInterface
+{
+public:
+	virtual ~IModuleInterface() = default;
+	virtual void StartupModule() {}
+	virtual void ShutdownModule() {}
+};
+struct FModuleManager
+{
+	template <class T> static T& LoadModuleChecked(const TCHAR*) { static T Module; return Module; }
+	template <class T> static T* GetModulePtr(const TCHAR*) { return nullptr; }
+};
+
+// ---- images ----
+enum class EImageFormat { PNG, JPEG };
+enum class ERGBFormat { RGBA, BGRA, Gray };
+class IImageWrapper
+{
+public:
+	virtual ~IImageWrapper() = default;
+	virtual bool SetCompressed(const void*, int64) { return false; }
+	virtual bool SetRaw(const void*, int64, const int32, const int32, const ERGBFormat, const int32, const int32 = 0) { return false; }
+	virtual bool GetRaw(const ERGBFormat, int32, TArray64<uint8>&) { return false; }
+	virtual TArray64<uint8> GetCompressed(int32 = 0) { return {}; }
+	virtual int64 GetWidth() const { return 0; }
+	virtual int64 GetHeight() const { return 0; }
+};
+class IImageWrapperModule
+{
+public:
+	TSharedPtr<IImageWrapper> CreateImageWrapper(EImageFormat) { return TSharedPtr<IImageWrapper>(); }
+};
+
+// ---- sockets ----
+enum ESocketErrors { SE_NO_ERROR, SE_EWOULDBLOCK, SE_ECONNRESET, SE_ECONNREFUSED };
+namespace ESocketWaitConditions { enum Type { WaitForRead, WaitForWrite }; }
+enum class ESocketType { SOCKTYPE_Unknown, SOCKTYPE_Datagram };
+enum class EAddressInfoFlags { Default };
+struct FNetworkProtocolTypes { static inline const FName IPv4{}; static inline const FName IPv6{}; };
+class FInternetAddr
+{
+public:
+	virtual ~FInternetAddr() = default;
+	virtual void SetPort(int32) {}
+	virtual FName GetProtocolType() const { return FName(); }
+	virtual bool CompareEndpoints(const FInternetAddr&) const { return true; }
+	virtual TSharedRef<FInternetAddr> Clone() const { return MakeShared<FInternetAddr>(); }
+};
+struct FAddressInfoResultData
+{
+	TSharedRef<FInternetAddr> Address;
+};
+struct FAddressInfoResult
+{
+	ESocketErrors ReturnCode = SE_NO_ERROR;
+	TArray<FAddressInfoResultData> Results;
+};
+class FSocket
+{
+public:
+	bool SetNonBlocking(bool = true) { return true; }
+	bool SetReceiveBufferSize(int32, int32&) { return true; }
+	bool Wait(ESocketWaitConditions::Type, FTimespan) { return false; }
+	bool RecvFrom(uint8*, int32, int32&, FInternetAddr&) { return false; }
+	bool SendTo(const uint8*, int32, int32&, const FInternetAddr&) { return true; }
+	bool Close() { return true; }
+};
+class ISocketSubsystem
+{
+public:
+	static ISocketSubsystem* Get(const FName&) { return nullptr; }
+	FAddressInfoResult GetAddressInfo(const TCHAR*, const TCHAR*, EAddressInfoFlags, const FName, ESocketType) { return {}; }
+	TSharedRef<FInternetAddr> CreateInternetAddr(const FName) { return MakeShared<FInternetAddr>(); }
+	FSocket* CreateSocket(const FName&, const FString&, const FName&) { return nullptr; }
+	void DestroySocket(FSocket*) {}
+	ESocketErrors GetLastErrorCode() { return SE_NO_ERROR; }
+};
+class FUdpSocketBuilder
+{
+public:
+	explicit FUdpSocketBuilder(const FString&) {}
+	FUdpSocketBuilder& AsNonBlocking() { return *this; }
+	FUdpSocketBuilder& BoundToPort(uint16) { return *this; }
+	FUdpSocketBuilder& WithReceiveBufferSize(int32) { return *this; }
+	FUdpSocketBuilder& WithSendBufferSize(int32) { return *this; }
+	FSocket* Build() const { return nullptr; }
+};
+
+// ---- engine objects ----
+class UObject
+{
+public:
+	virtual ~UObject() = default;
+	FString GetName() const { return FString(); }
+};
+template <class T> const T* GetDefault() { static T Object; return &Object; }
+class UDeveloperSettings : public UObject
+{
+public:
+	virtual FName GetCategoryName() const { return FName(); }
+};
+namespace EEndPlayReason { enum Type { Destroyed, Quit }; }
+enum ELevelTick { LEVELTICK_All };
+struct FActorComponentTickFunction
+{
+	bool bCanEverTick = false;
+	bool bStartWithTickEnabled = false;
+};
+class UActorComponent : public UObject
+{
+public:
+	virtual void BeginPlay() {}
+	virtual void EndPlay(const EEndPlayReason::Type) {}
+	virtual void TickComponent(float, ELevelTick, FActorComponentTickFunction*) {}
+	FActorComponentTickFunction PrimaryComponentTick;
+};
+enum EPixelFormat { PF_Unknown, PF_B8G8R8A8, PF_R8G8B8A8 };
+enum TextureFilter { TF_Nearest, TF_Bilinear };
+enum TextureAddress { TA_Wrap, TA_Clamp };
+struct FUpdateTextureRegion2D
+{
+	FUpdateTextureRegion2D(uint32, uint32, int32, int32, uint32, uint32) {}
+};
+struct FByteBulkData
+{
+	const void* LockReadOnly() const { return nullptr; }
+	void Unlock() const {}
+};
+struct FTexture2DMipMap
+{
+	int32 SizeX = 0;
+	int32 SizeY = 0;
+	FByteBulkData BulkData;
+};
+struct FTexturePlatformData
+{
+	TArray<FTexture2DMipMap> Mips;
+	EPixelFormat PixelFormat = PF_Unknown;
+};
+class FTextureResource {};
+class UTexture2D : public UObject
+{
+public:
+	static UTexture2D* CreateTransient(int32, int32, EPixelFormat = PF_B8G8R8A8) { return nullptr; }
+	uint8 SRGB : 1;
+	TextureFilter Filter = TF_Bilinear;
+	TextureAddress AddressX = TA_Wrap;
+	TextureAddress AddressY = TA_Wrap;
+	void UpdateResource() {}
+	int32 GetSizeX() const { return 0; }
+	int32 GetSizeY() const { return 0; }
+	FTextureResource* GetResource() const { return nullptr; }
+	FTexturePlatformData* GetPlatformData() { return nullptr; }
+	void UpdateTextureRegions(int32, uint32, const FUpdateTextureRegion2D*, uint32, uint32, uint8*,
+		TFunction<void(uint8*, const FUpdateTextureRegion2D*)> = nullptr) {}
+};
+struct FEngineVersion
+{
+	static const FEngineVersion& Current() { static FEngineVersion Version; return Version; }
+	uint16 GetMajor() const { return 5; }
+	uint16 GetMinor() const { return 4; }
+};
+struct FFileHelper
+{
+	static bool LoadFileToArray(TArray<uint8>&, const TCHAR*) { return false; }
+};
+
+// ---- automation tests ----
+namespace EAutomationTestFlags { enum Type { EditorContext = 1, ClientContext = 2, EngineFilter = 4 }; }
+class FAutomationTestBase
+{
+public:
+	virtual ~FAutomationTestBase() = default;
+	void AddError(const FString&) {}
+	void AddInfo(const FString&) {}
+	bool TestTrue(const TCHAR*, bool Value) { return Value; }
+	template <class A, class B> bool TestEqual(const TCHAR*, const A& Actual, const B& Expected) { return Actual == Expected; }
+	virtual bool RunTest(const FString& Parameters) = 0;
+};
+#define IMPLEMENT_SIMPLE_AUTOMATION_TEST(Class, Name, Flags) \
+	class Class : public FAutomationTestBase { public: virtual bool RunTest(const FString& Parameters) override; }; \
+	static_assert(((Flags) & 0) == 0, "flags are an integer expression");
