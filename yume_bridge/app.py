@@ -283,7 +283,7 @@ class Bridge:
 
     def _send_status(self, session_id: int, playback: _Playback, now: float, message: str = "") -> None:
         readiness = self.endpoint.readiness
-        if readiness == "ready" and playback.world:
+        if readiness == "ready" and (playback.world or playback.paused):
             readiness = "paused" if playback.paused else "generating"
         recent = [t for t in playback.sent_times if now - t <= 1.0]
         queue = self.worker.queue_depth if self.worker is not None else 0

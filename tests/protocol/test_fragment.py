@@ -118,3 +118,12 @@ def test_truncated_and_garbage_fragments_are_dropped():
     for junk in (datagram[:FRAME_HEADER_BYTES - 1], datagram[:-1], b"YF" + bytes(60)):
         assert reassembler.push(junk, 0.0) is None
     assert reassembler.dropped == 3
+
+
+def test_a_forged_far_ahead_frame_number_cannot_freeze_the_stream():
+    reassembler = Reassembler(7)
+    for datagram in split_frame(header(1), bytes(3000), 1200):
+        reassembler.push(datagram, 0.0)
+    for datagram in split_frame(header(1_000_000), bytes(100), 1200):
+        assert reassembler.push(datagram, 0.0) is None
+    assert reassembler.push(split_frame(header(2), bytes(100), 1200)[0], 0.0) is not None

@@ -376,3 +376,9 @@ def test_the_replay_window_accepts_each_recent_number_once():
             window.record(seq)
             accepted.append(seq)
     assert accepted == [1, 3, 2, 100, 37]
+
+
+def test_a_client_with_a_token_refuses_a_daemon_that_does_not_authenticate():
+    pair = Pair(token=None, client_token="mine").connect()
+    assert pair.client.state is ClientState.CLOSED
+    assert any(isinstance(e, ErrorReceived) and e.code == "auth_required" for e in pair.client_events())

@@ -276,6 +276,12 @@ class ClientEndpoint:
             key = auth.session_key(self.token, self._hello.nonce, welcome.nonce, welcome.session)
             if tag is None or not auth.tag_matches(key, body, tag):
                 return
+        if key is None and self.token is not None:
+            # A token was given but the daemon did not authenticate: refuse the downgrade (SPEC §10).
+            self._events.append(ErrorReceived("auth_required", "the daemon did not authenticate this session "
+                                              "although a token was given", True))
+            self._close("auth_required")
+            return
         self._key = key
         self.welcome = welcome
         self.session = welcome.session

@@ -16,6 +16,8 @@ _FRAGMENT_FIELDS = struct.Struct("<HHH")  # fragment_index, fragment_count, payl
 _LAST_IN_CHUNK = int(FrameFlags.LAST_IN_CHUNK)
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 MAX_INCOMPLETE_FRAMES = 4
+MAX_FRAME_JUMP = 4096
+"""Fragments this far beyond the newest complete frame are forgeries or garbage (SPEC §6.3)."""
 MAX_NACKS_PER_FRAME = 8
 NACK_QUIET_S = 0.005
 """Silence after which a frame's burst is over: what is missing then was lost."""
@@ -139,7 +141,8 @@ class Reassembler:
                 return None
             header, payload = parsed
             if (header.session != self.session or header.frame <= self.newest_complete
-                    or header.frame_length > self.max_frame_bytes):
+                    or header.frame_length > self.max_frame_bytes
+                    or (self.newest_complete >= 0 and header.frame > self.newest_complete + MAX_FRAME_JUMP)):
                 self.dropped += 1
                 return None
             partial = _Partial(first=header, raw=data[:FRAME_HEADER_BYTES], stride=header.stride)
