@@ -152,3 +152,48 @@ async def test_a_stalled_generator_ends_that_world_and_the_other_session_continu
     other = [s for s in (first, second) if s not in stalled]
     assert len(stalled) == 1 and len(other) == 1
     assert other[0].frames_complete > stalled[0].frames_complete + 29  # it kept streaming after the stall
+
+
+async def test_pausing_stops_frames_and_resuming_does_not_burst(bridge):
+    from yume_bridge.protocol.client import ClientEndpoint
+
+    _, port = bridge
+    loop = asyncio.get_running_loop()
+    client = ClientEndpoint()
+    arrivals: list[tuple[float, int]] = []
+
+    def on_datagram(data: bytes, _address) -> None:
+        client.receive_datagram(data, loop.time())
+        while (event := client.next_event()) is not None:
+            if isinstance(event, FrameReceived):
+                arrivals.append((loop.time(), event.frame.header.frame))
+
+    from yume_bridge.transport import CallbackDatagramProtocol
+
+    transport, _ = await loop.create_datagram_endpoint(lambda: CallbackDatagramProtocol(on_datagram),
+                                                       remote_addr=("127.0.0.1", port))
+
+    async def run_for(seconds: float) -> None:
+        end = loop.time() + seconds
+        while loop.time() < end:
+            client.handle_timer(loop.time())
+            for datagram in client.datagrams_to_send():
+                transport.sendto(datagram)
+            await asyncio.sleep(0.01)
+
+    client.connect(loop.time())
+    await run_for(0.3)
+    client.start(loop.time(), source="default")
+    await run_for(1.5)
+    client.configure(loop.time(), paused=True)
+    await run_for(0.3)
+    paused_at = len(arrivals)
+    await run_for(2.0)
+    assert len(arrivals) == paused_at  # nothing while paused
+    client.configure(loop.time(), paused=False)
+    await run_for(1.0)
+    transport.close()
+    resumed = [t for t, _ in arrivals[paused_at:]]
+    assert len(resumed) >= 10
+    gaps = [b - a for a, b in zip(resumed, resumed[1:])]
+    assert min(gaps) > 0.03  # paced at 16 fps (62.5 ms), not a burst of the queued frames

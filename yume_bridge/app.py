@@ -270,7 +270,9 @@ class Bridge:
                 playback.action, playback.input_seq = frame.action, frame.input_seq
                 playback.frames_sent += 1
                 playback.sent_times.append(now)
-                playback.next_send_at = max(playback.next_send_at + interval, now - interval)
+                following = playback.next_send_at + interval
+                # Late by more than a frame (a pause, a starved loop): resume the cadence, never burst.
+                playback.next_send_at = following if following >= now - interval else now + interval
             lead = playback.first_frame_wait_s + self.config.stream.start_margin_s
             if ready and not playback.requested and now >= self._starves_at(playback, now) - lead:
                 playback.requested = True

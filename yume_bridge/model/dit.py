@@ -112,7 +112,9 @@ class LayerNorm(nn.LayerNorm):
         return F.layer_norm(x.float(), self.normalized_shape, weight, bias, self.eps)
 
 
-class SelfAttention(nn.Module):
+class Attention(nn.Module):
+    """q, k, v, o projections with full-width RMSNorm on q and k (parameter names as published)."""
+
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
         self.num_heads = args.num_heads
@@ -123,37 +125,29 @@ class SelfAttention(nn.Module):
         self.norm_q = RMSNorm(args.dim, args.eps)
         self.norm_k = RMSNorm(args.dim, args.eps)
 
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], x.shape[1], self.num_heads, -1)  # [B, L, D] -> [B, L, n, d]
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        b, length = q.shape[:2]
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # [B, n, L, d]
+        return self.o(out.transpose(1, 2).reshape(b, length, -1))  # [B, L, D]
+
+
+class SelfAttention(Attention):
     def forward(self, x: torch.Tensor, rope_cos: torch.Tensor, rope_sin: torch.Tensor) -> torch.Tensor:
-        b, length, dim = x.shape
-        q = self.norm_q(self.q(x)).view(b, length, self.num_heads, -1)  # [B, L, n, d]
-        k = self.norm_k(self.k(x)).view(b, length, self.num_heads, -1)
-        v = self.v(x).view(b, length, self.num_heads, -1)
-        q = apply_rope(q, rope_cos, rope_sin)
-        k = apply_rope(k, rope_cos, rope_sin)
+        q = apply_rope(self._heads(self.norm_q(self.q(x))), rope_cos, rope_sin)  # [B, L, n, d]
+        k = apply_rope(self._heads(self.norm_k(self.k(x))), rope_cos, rope_sin)
         # Full bidirectional attention over history + predicted tokens (§2.4).
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # [B, n, L, d]
-        return self.o(out.transpose(1, 2).reshape(b, length, dim))  # [B, L, D]
+        return self._attend(q, k, self._heads(self.v(x)))
 
 
-class CrossAttention(nn.Module):
-    def __init__(self, args: ModelArgs) -> None:
-        super().__init__()
-        self.num_heads = args.num_heads
-        self.q = nn.Linear(args.dim, args.dim)
-        self.k = nn.Linear(args.dim, args.dim)
-        self.v = nn.Linear(args.dim, args.dim)
-        self.o = nn.Linear(args.dim, args.dim)
-        self.norm_q = RMSNorm(args.dim, args.eps)
-        self.norm_k = RMSNorm(args.dim, args.eps)
-
+class CrossAttention(Attention):
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        b, length, dim = x.shape
-        q = self.norm_q(self.q(x)).view(b, length, self.num_heads, -1)  # [B, L, n, d]
-        k = self.norm_k(self.k(context)).view(b, context.shape[1], self.num_heads, -1)  # [B, 512, n, d]
-        v = self.v(context).view(b, context.shape[1], self.num_heads, -1)
+        q = self._heads(self.norm_q(self.q(x)))  # [B, L, n, d]
+        k = self._heads(self.norm_k(self.k(context)))  # [B, 512, n, d]
         # The zero-padded text rows are not masked, as in the reference (§1.1).
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # [B, n, L, d]
-        return self.o(out.transpose(1, 2).reshape(b, length, dim))
+        return self._attend(q, k, self._heads(self.v(context)))
 
 
 class WanAttentionBlock(nn.Module):
