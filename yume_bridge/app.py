@@ -163,6 +163,7 @@ class Bridge:
             if playback is not None and item.world == playback.world:
                 if playback.first_ready_at is None:
                     playback.first_ready_at = item.ready_at
+                    playback.chunk = item.chunk  # status reports the last chunk begun
                     playback.first_frame_wait_s = 0.7 * playback.first_frame_wait_s + 0.3 * (
                         item.ready_at - playback.asked_at)
                 if not playback.frames and playback.next_send_at < now:
@@ -174,7 +175,6 @@ class Bridge:
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
                 playback.requested = False
-                playback.chunk = item.chunk
                 playback.latency = Latency(queue_ms=item.queue_s * 1e3, generate_ms=item.generate_s * 1e3,
                                            encode_ms=item.encode_s * 1e3, send_ms=playback.latency.send_ms)
         elif isinstance(item, SessionFailed):
@@ -182,7 +182,7 @@ class Bridge:
             if playback is not None and item.world == playback.world:
                 self._session_failed(item, playback, now)
         elif isinstance(item, Readiness):
-            log.info("generator %s %s", item.state, item.message)
+            log.info("generator %s%s", item.state, f": {item.message}" if item.message else "")
             self.endpoint.readiness = item.state
             self.endpoint.progress = item.progress
             self._status_message = item.message

@@ -272,7 +272,7 @@ class GenerationWorker:
 
     def _run(self) -> None:
         try:
-            self._post(Readiness("loading", 0.0, "loading the model"))
+            self._post(Readiness("loading", 0.0, "loading the backend"))
             self.backend.load(lambda stage, fraction: self._post(Readiness("loading", fraction, stage)))
             self._post(Readiness("warming", 0.0, "warming up"))
             self.backend.warm_up()
