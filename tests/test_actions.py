@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from yume_bridge.actions import (
-    Action, AxisQuantizer, Axes, CaptionTemplates, InputWindow, Look, Movement, Speed, axes_from_keys,
+    Action,
+    Axes,
+    AxisQuantizer,
+    CaptionTemplates,
+    InputWindow,
+    Look,
+    Movement,
+    Speed,
+    axes_from_keys,
 )
 
 

@@ -14,7 +14,8 @@ def _options(**changes):
     defaults = dict(host="127.0.0.1", port=47800, backend="preview", image=None, weights=None, resolution="544x960",
                     fps=16.0, max_quality=95, frames_per_chunk=29, steps=4, shift=7.0, device="auto", dtype="bfloat16",
                     vocabulary="camera", speed=False, max_sessions=4, idle_timeout=10.0, token=None,
-                    token_file=None, advertise=None, fail_every=0, stall_at=0, stall_timeout=30.0, log_level="info", log_format="text")
+                    token_file=None, advertise=None, fail_every=0, stall_at=0, stall_timeout=30.0, log_level="info",
+                    log_format="text")
     return {**defaults, **changes}
 
 

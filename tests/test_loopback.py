@@ -195,5 +195,5 @@ async def test_pausing_stops_frames_and_resuming_does_not_burst(bridge):
     transport.close()
     resumed = [t for t, _ in arrivals[paused_at:]]
     assert len(resumed) >= 10
-    gaps = [b - a for a, b in zip(resumed, resumed[1:])]
+    gaps = [b - a for a, b in zip(resumed, resumed[1:], strict=False)]
     assert min(gaps) > 0.03  # paced at 16 fps (62.5 ms), not a burst of the queued frames

@@ -17,7 +17,8 @@ from yume_bridge.worker import decode_start_image
 SPEC = WorldSpec("preview", "preview", "1", 320, 192, 16.0, 29)
 
 
-def chunk(world, action=Action(), events=(), index=0):
+def chunk(world, action=None, events=(), index=0):
+    action = action or Action()
     return list(world.generate_chunk(ChunkRequest(index, action, events, "")))
 
 

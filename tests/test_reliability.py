@@ -61,14 +61,14 @@ async def test_sigterm_during_streaming_shuts_down_cleanly_within_five_seconds(t
     from tests.conftest import free_udp_port
 
     port = free_udp_port()
-    process = subprocess.Popen([sys.executable, "-m", "yume_bridge", "serve", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "yume_bridge", "serve", "--port", str(port),
+                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     await asyncio.sleep(1.2)
     client = asyncio.create_task(run_client(ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (0, 0), 6.0),))))
     await asyncio.sleep(2.0)
     sent = time.monotonic()
     process.send_signal(signal.SIGTERM)
-    code = await asyncio.get_running_loop().run_in_executor(None, process.wait, 10)
+    code = await asyncio.wait_for(process.wait(), 10)
     elapsed = time.monotonic() - sent
     summary = await asyncio.wait_for(client, 15)
     assert code == 0 and elapsed < 5.0

@@ -21,13 +21,25 @@ from yume_bridge.config import BridgeConfig, ConfigError
 from yume_bridge.discovery import advertise
 from yume_bridge.protocol.messages import Latency, Vocabulary
 from yume_bridge.protocol.server import (
-    ConfigChanged, DaemonEndpoint, EventsChanged, InputReceived, ServerInfo, SessionClosed, SessionOpened,
+    ConfigChanged,
+    DaemonEndpoint,
+    EventsChanged,
+    InputReceived,
+    ServerInfo,
+    SessionClosed,
+    SessionOpened,
     StartRequested,
 )
 from yume_bridge.protocol.wire import ErrorCode
 from yume_bridge.transport import UdpEndpoint
 from yume_bridge.worker import (
-    ChunkDone, ConditioningInbox, FrameReady, GenerationWorker, Readiness, SessionFailed, decode_start_image,
+    ChunkDone,
+    ConditioningInbox,
+    FrameReady,
+    GenerationWorker,
+    Readiness,
+    SessionFailed,
+    decode_start_image,
 )
 
 log = logging.getLogger("yume_bridge")
@@ -41,7 +53,6 @@ def build_backend(config: BridgeConfig) -> WorldBackend:
     stream, options = config.stream, config.backend
     if options.name == "yume":
         from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig  # torch only when asked for
-
         from yume_bridge.model.checkweights import check_weights
 
         problems = check_weights(options.weights)

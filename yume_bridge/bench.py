@@ -25,10 +25,10 @@ from yume_bridge.backends.base import ChunkRequest, StartRequest, WorldSpec
 from yume_bridge.backends.preview import PreviewBackend
 from yume_bridge.frames import encode_jpeg
 from yume_bridge.netem import LinkProfile, LossyRelay
+from yume_bridge.protocol.client import ClientEndpoint
 from yume_bridge.protocol.fragment import Reassembler
 from yume_bridge.protocol.messages import Vocabulary
 from yume_bridge.protocol.server import DaemonEndpoint, ServerInfo
-from yume_bridge.protocol.client import ClientEndpoint
 from yume_bridge.reference_client import ClientOptions, ScriptStep, run_client
 
 
@@ -128,8 +128,8 @@ async def sustained_stream(seconds: float, quality: int, fps: float) -> dict:
         options = ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (1.0, 0.0), seconds),), tail_s=0.5,
                                 fps=fps, quality=quality)
         summary = await run_client(options)
-    return {"requested_fps": fps, "fps": summary.fps, "frames_complete": summary.frames_complete, "frames_lost": summary.frames_lost,
-            "complete_ratio": summary.complete_ratio, "errors": summary.errors}
+    return {"requested_fps": fps, "fps": summary.fps, "frames_complete": summary.frames_complete,
+            "frames_lost": summary.frames_lost, "complete_ratio": summary.complete_ratio, "errors": summary.errors}
 
 
 async def input_latency(seconds: float) -> dict:

@@ -16,7 +16,14 @@ import click
 
 from yume_bridge import __version__
 from yume_bridge.config import (
-    ActionConfig, BackendConfig, BridgeConfig, ConfigError, NetworkConfig, StreamConfig, load_toml, with_limits,
+    ActionConfig,
+    BackendConfig,
+    BridgeConfig,
+    ConfigError,
+    NetworkConfig,
+    StreamConfig,
+    load_toml,
+    with_limits,
 )
 from yume_bridge.protocol.wire import DEFAULT_PORT, Encoding
 
@@ -31,7 +38,8 @@ class _JsonFormatter(logging.Formatter):
 
 def _setup_logging(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    text = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else text)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -285,7 +293,8 @@ def check_weights_command(folder: Path) -> None:
     try:
         from yume_bridge.model.checkweights import check_weights
     except ImportError as exc:
-        raise click.ClickException(f"the model extra is not installed ({exc}); pip install 'yume-bridge[model]'")
+        raise click.ClickException(f"the model extra is not installed ({exc}); "
+                                   "pip install 'yume-bridge[model]'") from None
     problems = check_weights(folder)
     for problem in problems:
         click.echo(str(problem))

@@ -16,8 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from yume_bridge.protocol.client import (
-    ClientEndpoint, ClientState, Closed, Connected, ErrorReceived, EventAcknowledged, FrameReceived, PongReceived,
-    StatusReceived, UploadFinished, WorldStarted,
+    ClientEndpoint,
+    ClientState,
+    Closed,
+    Connected,
+    ErrorReceived,
+    EventAcknowledged,
+    FrameReceived,
+    PongReceived,
+    StatusReceived,
+    UploadFinished,
+    WorldStarted,
 )
 from yume_bridge.protocol.wire import Encoding
 from yume_bridge.transport import CallbackDatagramProtocol

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from yume_bridge.actions import Action, AxisQuantizer, Axes, CaptionTemplates, InputWindow, Speed
+from yume_bridge.actions import Action, Axes, AxisQuantizer, CaptionTemplates, InputWindow, Speed
 from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest, World, WorldBackend
 from yume_bridge.frames import encode_jpeg
 

@@ -19,8 +19,27 @@ from yume_bridge.protocol import auth
 from yume_bridge.protocol.codec import encode
 from yume_bridge.protocol.fragment import split_frame
 from yume_bridge.protocol.messages import (
-    Bye, Config, Error, Event, EventAck, Hello, Input, Latency, Nack, Ping, Pong, Retry, Start, Started,
-    Status, Upload, UploadAck, Vocabulary, Welcome, WireLimits, to_fields,
+    Bye,
+    Config,
+    Error,
+    Event,
+    EventAck,
+    Hello,
+    Input,
+    Latency,
+    Nack,
+    Ping,
+    Pong,
+    Retry,
+    Start,
+    Started,
+    Status,
+    Upload,
+    UploadAck,
+    Vocabulary,
+    Welcome,
+    WireLimits,
+    to_fields,
 )
 from yume_bridge.protocol.wire import Encoding, FrameFlags, FrameHeader
 
@@ -29,6 +48,8 @@ NONCE_C = bytes(range(16))
 NONCE_S = bytes(range(100, 116))
 IMAGE = b"\xff\xd8\xff\xe0 a tiny stand-in for an image file \xff\xd9"
 IMAGE_HASH = hashlib.sha256(IMAGE).digest()
+FOX = b"The quick brown fox jumps over the lazy dog"
+LARGE_KEY_TEXT = b"Test Using Larger Than Block-Size Key - Hash Key First"  # RFC 4231 case 6
 
 
 def _plain(value: Any) -> Any:
@@ -146,10 +167,9 @@ def auth_vectors() -> dict[str, Any]:
         ],
         "hmac_sha256": [
             {"key": "", "message": "", "digest": auth._hmac(b"", b"").hex()},
-            {"key": "6b6579", "message": "54686520717569636b2062726f776e20666f78206a756d7073206f76657220746865206c617a7920646f67",
-             "digest": auth._hmac(b"key", b"The quick brown fox jumps over the lazy dog").hex()},
-            {"key": ("aa" * 131), "message": "54657374205573696e67204c6172676572205468616e20426c6f636b2d53697a65204b6579202d2048617368204b6579204669727374",
-             "digest": auth._hmac(b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First").hex()},
+            {"key": b"key".hex(), "message": FOX.hex(), "digest": auth._hmac(b"key", FOX).hex()},
+            {"key": ("aa" * 131), "message": LARGE_KEY_TEXT.hex(),
+             "digest": auth._hmac(b"\xaa" * 131, LARGE_KEY_TEXT).hex()},
         ],
     }
 

@@ -8,11 +8,11 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import jpeg_bytes
 from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig
 from yume_bridge.cli import main
 from yume_bridge.config import BridgeConfig, NetworkConfig
 from yume_bridge.reference_client import ClientOptions, parse_script, run_client
-from tests.conftest import jpeg_bytes
 
 
 @pytest.mark.asyncio

@@ -12,13 +12,26 @@ from tests.conftest import VECTORS
 from yume_bridge.actions import Look, Movement
 from yume_bridge.protocol import auth
 from yume_bridge.protocol.client import (
-    ClientEndpoint, ClientState, Closed, Connected, ErrorReceived, EventAcknowledged, FrameReceived,
-    UploadFinished, WorldStarted,
+    ClientEndpoint,
+    ClientState,
+    Closed,
+    Connected,
+    ErrorReceived,
+    EventAcknowledged,
+    FrameReceived,
+    UploadFinished,
+    WorldStarted,
 )
 from yume_bridge.protocol.codec import decode, encode
 from yume_bridge.protocol.messages import Hello, Input, Ping, Vocabulary
 from yume_bridge.protocol.server import (
-    DaemonEndpoint, EventsChanged, InputReceived, ServerInfo, SessionClosed, SessionOpened, StartRequested,
+    DaemonEndpoint,
+    EventsChanged,
+    InputReceived,
+    ServerInfo,
+    SessionClosed,
+    SessionOpened,
+    StartRequested,
 )
 from yume_bridge.protocol.wire import Encoding, Limits
 

@@ -19,8 +19,24 @@ from yume_bridge.protocol.codec import decode, encode
 from yume_bridge.protocol.errors import LocalProtocolError, RemoteProtocolError
 from yume_bridge.protocol.fragment import CompleteFrame, Reassembler
 from yume_bridge.protocol.messages import (
-    Bye, Config, Error, Event, EventAck, Hello, Input, Message, Nack, Ping, Pong, Retry, Start, Started, Status,
-    Upload, UploadAck, Welcome,
+    Bye,
+    Config,
+    Error,
+    Event,
+    EventAck,
+    Hello,
+    Input,
+    Message,
+    Nack,
+    Ping,
+    Pong,
+    Retry,
+    Start,
+    Started,
+    Status,
+    Upload,
+    UploadAck,
+    Welcome,
 )
 from yume_bridge.protocol.wire import FRAME_HEADER_BYTES, DatagramKind, Encoding, datagram_kind
 

@@ -21,12 +21,39 @@ from yume_bridge.protocol.codec import Decoded, decode, encode
 from yume_bridge.protocol.errors import LocalProtocolError, RemoteProtocolError
 from yume_bridge.protocol.fragment import split_frame
 from yume_bridge.protocol.messages import (
-    Bye, Config, Error, Event, EventAck, Hello, Input, Latency, Message, Nack, Ping, Pong, Retry, Start,
-    Started, Status, Upload, UploadAck, Vocabulary, Welcome, WireLimits,
+    Bye,
+    Config,
+    Error,
+    Event,
+    EventAck,
+    Hello,
+    Input,
+    Latency,
+    Message,
+    Nack,
+    Ping,
+    Pong,
+    Retry,
+    Start,
+    Started,
+    Status,
+    Upload,
+    UploadAck,
+    Vocabulary,
+    Welcome,
+    WireLimits,
 )
 from yume_bridge.protocol.wire import (
-    CAPABILITIES, PROTOCOL_VERSION, DatagramKind, Encoding, ErrorCode, FrameFlags, FrameHeader, Limits,
-    StartSource, datagram_kind,
+    CAPABILITIES,
+    PROTOCOL_VERSION,
+    DatagramKind,
+    Encoding,
+    ErrorCode,
+    FrameFlags,
+    FrameHeader,
+    Limits,
+    StartSource,
+    datagram_kind,
 )
 
 Address = tuple
@@ -443,11 +470,11 @@ class DaemonEndpoint:
 
     def send_status(self, session_id: int, *, state: str, progress: float = 1.0, chunk: int = -1, queue: int = 0,
                     fps: float = 0.0, frames_sent: int = 0, action: int = 0, input_seq: int = 0,
-                    latency: Latency = Latency(), message: str = "") -> None:
+                    latency: Latency | None = None, message: str = "") -> None:
         session = self._session(session_id)
         self._send(session, Status(session=session.id, seq=0, state=state, progress=progress, world=session.world,
                                    chunk=chunk, queue=queue, fps=fps, frames_sent=frames_sent, action=action,
-                                   input_seq=input_seq, latency=latency, message=message[:500]))
+                                   input_seq=input_seq, latency=latency or Latency(), message=message[:500]))
 
     def send_event_ack(self, session_id: int, *, event_id: int, chunk: int, active: tuple[int, ...]) -> None:
         session = self._session(session_id)
