@@ -11,6 +11,7 @@ run: $(VENV)/.installed
 	$(BIN)/yume-bridge serve $(ARGS)
 
 test: system-deps $(VENV)/.installed-test
+	$(BIN)/ruff check yume_bridge tests benchmarks protocol examples
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
