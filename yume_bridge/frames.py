@@ -16,8 +16,3 @@ def encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
     return simplejpeg.encode_jpeg(np.ascontiguousarray(frame), quality=quality, colorspace="RGB",
                                   colorsubsampling="420", fastdct=True)
 
-
-def jpeg_size(jpeg: bytes) -> tuple[int, int]:
-    """(width, height) from a JPEG's header."""
-    height, width, _, _ = simplejpeg.decode_jpeg_header(jpeg)
-    return width, height
