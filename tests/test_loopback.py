@@ -70,7 +70,7 @@ async def test_ten_thousand_hostile_datagrams_leave_the_daemon_serving(bridge):
             await asyncio.sleep(0)
     sock.close()
     await asyncio.sleep(0.3)
-    assert instance.sessions == {} or len(instance.sessions) <= 4
+    assert instance.sessions == {}  # no hostile datagram got past the cookie handshake
     summary = await run_client(ClientOptions(port=port, script=parse_script("W:1s"), tail_s=1.5))
     assert summary.connected and summary.frames_complete > 10 and not summary.errors
 
