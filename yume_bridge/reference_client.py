@@ -126,8 +126,12 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                      on_frame: Callable[[FrameReceived], None] | None = None) -> Summary:
     """Run one scripted session against a daemon and summarise what arrived."""
     loop = asyncio.get_running_loop()
-    client = ClientEndpoint(fps=options.fps, quality=options.quality, max_datagram=options.max_datagram,
-                            token=options.token, encoding=options.encoding)
+
+    def new_endpoint() -> ClientEndpoint:
+        return ClientEndpoint(fps=options.fps, quality=options.quality, max_datagram=options.max_datagram,
+                              token=options.token, encoding=options.encoding)
+
+    client = new_endpoint()
     summary = Summary()
     wake = asyncio.Event()
 
@@ -143,7 +147,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     reflected_up_to = 0
     frame_times: list[float] = []
     started_at = clock()
-    state = {"uploaded": options.image is None, "started": False, "world": False}
+    state = {"uploaded": options.image is None, "world": False}
     if options.output is not None:
         options.output.mkdir(parents=True, exist_ok=True)
 
@@ -209,8 +213,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     async def establish() -> bool:
         """Handshake, upload and start on a fresh endpoint; False if the daemon did not answer."""
         nonlocal client, reflected_up_to
-        client = ClientEndpoint(fps=options.fps, quality=options.quality, max_datagram=options.max_datagram,
-                                token=options.token, encoding=options.encoding)
+        client = new_endpoint()
         input_sent.clear()
         reflected_up_to = 0
         state["uploaded"] = options.image is None
