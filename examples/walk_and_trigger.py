@@ -13,7 +13,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from yume_bridge.reference_client import ClientOptions, parse_script, run_client
+from yume_bridge.tools.client import ClientOptions, parse_script, run_client
 
 
 def main() -> None:

@@ -64,8 +64,8 @@ def daemon_process():
 @pytest.fixture
 async def bridge(request):
     """An in-process daemon with the preview backend; parametrise with a BridgeConfig via indirect."""
-    from yume_bridge.app import run_bridge
     from yume_bridge.config import BridgeConfig, NetworkConfig
+    from yume_bridge.daemon.app import run_bridge
 
     config = getattr(request, "param", None) or BridgeConfig(network=NetworkConfig(port=0))
     stop = asyncio.Event()

@@ -14,7 +14,7 @@ from yume_bridge.protocol.client import FrameReceived
 from yume_bridge.protocol.codec import encode
 from yume_bridge.protocol.messages import Hello, Input, Ping
 from yume_bridge.protocol.wire import Encoding
-from yume_bridge.reference_client import ClientOptions, ScriptStep, parse_script, run_client
+from yume_bridge.tools.client import ClientOptions, ScriptStep, parse_script, run_client
 
 pytestmark = pytest.mark.asyncio
 
@@ -106,7 +106,7 @@ async def test_a_text_start_draws_a_world_and_frames_carry_consumed_inputs(bridg
 
 
 async def test_the_daemon_says_bye_to_clients_when_it_shuts_down(start_image):
-    from yume_bridge.app import run_bridge
+    from yume_bridge.daemon.app import run_bridge
 
     stop = asyncio.Event()
     started = asyncio.get_running_loop().create_future()
@@ -122,7 +122,7 @@ async def test_the_daemon_says_bye_to_clients_when_it_shuts_down(start_image):
 
 async def test_a_client_reconnects_by_itself_after_the_daemon_restarts():
     from tests.conftest import free_udp_port
-    from yume_bridge.app import run_bridge
+    from yume_bridge.daemon.app import run_bridge
 
     port = free_udp_port()
     config = BridgeConfig(network=NetworkConfig(port=port))
@@ -168,7 +168,7 @@ async def test_pausing_stops_frames_and_resuming_does_not_burst(bridge):
             if isinstance(event, FrameReceived):
                 arrivals.append((loop.time(), event.frame.header.frame))
 
-    from yume_bridge.transport import CallbackDatagramProtocol
+    from yume_bridge.daemon.udp import CallbackDatagramProtocol
 
     transport, _ = await loop.create_datagram_endpoint(lambda: CallbackDatagramProtocol(on_datagram),
                                                        remote_addr=("127.0.0.1", port))

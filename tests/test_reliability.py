@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from yume_bridge.reference_client import ClientOptions, ScriptStep, run_client
+from yume_bridge.tools.client import ClientOptions, ScriptStep, run_client
 
 pytestmark = pytest.mark.asyncio
 

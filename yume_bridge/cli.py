@@ -120,7 +120,7 @@ def serve(**options: Any) -> None:
     _setup_logging(options["log_level"], options["log_format"])
     try:
         config = config_from_options(options)
-        from yume_bridge.app import build_backend
+        from yume_bridge.daemon.app import build_backend
 
         backend = build_backend(config)
     except (ConfigError, ImportError) as exc:
@@ -152,7 +152,7 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
 
 
 def _run_until_signal(config: BridgeConfig, backend) -> None:
-    from yume_bridge.app import SHUTDOWN_TIMEOUT_S, run_bridge
+    from yume_bridge.daemon.app import SHUTDOWN_TIMEOUT_S, run_bridge
 
     async def main_task() -> None:
         stop = asyncio.Event()
@@ -210,7 +210,7 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
               help="Reconnect with backoff when the daemon restarts.")
 def client(**options: Any) -> None:
     """Play a scripted session against a daemon and print a JSON summary."""
-    from yume_bridge.reference_client import ClientOptions, parse_script, run_client
+    from yume_bridge.tools.client import ClientOptions, parse_script, run_client
 
     try:
         script = parse_script(options["script"])
@@ -247,7 +247,7 @@ def _parse_event(text: str) -> tuple[float, str]:
 
 
 def _discover_one(port: int) -> tuple[str, int]:
-    from yume_bridge.discovery import browse
+    from yume_bridge.daemon.discovery import browse
 
     found = asyncio.run(browse(1.5))
     if found:
@@ -272,7 +272,7 @@ def _write_animation(folder: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def discover(timeout: float, as_json: bool) -> None:
     """List yume-bridge daemons on the local network."""
-    from yume_bridge.discovery import browse
+    from yume_bridge.daemon.discovery import browse
 
     found = asyncio.run(browse(timeout))
     if as_json:
@@ -315,7 +315,7 @@ def check_weights_command(folder: Path) -> None:
 def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
           soak_minutes: float | None) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
-    from yume_bridge.bench import format_loss_table, format_table, load, lossy_link, run_benchmarks, soak
+    from yume_bridge.tools.bench import format_loss_table, format_table, load, lossy_link, run_benchmarks, soak
 
     if clients is not None:
         click.echo(json.dumps(asyncio.run(load(clients, max(seconds, 6.0), load_fps)), indent=2))

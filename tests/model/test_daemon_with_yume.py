@@ -12,12 +12,12 @@ from tests.conftest import jpeg_bytes
 from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig
 from yume_bridge.cli import main
 from yume_bridge.config import BridgeConfig, NetworkConfig
-from yume_bridge.reference_client import ClientOptions, parse_script, run_client
+from yume_bridge.tools.client import ClientOptions, parse_script, run_client
 
 
 @pytest.mark.asyncio
 async def test_a_client_walks_a_tiny_yume_world_over_loopback(tiny_folder):
-    from yume_bridge.app import run_bridge
+    from yume_bridge.daemon.app import run_bridge
 
     backend = YumeBackend(YumeBackendConfig(weights=tiny_folder, resolution="128x224", device="cpu",
                                             dtype="float32", text_dtype="float32", allow_any_resolution=True))

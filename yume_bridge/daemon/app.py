@@ -18,7 +18,17 @@ from yume_bridge import __version__
 from yume_bridge.actions import AxisQuantizer, CaptionTemplates, Look, Movement, Speed
 from yume_bridge.backends.base import WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
-from yume_bridge.discovery import advertise
+from yume_bridge.daemon.discovery import advertise
+from yume_bridge.daemon.udp import UdpEndpoint
+from yume_bridge.daemon.worker import (
+    ChunkDone,
+    ConditioningInbox,
+    FrameReady,
+    GenerationWorker,
+    Readiness,
+    SessionFailed,
+    decode_start_image,
+)
 from yume_bridge.protocol.messages import Latency, Vocabulary
 from yume_bridge.protocol.server import (
     ConfigChanged,
@@ -31,16 +41,6 @@ from yume_bridge.protocol.server import (
     StartRequested,
 )
 from yume_bridge.protocol.wire import ErrorCode
-from yume_bridge.transport import UdpEndpoint
-from yume_bridge.worker import (
-    ChunkDone,
-    ConditioningInbox,
-    FrameReady,
-    GenerationWorker,
-    Readiness,
-    SessionFailed,
-    decode_start_image,
-)
 
 log = logging.getLogger("yume_bridge")
 STATUS_INTERVAL_S = 1.0

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from yume_bridge.daemon.udp import CallbackDatagramProtocol
 from yume_bridge.protocol.client import (
     ClientEndpoint,
     ClientState,
@@ -29,7 +30,6 @@ from yume_bridge.protocol.client import (
     WorldStarted,
 )
 from yume_bridge.protocol.wire import Encoding
-from yume_bridge.transport import CallbackDatagramProtocol
 
 _MOVE_AXES = {"W": (0, 1), "S": (0, -1), "D": (1, 0), "A": (-1, 0)}
 _LOOK_AXES = {"\u2192": (1, 0), "\u2190": (-1, 0), "\u2191": (0, 1), "\u2193": (0, -1),

@@ -23,13 +23,13 @@ from contextlib import contextmanager
 from yume_bridge.actions import Action, Look, Movement
 from yume_bridge.backends.base import ChunkRequest, StartRequest, WorldSpec
 from yume_bridge.backends.preview import PreviewBackend
-from yume_bridge.frames import encode_jpeg
-from yume_bridge.netem import LinkProfile, LossyRelay
+from yume_bridge.daemon.frames import encode_jpeg
 from yume_bridge.protocol.client import ClientEndpoint
 from yume_bridge.protocol.fragment import Reassembler
 from yume_bridge.protocol.messages import Vocabulary
 from yume_bridge.protocol.server import DaemonEndpoint, ServerInfo
-from yume_bridge.reference_client import ClientOptions, ScriptStep, run_client
+from yume_bridge.tools.client import ClientOptions, ScriptStep, run_client
+from yume_bridge.tools.netem import LinkProfile, LossyRelay
 
 
 def preview_frames(width: int, height: int, count: int = 29):

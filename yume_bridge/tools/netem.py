@@ -10,8 +10,8 @@ import asyncio
 import random
 from dataclasses import dataclass
 
+from yume_bridge.daemon.udp import CallbackDatagramProtocol
 from yume_bridge.protocol.wire import FRAME_MAGIC, FrameFlags
-from yume_bridge.transport import CallbackDatagramProtocol
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from yume_bridge.actions import Action, Axes, AxisQuantizer, CaptionTemplates, InputWindow, Speed
 from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest, World, WorldBackend
-from yume_bridge.frames import encode_jpeg
+from yume_bridge.daemon.frames import encode_jpeg
 
 log = logging.getLogger(__name__)
 MAX_COMMANDS = 256

@@ -1,0 +1,1 @@
+"""The daemon shell: transports, the generation worker, discovery and the composition root."""
