@@ -13,6 +13,38 @@ enum class EYumeBridgeConnectionState : uint8
 	Disconnected,
 	Connecting,
 	Connected,
+	/** The session ended for a reason retrying may cure; the next attempt is scheduled (auto-reconnect). */
+	WaitingToReconnect,
+};
+
+/** A daemon found on the network by DNS-SD (`_yume-bridge._udp.local.`). */
+USTRUCT(BlueprintType)
+struct YUMEBRIDGE_API FYumeBridgeDaemon
+{
+	GENERATED_BODY()
+
+	/** Instance name, e.g. "studio-47800". */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	FString Name;
+
+	/** An address to pass to Connect (IPv4 first), or the host name when no address was announced. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	FString Host;
+
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	int32 Port = 0;
+
+	/** Every announced address, IPv4 first. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	TArray<FString> Addresses;
+
+	/** The advertisement's TXT properties: protocol, version, backend, model, width, height, fps, token. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	TMap<FString, FString> Properties;
+
+	/** The daemon says it needs a token (TXT token=required). */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	bool bNeedsToken = false;
 };
 
 /** What the daemon told us in its welcome (SPEC §5.3). */
@@ -191,3 +223,4 @@ DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FYumeBridgeStatusSignature, const FY
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(FYumeBridgeErrorSignature, const FString&, Code, const FString&, Reason);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(FYumeBridgeStartedSignature, int64, World, int64, Seed);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FYumeBridgeDisconnectedSignature, const FString&, Reason);
+DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FYumeBridgeDaemonsFoundSignature, const TArray<FYumeBridgeDaemon>&, Daemons);

@@ -13,7 +13,7 @@
 #include "Tests/YumeBridgeVectorSuite.hpp"
 
 IMPLEMENT_SIMPLE_AUTOMATION_TEST(FYumeBridgeVectorsTest, "YumeBridge.Protocol.Vectors",
-	EAutomationTestFlags::EditorContext | EAutomationTestFlags::ClientContext | EAutomationTestFlags::EngineFilter)
+	EAutomationTestFlags::EditorContext | EAutomationTestFlags::ClientContext | EAutomationTestFlags::ProductFilter)
 
 bool FYumeBridgeVectorsTest::RunTest(const FString& Parameters)
 {
@@ -31,7 +31,7 @@ bool FYumeBridgeVectorsTest::RunTest(const FString& Parameters)
 }
 
 IMPLEMENT_SIMPLE_AUTOMATION_TEST(FYumeBridgeAuthenticatedHandshakeTest, "YumeBridge.Protocol.AuthenticatedHandshake",
-	EAutomationTestFlags::EditorContext | EAutomationTestFlags::ClientContext | EAutomationTestFlags::EngineFilter)
+	EAutomationTestFlags::EditorContext | EAutomationTestFlags::ClientContext | EAutomationTestFlags::ProductFilter)
 
 bool FYumeBridgeAuthenticatedHandshakeTest::RunTest(const FString& Parameters)
 {
