@@ -643,6 +643,11 @@ void FYumeBridgeSession::DrainLocked()
 		Info.InputSeq = Header.input_seq;
 		Info.InputToFrameMs = Received->input_latency ? static_cast<float>(*Received->input_latency) / 1000.f : -1.f;
 		Info.FramesSkipped = static_cast<int64>(Core.frames_replaced());
+		Info.Latent = Header.latent;
+		Info.bAfterCut = Header.after_cut();
+		Info.CutLatents = Header.after_cut() ? Header.cut_latents : 0;
+		ChunksCut += Header.after_cut() ? 1 : 0;
+		Info.ChunksCut = ChunksCut;
 		const yumebridge::Bytes& Jpeg = Received->frame.jpeg;
 		Decoder->Submit(Jpeg.data(), static_cast<int32>(Jpeg.size()), Info);
 	}

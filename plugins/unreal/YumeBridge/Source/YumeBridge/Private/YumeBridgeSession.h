@@ -188,6 +188,7 @@ private:
 	TSharedPtr<FInternetAddr> SenderAddress;
 	TArray<uint8> ReceiveBuffer;
 	bool bPortUnreachable = false;
+	int64 ChunksCut = 0;  // frames with after_cut taken from the core in this session
 
 	// Several producers: the network thread and, for a start from a texture, a background task.
 	TQueue<FYumeBridgeSessionEvent, EQueueMode::Mpsc> Events;

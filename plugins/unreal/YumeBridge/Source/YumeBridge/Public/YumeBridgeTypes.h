@@ -144,6 +144,24 @@ struct YUMEBRIDGE_API FYumeBridgeFrameInfo
 	/** Frames that completed but were replaced by a newer one before display (newest frame wins). */
 	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
 	int64 FramesSkipped = 0;
+
+	/** The latent (within its chunk) this frame was decoded from; 0 from daemons that do not say. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	int32 Latent = 0;
+
+	/**
+	 * This frame starts a chunk that replaced one cut short because the input changed (pre-emption);
+	 * CutLatents says how many latents of the cut chunk had been shown. A cut is not a loss.
+	 */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	bool bAfterCut = false;
+
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	int32 CutLatents = 0;
+
+	/** Chunks cut short so far in this session. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	int64 ChunksCut = 0;
 };
 
 /** Readiness of the generator and the latency breakdown of the last chunk (SPEC §5.11). */
