@@ -1,8 +1,15 @@
 // Compile-only stand-ins for the few Unreal Engine types the plugin's Unreal layer uses.
 //
 // NOT the engine: they only let the host build type-check the plugin's own code (names, types,
-// const-correctness, lambdas) where no engine is installed. Signatures follow the UE 5.x headers
+// const-correctness, lambdas) where no engine is installed. Signatures follow the UE 5.3 headers
 // as documented; the real check remains a build in the engine. Never shipped.
+//
+// This file holds what CoreMinimal.h and CoreUObject give every file. Everything else lives in a
+// stand-in of its own header (Sockets.h, IImageWrapper.h, HAL/Runnable.h, Engine/Canvas.h, ...)
+// declaring only what that header declares, so a .cpp that forgets an include fails here as it
+// would in a non-unity engine build. Where the engine checks its arguments at compile time the
+// stand-ins do too (Printf refuses an FString, Cast wants a UObject class, a render command takes
+// FRHICommandListImmediate&, a ticker returns bool).
 #pragma once
 
 #include <algorithm>
@@ -316,149 +323,17 @@ public:
 	void Lock() {}
 	void Unlock() {}
 };
-class FScopeLock
-{
-public:
-	explicit FScopeLock(FCriticalSection* In) : Section(In) { Section->Lock(); }
-	~FScopeLock() { Section->Unlock(); }
-private:
-	FCriticalSection* Section;
-};
-class FRunnable
-{
-public:
-	virtual ~FRunnable() = default;
-	virtual bool Init() { return true; }
-	virtual uint32 Run() = 0;
-	virtual void Stop() {}
-	virtual void Exit() {}
-};
 enum EThreadPriority { TPri_Normal, TPri_AboveNormal };
-class FRunnableThread
-{
-public:
-	static FRunnableThread* Create(FRunnable*, const TCHAR*, uint32 = 0, EThreadPriority = TPri_Normal) { return nullptr; }
-	virtual ~FRunnableThread() = default;
-	bool Kill(bool) { return true; }
-};
-class FEvent
-{
-public:
-	void Trigger() {}
-	bool Wait(uint32) { return false; }
-};
-struct FPlatformProcess
-{
-	static FEvent* GetSynchEventFromPool(bool) { return nullptr; }
-	static void ReturnSynchEventToPool(FEvent*) {}
-};
 struct FPlatformTime
 {
 	static double Seconds() { return 0.0; }
 };
-enum class EQueueMode { Mpsc, Spsc };
-template <class T, EQueueMode Mode = EQueueMode::Spsc>
-class TQueue
-{
-public:
-	bool Enqueue(T&& Item) { Items.push(std::move(Item)); return true; }
-	bool Dequeue(T& Out) { if (Items.empty()) return false; Out = std::move(Items.front()); Items.pop(); return true; }
-private:
-	std::queue<T> Items;
-};
 
 // ---- modules ----
-class IModuleInterface
-{
-public:
-	virtual ~IModuleInterface() = default;
-	virtual void StartupModule() {}
-	virtual void ShutdownModule() {}
-};
-struct FModuleManager
-{
-	template <class T> static T& LoadModuleChecked(const TCHAR*) { static T Module; return Module; }
-	template <class T> static T* GetModulePtr(const TCHAR*) { return nullptr; }
-};
 
 // ---- images ----
-enum class EImageFormat { PNG, JPEG };
-enum class ERGBFormat { RGBA, BGRA, Gray };
-class IImageWrapper
-{
-public:
-	virtual ~IImageWrapper() = default;
-	virtual bool SetCompressed(const void*, int64) { return false; }
-	virtual bool SetRaw(const void*, int64, const int32, const int32, const ERGBFormat, const int32, const int32 = 0) { return false; }
-	virtual bool GetRaw(const ERGBFormat, int32, TArray64<uint8>&) { return false; }
-	virtual TArray64<uint8> GetCompressed(int32 = 0) { return {}; }
-	virtual int64 GetWidth() const { return 0; }
-	virtual int64 GetHeight() const { return 0; }
-};
-class IImageWrapperModule
-{
-public:
-	TSharedPtr<IImageWrapper> CreateImageWrapper(EImageFormat) { return TSharedPtr<IImageWrapper>(); }
-};
 
 // ---- sockets ----
-enum ESocketErrors { SE_NO_ERROR, SE_EWOULDBLOCK, SE_ECONNRESET, SE_ECONNREFUSED };
-namespace ESocketWaitConditions { enum Type { WaitForRead, WaitForWrite }; }
-enum class ESocketType { SOCKTYPE_Unknown, SOCKTYPE_Datagram };
-enum class EAddressInfoFlags { Default };
-struct FNetworkProtocolTypes { static inline const FName IPv4{}; static inline const FName IPv6{}; };
-class FInternetAddr
-{
-public:
-	virtual ~FInternetAddr() = default;
-	virtual void SetPort(int32) {}
-	virtual FName GetProtocolType() const { return FName(); }
-	virtual bool CompareEndpoints(const FInternetAddr&) const { return true; }
-	virtual TSharedRef<FInternetAddr> Clone() const { return MakeShared<FInternetAddr>(); }
-	virtual FString ToString(bool bAppendPort) const { (void)bAppendPort; return FString(); }
-};
-struct FAddressInfoResultData
-{
-	TSharedRef<FInternetAddr> Address;
-};
-struct FAddressInfoResult
-{
-	ESocketErrors ReturnCode = SE_NO_ERROR;
-	TArray<FAddressInfoResultData> Results;
-};
-class FSocket
-{
-public:
-	bool SetNonBlocking(bool = true) { return true; }
-	bool SetReceiveBufferSize(int32, int32&) { return true; }
-	bool Wait(ESocketWaitConditions::Type, FTimespan) { return false; }
-	bool RecvFrom(uint8*, int32, int32&, FInternetAddr&) { return false; }
-	bool SendTo(const uint8*, int32, int32&, const FInternetAddr&) { return true; }
-	bool Close() { return true; }
-};
-class ISocketSubsystem
-{
-public:
-	static ISocketSubsystem* Get(const FName&) { return nullptr; }
-	FAddressInfoResult GetAddressInfo(const TCHAR*, const TCHAR*, EAddressInfoFlags, const FName, ESocketType) { return {}; }
-	TSharedRef<FInternetAddr> CreateInternetAddr() { return MakeShared<FInternetAddr>(); }
-	TSharedRef<FInternetAddr> CreateInternetAddr(const FName) { return MakeShared<FInternetAddr>(); }
-	FSocket* CreateSocket(const FName&, const FString&, const FName&) { return nullptr; }
-	void DestroySocket(FSocket*) {}
-	ESocketErrors GetLastErrorCode() { return SE_NO_ERROR; }
-};
-class FUdpSocketBuilder
-{
-public:
-	explicit FUdpSocketBuilder(const FString&) {}
-	FUdpSocketBuilder& AsNonBlocking() { return *this; }
-	FUdpSocketBuilder& BoundToPort(uint16) { return *this; }
-	FUdpSocketBuilder& WithReceiveBufferSize(int32) { return *this; }
-	FUdpSocketBuilder& WithSendBufferSize(int32) { return *this; }
-	FUdpSocketBuilder& WithMulticastLoopback() { return *this; }
-	FUdpSocketBuilder& WithMulticastTtl(uint8) { return *this; }
-	FSocket* Build() const { return nullptr; }
-};
 
 // ---- engine objects ----
 class UWorld;
