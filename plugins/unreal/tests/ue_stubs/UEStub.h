@@ -131,6 +131,7 @@ public:
 	void Empty() { Items.clear(); }
 	void SetNumUninitialized(SizeT Count) { Items.resize(static_cast<std::size_t>(Count)); }
 	void Append(const T* Ptr, SizeT Count) { Items.insert(Items.end(), Ptr, Ptr + Count); }
+	template <class P> void StableSort(P Predicate) { std::stable_sort(Items.begin(), Items.end(), Predicate); }
 	bool IsValidIndex(SizeT Index) const { return Index >= 0 && Index < Num(); }
 	T& operator[](SizeT Index) { return Items[static_cast<std::size_t>(Index)]; }
 	const T& operator[](SizeT Index) const { return Items[static_cast<std::size_t>(Index)]; }

@@ -88,6 +88,7 @@ void UYumeBridgeComponent::ConnectOnBeginPlay()
 	{
 		return;  // already streaming (a respawned pawn takes the running stream over)
 	}
+	Connection->Seed = Seed;
 	if (Connection->Connect())
 	{
 		Connection->StartFromDefault();
@@ -143,24 +144,40 @@ bool UYumeBridgeComponent::IsConnected() const
 bool UYumeBridgeComponent::StartFromTexture(UTexture* Texture, const FString& Prompt)
 {
 	UYumeBridgeConnection* Connection = GetConnection();
+	if (Connection != nullptr)
+	{
+		Connection->Seed = Seed;  // this component's seed for its starts
+	}
 	return Connection != nullptr && Connection->StartFromTexture(Texture, Prompt);
 }
 
 bool UYumeBridgeComponent::StartFromImageFile(const FString& Path, const FString& Prompt)
 {
 	UYumeBridgeConnection* Connection = GetConnection();
+	if (Connection != nullptr)
+	{
+		Connection->Seed = Seed;  // this component's seed for its starts
+	}
 	return Connection != nullptr && Connection->StartFromImageFile(Path, Prompt);
 }
 
 bool UYumeBridgeComponent::StartFromPrompt(const FString& Prompt)
 {
 	UYumeBridgeConnection* Connection = GetConnection();
+	if (Connection != nullptr)
+	{
+		Connection->Seed = Seed;  // this component's seed for its starts
+	}
 	return Connection != nullptr && Connection->StartFromPrompt(Prompt);
 }
 
 bool UYumeBridgeComponent::StartFromDefault(const FString& Prompt)
 {
 	UYumeBridgeConnection* Connection = GetConnection();
+	if (Connection != nullptr)
+	{
+		Connection->Seed = Seed;  // this component's seed for its starts
+	}
 	return Connection != nullptr && Connection->StartFromDefault(Prompt);
 }
 
@@ -176,7 +193,8 @@ void UYumeBridgeComponent::SetLook(FVector2D Look)
 {
 	if (UYumeBridgeConnection* Connection = GetConnection())
 	{
-		Connection->SetLook(Look);
+		Connection->LookScale = 1.f;  // the component's own scale applies
+		Connection->SetLook(Look * LookScale);
 	}
 }
 

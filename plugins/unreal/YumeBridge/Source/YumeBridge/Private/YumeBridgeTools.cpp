@@ -46,6 +46,12 @@ namespace
 		}
 		const std::optional<std::string> Token = Service.property("token");
 		Daemon.bNeedsToken = Token.has_value() && *Token == "required";
+		const std::optional<std::string> Free = Service.property("free");
+		if (Free.has_value() && !Free->empty() && Free->find_first_not_of("0123456789") == std::string::npos && Free->size() < 6)
+		{
+			Daemon.FreeSessions = std::stoi(*Free);
+			Daemon.bFull = Daemon.FreeSessions == 0;
+		}
 		return Daemon;
 	}
 
@@ -112,6 +118,8 @@ namespace
 		{
 			Found.Add(ToDaemon(Service));
 		}
+		// The one with the most free session slots first (those that do not say, after those that do).
+		Found.StableSort([](const FYumeBridgeDaemon& A, const FYumeBridgeDaemon& B) { return A.FreeSessions > B.FreeSessions; });
 		return Found;
 	}
 }

@@ -43,6 +43,14 @@ public:
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Yume Bridge")
 	TObjectPtr<UTextureRenderTarget2D> OutputRenderTarget;
 
+	/** Seed for the next start from this component; -1 lets the daemon pick one. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Yume Bridge")
+	int64 Seed = -1;
+
+	/** Multiplies SetLook's input (e.g. about 0.05 turns mouse deltas into a [-1, 1] rate). */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Yume Bridge")
+	float LookScale = 1.f;
+
 	/** The connection this component shows (created on first use). */
 	UFUNCTION(BlueprintPure, Category = "Yume Bridge")
 	UYumeBridgeConnection* GetConnection() const;

@@ -45,6 +45,14 @@ struct YUMEBRIDGE_API FYumeBridgeDaemon
 	/** The daemon says it needs a token (TXT token=required). */
 	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
 	bool bNeedsToken = false;
+
+	/** Session slots still free (TXT free); -1 when the daemon does not say. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	int32 FreeSessions = -1;
+
+	/** The daemon says it has no free session slot: connecting would get session_limit. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	bool bFull = false;
 };
 
 /** What the daemon told us in its welcome (SPEC §5.3). */
