@@ -1,5 +1,5 @@
 // What the client tells the user when a session ends, and when it tries again.
-#include "YumeBridgeCore/YumeBridgeCore.hpp"
+#include "fake_daemon.hpp"
 
 #include <doctest/doctest.h>
 
@@ -60,4 +60,43 @@ TEST_CASE("a full daemon is retried no sooner than five seconds") {
     ReconnectBackoff backoff;
     CHECK(*backoff.schedule(0, ErrorCode::SessionLimit) >= 4 * kSecond);  // 5 s less at most 20% jitter (none here)
     CHECK(*ReconnectBackoff().schedule(0, ErrorCode::SessionLimit) == 5 * kSecond);
+}
+
+// ---- reconnecting from the close event, as the Unreal layer's OnError handlers may ----
+
+TEST_CASE("a client that connects again while handling the Closed event keeps that new session") {
+    using namespace yumebridge::testing;
+    Link link;
+    REQUIRE(link.connect());
+    msg::Error fatal;
+    fatal.code = "shutting_down";
+    fatal.message = "restarting";
+    fatal.fatal = true;
+    link.client.receive_datagram(link.daemon.make(Message(fatal)), link.now);
+    bool reconnected = false;
+    while (std::optional<ClientEvent> event = link.client.next_event()) {
+        if (const auto* closed = std::get_if<ev::Closed>(&*event)) {
+            CHECK(closed->code == ErrorCode::ShuttingDown);
+            // What a listener does from OnError: connect again at once, still inside the handler.
+            REQUIRE(link.client.connect(link.now, random_nonce()).ok());
+            reconnected = true;
+        }
+    }
+    REQUIRE(reconnected);
+    link.daemon.closed = false;
+    link.transfer();
+    CHECK(link.client.connected());
+    // Nothing of the old session ends the new one later: it stays open while the daemon answers.
+    link.advance(30 * kSecond);
+    CHECK(link.client.connected());
+    CHECK(link.events_of<ev::Closed>().empty());
+}
+
+TEST_CASE("the backoff schedules the next attempt when the new session fails as well, then resets once connected") {
+    ReconnectBackoff backoff(BackoffConfig{kSecond, 30 * kSecond, 2.0, 0.0, 0});
+    const Time first = *backoff.schedule(0, ErrorCode::DaemonUnreachable);
+    const Time second = *backoff.schedule(first, ErrorCode::DaemonUnreachable);
+    CHECK(second - first == 2 * kSecond);
+    backoff.reset();  // the Connected event
+    CHECK(*backoff.schedule(100 * kSecond, ErrorCode::DaemonSilent) == 101 * kSecond);
 }
