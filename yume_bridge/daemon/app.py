@@ -19,6 +19,7 @@ from yume_bridge.actions import AxisQuantizer, CaptionTemplates, Look, Movement,
 from yume_bridge.backends.base import WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
 from yume_bridge.daemon.discovery import advertise
+from yume_bridge.daemon.recorder import DaemonRecordingOptions, SessionRecorder, daemon_header, open_session_recorder
 from yume_bridge.daemon.udp import UdpEndpoint
 from yume_bridge.daemon.worker import (
     ChunkDone,
@@ -100,13 +101,16 @@ class _Playback:
     latency: Latency = field(default_factory=Latency)
     first_ready_at: float | None = None
     next_status_at: float = 0.0
+    recorder: SessionRecorder | None = None
 
 
 class Bridge:
     """The daemon: one UDP socket, one protocol endpoint, one generation worker."""
 
-    def __init__(self, config: BridgeConfig, backend: WorldBackend, *, clock=time.monotonic) -> None:
+    def __init__(self, config: BridgeConfig, backend: WorldBackend, *, clock=time.monotonic,
+                 recording: DaemonRecordingOptions | None = None) -> None:
         self.config = config
+        self.recording = recording
         self.backend = backend
         self.clock = clock
         spec = backend.spec
@@ -150,6 +154,8 @@ class Bridge:
             return
         for session_id in list(self.sessions):
             self.endpoint.close_session(session_id, "shutdown")
+            if (recorder := self.sessions[session_id].recorder) is not None:
+                recorder.close("shutdown")
         self._flush()
         if self.worker is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.worker.stop, SHUTDOWN_TIMEOUT_S - 1)
@@ -226,12 +232,19 @@ class Bridge:
                                       speed=Speed() if options.speed else None)
             inbox.quality = event.quality
             self.sessions[event.session] = _Playback(inbox=inbox, fps=event.fps)
+            if self.recording is not None:
+                header = daemon_header(self.backend.spec, self.config, quality=event.quality,
+                                       vocabulary_version=self.templates.version)
+                self.sessions[event.session].recorder = open_session_recorder(
+                    self.recording, session=event.session, header=header, clock=self.clock)
             log.info("session %08x opened by %s %s from %s", event.session, event.client, event.engine,
                      event.address)
             self._send_status(event.session, self.sessions[event.session], now)
         elif isinstance(event, SessionClosed):
-            if self.sessions.pop(event.session, None) is not None:
+            if (closed := self.sessions.pop(event.session, None)) is not None:
                 self.worker.close_world(event.session)
+                if closed.recorder is not None:
+                    closed.recorder.close(event.reason)
                 log.info("session %08x closed: %s", event.session, event.reason)
         elif isinstance(event, StartRequested):
             playback = self.sessions[event.session]
@@ -240,18 +253,28 @@ class Bridge:
             playback.requested = False
             playback.inbox.new_world(event.prompt)
             self.worker.open_world(event.session, playback.world, event.image, event.prompt, event.seed)
+            if playback.recorder is not None:
+                playback.recorder.start(source=event.source.value, image=event.image, prompt=event.prompt,
+                                        seed=event.seed, now=now)
         elif isinstance(event, InputReceived):
             self.sessions[event.session].inbox.put_input(event.seq, event.axes)
+            if (recorder := self.sessions[event.session].recorder) is not None:
+                recorder.input(seq=event.seq, axes=event.axes, now=now)
         elif isinstance(event, EventsChanged):
             playback = self.sessions[event.session]
             chunk = playback.inbox.set_events(event.events)
             self.endpoint.send_event_ack(event.session, event_id=event.event_id, chunk=chunk, active=event.active)
+            if playback.recorder is not None:
+                playback.recorder.event(event_id=event.event_id, events=event.events, active=event.active,
+                                        chunk=chunk, now=now)
             if playback.world:
                 self.worker.prepare(event.session, playback.inbox.captions_for_events())
         elif isinstance(event, ConfigChanged):
             playback = self.sessions[event.session]
             playback.fps, playback.paused = event.fps, event.paused
             playback.inbox.quality = event.quality
+            if playback.recorder is not None:
+                playback.recorder.config(fps=event.fps, quality=event.quality, paused=event.paused, now=now)
             self._send_status(event.session, playback, now)
 
     # --- pacing -----------------------------------------------------------------------------
@@ -270,9 +293,13 @@ class Bridge:
             interval = 1.0 / playback.fps
             while playback.frames and now >= playback.next_send_at:
                 frame: FrameReady = playback.frames.popleft()
-                self.endpoint.send_frame(session_id, jpeg=frame.jpeg, chunk=frame.chunk,
-                                         frame_in_chunk=frame.frame_in_chunk, last_in_chunk=frame.last_in_chunk,
-                                         input_seq=frame.input_seq, action=frame.action, now=now)
+                number = self.endpoint.send_frame(session_id, jpeg=frame.jpeg, chunk=frame.chunk,
+                                                  frame_in_chunk=frame.frame_in_chunk,
+                                                  last_in_chunk=frame.last_in_chunk, input_seq=frame.input_seq,
+                                                  action=frame.action, now=now)
+                if playback.recorder is not None and frame.frame_in_chunk == 0:
+                    playback.recorder.chunk_begun(chunk=frame.chunk, action=frame.action, input_seq=frame.input_seq,
+                                                  first_frame=number, now=now)
                 if frame.frame_in_chunk == 0:
                     playback.latency = Latency(queue_ms=playback.latency.queue_ms,
                                                generate_ms=playback.latency.generate_ms,
@@ -304,6 +331,9 @@ class Bridge:
                                   queue=queue, fps=float(len(recent)), frames_sent=playback.frames_sent,
                                   action=playback.action, input_seq=playback.input_seq, latency=playback.latency,
                                   message=message or self._status_message)
+        if playback.recorder is not None:
+            playback.recorder.status(state=readiness, chunk=playback.chunk, action=playback.action,
+                                     latency=playback.latency, now=now)
         playback.next_status_at = now + STATUS_INTERVAL_S
 
     # --- output and timer -------------------------------------------------------------------
@@ -343,9 +373,9 @@ class Bridge:
 
 
 async def run_bridge(config: BridgeConfig, *, stop: asyncio.Event, started: asyncio.Future | None = None,
-                     backend: WorldBackend | None = None) -> None:
+                     backend: WorldBackend | None = None, recording: DaemonRecordingOptions | None = None) -> None:
     """Serve until ``stop`` is set, then shut down in order within the shutdown timeout."""
-    bridge = Bridge(config, backend or build_backend(config))
+    bridge = Bridge(config, backend or build_backend(config), recording=recording)
     async with AsyncExitStack() as stack:
         address = await bridge.start()
         stack.push_async_callback(bridge.close)

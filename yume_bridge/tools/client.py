@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -34,6 +35,16 @@ from yume_bridge.protocol.wire import Encoding
 _MOVE_AXES = {"W": (0, 1), "S": (0, -1), "D": (1, 0), "A": (-1, 0)}
 _LOOK_AXES = {"\u2192": (1, 0), "\u2190": (-1, 0), "\u2191": (0, 1), "\u2193": (0, -1),
               "right": (1, 0), "left": (-1, 0), "up": (0, 1), "down": (0, -1)}
+
+
+class ClientObserver(Protocol):
+    """What ``run_client`` reports as it goes (``tools.recording.ClientRecorder`` is one)."""
+
+    def on_event(self, event: object, now: float) -> None: ...
+
+    def on_input(self, seq: int, move: tuple[float, float], look: tuple[float, float], now: float) -> None: ...
+
+    def on_event_sent(self, event_id: int, text: str, now: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -123,8 +134,12 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 async def run_client(options: ClientOptions, clock: Callable[[], float] = time.monotonic,
-                     on_frame: Callable[[FrameReceived], None] | None = None) -> Summary:
-    """Run one scripted session against a daemon and summarise what arrived."""
+                     on_frame: Callable[[FrameReceived], None] | None = None,
+                     observer: ClientObserver | None = None) -> Summary:
+    """Run one scripted session against a daemon and summarise what arrived.
+
+    ``observer`` (e.g. a recorder) sees every client event, input and event prompt as they happen.
+    """
     loop = asyncio.get_running_loop()
 
     def new_endpoint() -> ClientEndpoint:
@@ -158,6 +173,8 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     def drain(now: float) -> None:
         nonlocal reflected_up_to
         while (event := client.next_event()) is not None:
+            if observer is not None:
+                observer.on_event(event, now)
             if isinstance(event, Connected):
                 summary.connected = True
                 summary.width, summary.height = event.welcome.width, event.welcome.height
@@ -263,13 +280,18 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
             elapsed = now - script_start
             while pending_events and pending_events[0][0] <= elapsed:
                 event_id += 1
-                client.send_event(now, event_id, pending_events.pop(0)[1])
+                text = pending_events.pop(0)[1]
+                client.send_event(now, event_id, text)
+                if observer is not None:
+                    observer.on_event_sent(event_id, text, now)
             if now >= next_input:
                 current = next((s for start, s in reversed(timeline) if start <= elapsed), timeline[-1][1])
                 if elapsed > t:
                     current = ScriptStep((0.0, 0.0), (0.0, 0.0), 0.0)
                 seq = client.send_input(now, move=current.move, look=current.look)
                 input_sent[seq] = now
+                if observer is not None:
+                    observer.on_input(seq, current.move, current.look, now)
                 next_input = now + 1.0 / options.input_rate_hz
             flush()
             await step(limit=max(0.0, next_input - clock()))

@@ -1,0 +1,177 @@
+"""Writing session recordings to disk: the bounded file writer, and ``serve --record``'s per-session hook.
+
+The format is protocol/RECORDING.md (codec in ``protocol.recording``). Each
+record is flushed as it is written, so a recording cut short by a crash still
+holds everything up to the crash (readers call it truncated).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from yume_bridge import __version__
+from yume_bridge.actions import Axes
+from yume_bridge.backends.base import WorldSpec
+from yume_bridge.config import BridgeConfig
+from yume_bridge.protocol import recording as rec
+from yume_bridge.protocol.messages import Latency
+
+log = logging.getLogger("yume_bridge")
+
+
+class RecordingExists(FileExistsError):
+    """The target exists and overwriting was not asked for."""
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class RecordingWriter:
+    """One recording file: the prefix on open, then records within a byte budget; ``close`` writes the end."""
+
+    def __init__(self, path: Path, *, force: bool = False, limit_bytes: int = rec.DEFAULT_LIMIT_BYTES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = Path(path)
+        try:
+            self._file = self.path.open("wb" if force else "xb")
+        except FileExistsError:
+            raise RecordingExists(f"{self.path} exists; choose another name or pass --force to overwrite it") \
+                from None
+        self._clock = clock
+        self._origin = clock()
+        self._budget = rec.RecordBudget(limit_bytes=limit_bytes)
+        self._images: set[bytes] = set()
+        self._file.write(rec.file_prefix())
+        self._file.flush()
+        self.closed = False
+
+    def t_us(self, now: float | None = None) -> int:
+        return int(((self._clock() if now is None else now) - self._origin) * 1e6)
+
+    def write(self, record: rec.Record) -> bool:
+        """Append ``record`` unless the size policy drops it; True if written."""
+        if self.closed:
+            return False
+        data = self._budget.encode(record)
+        if data is None:
+            return False
+        self._file.write(data)
+        self._file.flush()
+        return True
+
+    def write_image(self, data: bytes) -> bytes:
+        """Write a start image once; returns its SHA-256."""
+        digest = hashlib.sha256(data).digest()
+        if digest not in self._images and self.write(rec.Image(sha256=digest, data=data)):
+            self._images.add(digest)
+        return digest
+
+    def close(self, *, reason: str = "", last_status: dict | None = None, summary: dict | None = None) -> None:
+        if self.closed:
+            return
+        self.write(rec.End(t_us=self.t_us(), reason=reason, dropped=dict(self._budget.dropped),
+                           last_status=last_status, summary=summary))
+        self.closed = True
+        self._file.close()
+
+
+@dataclass(frozen=True)
+class DaemonRecordingOptions:
+    folder: Path
+    limit_bytes: int = rec.DEFAULT_LIMIT_BYTES
+    settings: tuple[tuple[str, object], ...] = ()
+    """Backend settings to put in each header (steps, shift, dtype, …)."""
+    default_image: bytes | None = None
+    """The daemon's configured start image, stored with ``default`` starts so that a replay has it."""
+
+
+class SessionRecorder:
+    """Records one daemon session: called by the app at the points where conditioning changes or a chunk begins."""
+
+    def __init__(self, writer: RecordingWriter, header: rec.Header, default_image: bytes | None) -> None:
+        self.writer = writer
+        self._default_image = default_image
+        self._events = rec.EventTimeline()
+        self._world = 0
+        self._last_state = ""
+        self._last_status: dict | None = None
+        writer.write(header)
+
+    def start(self, *, source: str, image: bytes | None, prompt: str, seed: int, now: float) -> None:
+        self._world += 1
+        if image is None and source == "default":
+            image = self._default_image
+        digest = self.writer.write_image(image) if image is not None else None
+        self.writer.write(rec.Start(t_us=self.writer.t_us(now), world=self._world, source=source, seed=seed,
+                                    prompt=prompt, image_sha256=digest))
+
+    def input(self, *, seq: int, axes: Axes, now: float) -> None:
+        self.writer.write(rec.Input(t_us=self.writer.t_us(now), seq=seq, move=(axes.move_x, axes.move_y),
+                                    look=(axes.look_x, axes.look_y)))
+
+    def event(self, *, event_id: int, events: tuple[str, ...], active: tuple[int, ...], chunk: int,
+              now: float) -> None:
+        text = events[active.index(event_id)] if event_id in active else ""
+        self._events.change(event_id, text, chunk)
+        self.writer.write(rec.Event(t_us=self.writer.t_us(now), id=event_id, text=text, chunk=chunk))
+
+    def config(self, *, fps: float, quality: int, paused: bool, now: float) -> None:
+        self.writer.write(rec.Config(t_us=self.writer.t_us(now), fps=fps, quality=quality, paused=paused))
+
+    def chunk_begun(self, *, chunk: int, action: int, input_seq: int, first_frame: int, now: float) -> None:
+        self.writer.write(rec.Chunk(t_us=self.writer.t_us(now), world=self._world, chunk=chunk, action=action,
+                                    input_seq=input_seq, first_frame=first_frame,
+                                    events=self._events.events_for(chunk)))
+
+    def status(self, *, state: str, chunk: int, action: int, latency: Latency, now: float) -> None:
+        fields = {"state": state, "chunk": chunk, "action": action,
+                  "latency": {name: round(getattr(latency, name), 3) for name in
+                              ("queue_ms", "generate_ms", "encode_ms", "send_ms")}}
+        self._last_status = fields
+        if fields.get("state") != self._last_state:
+            self._last_state = str(fields.get("state"))
+            self.writer.write(rec.Status(t_us=self.writer.t_us(now), fields=fields))
+
+    def close(self, reason: str) -> None:
+        self.writer.close(reason=reason, last_status=self._last_status)
+
+
+def open_session_recorder(options: DaemonRecordingOptions, *, session: int, header: rec.Header,
+                          clock: Callable[[], float]) -> SessionRecorder | None:
+    """A recorder writing ``<folder>/<UTC time>-<session>.ybr``; None (and a log line) if the file cannot be made."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = options.folder / f"{stamp}-{session:08x}.ybr"
+    try:
+        options.folder.mkdir(parents=True, exist_ok=True)
+        writer = RecordingWriter(path, limit_bytes=options.limit_bytes, clock=clock)
+    except OSError as exc:
+        log.error("cannot record session %08x to %s: %s", session, path, exc)
+        return None
+    log.info("recording session %08x to %s", session, path)
+    return SessionRecorder(writer, header, options.default_image)
+
+
+def software_name() -> str:
+    return f"yume-bridge {__version__}"
+
+
+def daemon_header(spec: WorldSpec, config: BridgeConfig, *, quality: int, vocabulary_version: str) -> rec.Header:
+    """The header of a recording the daemon makes: everything a replay needs to rebuild the same world."""
+    backend = config.backend
+    settings: dict = {"resolution": config.stream.resolution, "frames_per_chunk": spec.frames_per_chunk}
+    if backend.name == "yume":
+        settings |= {"steps": backend.steps, "shift": backend.shift, "device": backend.device,
+                     "dtype": backend.dtype}
+    return rec.Header(recorder="daemon", software=software_name(), created=utc_now_iso(),
+                      daemon_version=__version__, backend=spec.backend, model=spec.model,
+                      model_version=spec.model_version, width=spec.width, height=spec.height, fps=config.stream.fps,
+                      frames_per_chunk=spec.frames_per_chunk, quality=quality,
+                      vocabulary=config.actions.vocabulary, vocabulary_version=vocabulary_version,
+                      speed=config.actions.speed, settings=settings)
