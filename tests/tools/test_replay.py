@@ -13,6 +13,7 @@ from yume_bridge.protocol import recording as rec
 from yume_bridge.tools.client import ClientOptions, parse_script, run_client
 from yume_bridge.tools.recording import ClientRecorder, load_recording
 from yume_bridge.tools.replay import BackendChoice, OfflineReplay, build_replay_backend
+from yume_bridge.tools.replay_daemon import DaemonReplay, DaemonReplayOptions
 
 SHORT_CHUNKS = BridgeConfig(network=NetworkConfig(port=0), stream=StreamConfig(fps=32.0, frames_per_chunk=8))
 
@@ -47,4 +48,20 @@ async def test_a_replayed_preview_session_gives_the_recorded_frames_bit_for_bit(
     for path in received:
         number = int(path.stem.split("_")[1])
         assert replayed[number] == path.read_bytes(), f"frame {number} differs"
+    assert not replay.warnings
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("bridge", [SHORT_CHUNKS], indirect=True)
+async def test_a_session_replayed_through_the_daemon_gives_the_recorded_frames_bit_for_bit(bridge, tmp_path):
+    _, port = bridge
+    path, _ = await record_session(port, tmp_path)
+    recording = load_recording(path)
+    replay = DaemonReplay(recording, DaemonReplayOptions(port=port))
+    replayed = await replay.run()
+    received = sorted((tmp_path / "frames").glob("frame_*.jpg"))
+    assert len(received) >= 3 * 8
+    for path in received:
+        number = int(path.stem.split("_")[1])
+        assert replayed.get(number) == path.read_bytes(), f"frame {number} differs"
     assert not replay.warnings

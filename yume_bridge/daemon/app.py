@@ -257,7 +257,7 @@ class Bridge:
                 playback.recorder.start(source=event.source.value, image=event.image, prompt=event.prompt,
                                         seed=event.seed, now=now)
         elif isinstance(event, InputReceived):
-            self.sessions[event.session].inbox.put_input(event.seq, event.axes)
+            self.sessions[event.session].inbox.put_input(event.seq, event.axes, chunk=event.chunk)
             if (recorder := self.sessions[event.session].recorder) is not None:
                 recorder.input(seq=event.seq, axes=event.axes, now=now)
         elif isinstance(event, EventsChanged):
@@ -312,7 +312,8 @@ class Bridge:
                 # Late by more than a frame (a pause, a starved loop): resume the cadence, never burst.
                 playback.next_send_at = following if following >= now - interval else now + interval
             lead = playback.first_frame_wait_s + self.config.stream.start_margin_s
-            if ready and not playback.requested and now >= self._starves_at(playback, now) - lead:
+            if ready and not playback.requested and playback.inbox.has_conditioning() and \
+                    now >= self._starves_at(playback, now) - lead:
                 playback.requested = True
                 playback.asked_at = now
                 playback.first_ready_at = None
@@ -351,7 +352,7 @@ class Bridge:
                 continue
             if playback.frames:
                 deadlines.append(playback.next_send_at)
-            if not playback.requested:
+            if not playback.requested and playback.inbox.has_conditioning():
                 lead = playback.first_frame_wait_s + self.config.stream.start_margin_s
                 deadlines.append(self._starves_at(playback, now) - lead)
         if self._timer is not None:

@@ -27,6 +27,31 @@ log = logging.getLogger(__name__)
 MAX_COMMANDS = 256
 
 
+class ScheduledInputs:
+    """Inputs that name their chunk (a replay): the newest one for each of the next ``LIMIT`` chunks.
+
+    Overflow policy: an input for a chunk already taken, or further ahead than
+    ``LIMIT``, is dropped. Once a session sends one, its chunks wait for theirs.
+    """
+
+    LIMIT = 64
+
+    def __init__(self) -> None:
+        self._inputs: dict[int, tuple[int, Axes]] = {}
+        self.active = False
+
+    def put(self, chunk: int, seq: int, axes: Axes, next_chunk: int) -> None:
+        self.active = True
+        if next_chunk <= chunk < next_chunk + self.LIMIT:
+            self._inputs[chunk] = (seq, axes)
+
+    def has(self, chunk: int) -> bool:
+        return not self.active or chunk in self._inputs
+
+    def pop(self, chunk: int) -> tuple[int, Axes] | None:
+        return self._inputs.pop(chunk, None) if self.active else None
+
+
 class ConditioningInbox:
     """What the next chunk of one session will be conditioned on; shared by loop and worker."""
 
@@ -36,6 +61,7 @@ class ConditioningInbox:
         self._quantizer = quantizer
         self._speed = speed
         self._window = InputWindow()
+        self._scheduled = ScheduledInputs()
         self._newest_seq = 0
         self._events: tuple[str, ...] = ()
         self._scene: tuple[str, ...] = ()  # the start prompt: the caption's event text before any events
@@ -43,10 +69,18 @@ class ConditioningInbox:
         self.world_chunk = 0  # chunk index within the current world
         self.quality = 85
 
-    def put_input(self, seq: int, axes: Axes) -> None:
+    def put_input(self, seq: int, axes: Axes, *, chunk: int | None = None) -> None:
         with self._lock:
+            if chunk is not None:
+                self._scheduled.put(chunk, seq, axes, self.next_chunk)
+                return
             self._window.add(axes)
             self._newest_seq = max(self._newest_seq, seq)
+
+    def has_conditioning(self) -> bool:
+        """False while a session that schedules inputs per chunk has not sent the next chunk's."""
+        with self._lock:
+            return self._scheduled.has(self.next_chunk)
 
     def set_events(self, events: tuple[str, ...]) -> int:
         """Replace the active events; returns the first chunk number that will see them."""
@@ -68,7 +102,12 @@ class ConditioningInbox:
     def take(self) -> tuple[int, ChunkRequest, int]:
         """Sample the conditioning now: (chunk number, request, newest input seq consumed)."""
         with self._lock:
-            action: Action = self._quantizer.quantize(self._window.take())
+            scheduled = self._scheduled.pop(self.next_chunk)
+            if scheduled is not None:
+                self._newest_seq, axes = scheduled
+                action: Action = self._quantizer.quantize(axes)
+            else:
+                action = self._quantizer.quantize(self._window.take())
             request = ChunkRequest(index=self.world_chunk, action=action, events=self._events,
                                    caption=self._templates.caption(action, self._scene + self._events, self._speed))
             number = self.next_chunk
