@@ -86,8 +86,6 @@ class RecordingWriter:
 class DaemonRecordingOptions:
     folder: Path
     limit_bytes: int = rec.DEFAULT_LIMIT_BYTES
-    settings: tuple[tuple[str, object], ...] = ()
-    """Backend settings to put in each header (steps, shift, dtype, …)."""
     default_image: bytes | None = None
     """The daemon's configured start image, stored with ``default`` starts so that a replay has it."""
 

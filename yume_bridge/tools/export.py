@@ -8,7 +8,7 @@ own resolution.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -136,26 +136,42 @@ class VideoWriter:
         self.close()
 
 
-def export_frame_folder(folder: Path, path: Path, options: VideoOptions, *, chunks: Sequence[rec.Chunk] = (),
-                        force: bool = False, progress: Callable[[int], None] | None = None) -> int:
-    """``frame_NNNNNN.jpg`` files (as ``client --out`` writes them) → MP4; returns the video frames written.
+def export_frames(frames: Iterable[tuple[int, bytes]], path: Path, options: VideoOptions, *,
+                  chunks: Sequence[rec.Chunk] = (), force: bool = False,
+                  progress: Callable[[int], None] | None = None) -> int:
+    """(frame number, JPEG) pairs in order → MP4; returns the video frames written.
 
     ``chunks`` (from a recording of the same session) give the captions: each
-    frame takes the action and events of the chunk it belongs to.
+    frame takes the action and events of the chunk it belongs to. A frame
+    number skipped (a frame lost on the network) repeats the previous frame.
     """
-    frames = sorted((int(p.stem.split("_")[1]), p) for p in Path(folder).glob("frame_*.jpg"))
-    if not frames:
-        raise ValueError(f"{folder} holds no frame_*.jpg files to export")
     starts = sorted((c.first_frame, c) for c in chunks if c.first_frame >= 0)
     with VideoWriter(path, options, force=force) as writer:
-        previous_number = frames[0][0] - 1
-        for number, frame_path in frames:
+        previous_number = None
+        for number, jpeg in frames:
             owner = next((c for first, c in reversed(starts) if first <= number), None)
             lines = caption_lines(Action.from_id(owner.action), owner.events) if owner is not None else ()
-            image = simplejpeg.decode_jpeg(frame_path.read_bytes(), colorspace="RGB")
-            for _ in range(number - previous_number):  # a lost frame repeats the one before it
+            image = simplejpeg.decode_jpeg(jpeg, colorspace="RGB")
+            repeats = 1 if previous_number is None else max(1, number - previous_number)
+            for _ in range(repeats):
                 writer.add(image, lines)
             previous_number = number
             if progress is not None:
                 progress(1)
+        if writer.frames_written == 0:
+            raise ValueError("there are no frames to export")
         return writer.frames_written
+
+
+def frame_files(folder: Path) -> list[tuple[int, Path]]:
+    """``frame_NNNNNN.jpg`` files (as ``client --out`` and ``replay --out`` write them), by frame number."""
+    return sorted((int(p.stem.split("_")[1]), p) for p in Path(folder).glob("frame_*.jpg"))
+
+
+def export_frame_folder(folder: Path, path: Path, options: VideoOptions, *, chunks: Sequence[rec.Chunk] = (),
+                        force: bool = False, progress: Callable[[int], None] | None = None) -> int:
+    files = frame_files(folder)
+    if not files:
+        raise ValueError(f"{folder} holds no frame_*.jpg files to export")
+    return export_frames(((n, p.read_bytes()) for n, p in files), path, options, chunks=chunks, force=force,
+                         progress=progress)

@@ -162,6 +162,10 @@ class DaemonReplay:
             if self.client.state is not ClientState.CONNECTED:
                 raise ReplayDiverged(f"cannot connect to {self.options.host}:{self.options.port}: "
                                      f"{'; '.join(self.progress.errors) or 'no answer'}")
+            welcome, header = self.client.welcome, self.recording.header
+            if (welcome.model, welcome.model_version) != (header.model, header.model_version):
+                self.warnings.append(f"the recording was made with {header.model} {header.model_version}, this "
+                                     f"daemon runs {welcome.model} {welcome.model_version}: frames may differ")
             next_chunk = 0
             for world in self.worlds:
                 await self._start(world)
