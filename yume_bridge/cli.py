@@ -129,7 +129,7 @@ def serve(**options: Any) -> None:
         backend = build_backend(config)
     except (ConfigError, ImportError) as exc:
         raise click.ClickException(str(exc)) from None
-    _run_until_signal(config, backend, _daemon_recording(options, config))
+    _run_until_signal(config, backend, recording=_daemon_recording(options, config))
 
 
 def _daemon_recording(options: dict[str, Any], config: BridgeConfig):

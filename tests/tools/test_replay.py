@@ -65,3 +65,20 @@ async def test_a_session_replayed_through_the_daemon_gives_the_recorded_frames_b
         number = int(path.stem.split("_")[1])
         assert replayed.get(number) == path.read_bytes(), f"frame {number} differs"
     assert not replay.warnings
+
+
+def test_an_inbox_that_gets_chunk_inputs_waits_for_each_chunks_own_and_applies_it_exactly():
+    from yume_bridge.actions import Action, Axes, AxisQuantizer, CaptionTemplates, Look, Movement
+    from yume_bridge.daemon.worker import ConditioningInbox
+
+    inbox = ConditioningInbox(templates=CaptionTemplates.load(), quantizer=AxisQuantizer(), speed=None)
+    assert inbox.has_conditioning()  # an ordinary session never waits
+    inbox.put_input(5, Axes(move_y=1.0), chunk=1)  # ahead of time: kept for chunk 1
+    assert not inbox.has_conditioning()  # chunk 0 has none yet
+    inbox.put_input(6, Axes(look_x=-1.0), chunk=0)
+    inbox.put_input(7, Axes(move_x=1.0))  # an ordinary input does not disturb the schedule
+    number, request, seq = inbox.take()
+    assert (number, request.action, seq) == (0, Action(Movement.NONE, Look.LEFT), 6)
+    number, request, seq = inbox.take()
+    assert (number, request.action, seq) == (1, Action(Movement.W, Look.NONE), 5)
+    assert not inbox.has_conditioning()
