@@ -254,7 +254,7 @@ def client(**options: Any) -> None:
                             video=_video_options(options), force=options["force"]) as outputs:
             summary = asyncio.run(run_client(outputs.client_options, observer=outputs.observer))
             outputs.finish(summary.as_dict(), progress=_progress_bar)
-    except FileExistsError as exc:
+    except (FileExistsError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
     if not summary.connected or summary.frames_complete == 0:

@@ -31,6 +31,15 @@ def refuse_existing(path: Path, force: bool) -> None:
         raise OutputExists(f"{path} exists; choose another name or pass --force to overwrite it")
 
 
+def require_video_support():
+    """The ``av`` module, or a RuntimeError that says how to install it."""
+    try:
+        import av
+    except ImportError:
+        raise RuntimeError("video export needs PyAV: pip install 'yume-bridge[video]'") from None
+    return av
+
+
 @dataclass(frozen=True)
 class VideoOptions:
     fps: float
@@ -79,10 +88,7 @@ class VideoWriter:
     """An MP4 being written; ``add`` frames in order, then ``close`` (or use it as a context manager)."""
 
     def __init__(self, path: Path, options: VideoOptions, *, force: bool = False) -> None:
-        try:
-            import av
-        except ImportError:
-            raise RuntimeError("video export needs PyAV: pip install av") from None
+        av = require_video_support()
         self.path = Path(path)
         refuse_existing(self.path, force)
         self.options = options

@@ -27,6 +27,7 @@ from yume_bridge.tools.export import (
     export_frames,
     frame_files,
     refuse_existing,
+    require_video_support,
 )
 from yume_bridge.tools.recording import ClientRecorder, load_recording
 from yume_bridge.tools.replay import BackendChoice, OfflineReplay, build_replay_backend, version_warnings
@@ -84,6 +85,7 @@ def client_outputs(options: ClientOptions, *, record: Path | None, record_frames
                    force: bool) -> Iterator[ClientOutputs]:
     """Check the targets, open the recording; a video needs frames and a recording, kept in a temporary folder."""
     if video is not None:
+        require_video_support()
         refuse_existing(video[0], force)
     refuse_frame_folder(options.output, force)
     with ExitStack() as stack:
@@ -126,6 +128,7 @@ def run_replay(request: ReplayRequest, *, warn: Callable[[str], None],
     """Replay a recording offline or through a daemon; returns a summary. Raises RecordingError, FileExistsError."""
     recording = load_recording(request.recording)
     if request.video is not None:
+        require_video_support()
         refuse_existing(request.video[0], request.force)
     refuse_frame_folder(request.out, request.force)
     if request.out is not None:
