@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 
 from tests.conftest import free_udp_port, jpeg_bytes
 from yume_bridge.cli import main
+from yume_bridge.protocol import recording as rec
 from yume_bridge.tools.export import frame_files
 from yume_bridge.tools.recording import load_recording
 
@@ -42,8 +44,15 @@ def recorded(tmp_path_factory):
                                "--frames-per-chunk", "8", "--fps", "32", "--record", str(tmp_path / "daemon")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.2)
+    (tmp_path / "port").write_text(str(port))
     try:
-        yield _record(tmp_path, port)
+        _record(tmp_path, port)
+        (daemon_recording,) = (tmp_path / "daemon").glob("*.ybr")
+        deadline = time.monotonic() + 10
+        while load_recording(daemon_recording, allow_truncated=True).truncated and time.monotonic() < deadline:
+            time.sleep(0.1)  # the daemon closes the file when it has handled the client's bye
+        daemon_recording.rename(tmp_path / "daemon-walk.ybr")  # later sessions (replays) record beside it
+        yield tmp_path
     finally:
         daemon.terminate()
         daemon.wait(10)
@@ -82,10 +91,7 @@ def test_an_offline_replay_writes_the_received_frames_again_and_a_full_size_vide
 
 
 def test_the_daemons_own_recording_replays_to_the_frames_the_client_received(recorded):
-    (daemon_recording,) = (recorded / "daemon").glob("*.ybr")
-    deadline = time.monotonic() + 10
-    while load_recording(daemon_recording, allow_truncated=True).truncated and time.monotonic() < deadline:
-        time.sleep(0.1)  # the daemon closes the file when it has handled the client's bye
+    daemon_recording = recorded / "daemon-walk.ybr"
     out = recorded / "from-daemon"
     result = CliRunner().invoke(main, ["replay", str(daemon_recording), "--offline", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -122,3 +128,36 @@ def test_a_report_bundles_the_recording_versions_last_status_and_logs(recorded):
     assert "recording/walk.ybr" in names and "logs/daemon.log" in names
     assert facts["versions"]["yume_bridge"] and facts["recording"]["daemon_version"]
     assert set(facts["recording"]["last_status"]["latency"]) >= {"queue_ms", "generate_ms", "encode_ms", "send_ms"}
+
+
+def test_a_replay_through_the_daemon_writes_the_received_frames_again(recorded):
+    out = recorded / "through-daemon"
+    port = (recorded / "port").read_text()
+    result = CliRunner().invoke(main, ["replay", str(recorded / "walk.ybr"), "--port", port, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    replayed = dict(frame_files(out))
+    for number, path in frame_files(recorded / "frames"):
+        assert replayed[number].read_bytes() == path.read_bytes(), f"frame {number} differs"
+
+
+def test_a_recording_from_another_model_version_replays_with_a_warning(recorded):
+    original = load_recording(recording_path := recorded / "walk.ybr")
+    header = dataclasses.replace(original.header, model_version="2")
+    (recorded / "other.ybr").write_bytes(rec.file_prefix() + b"".join(
+        rec.encode_record(header if r is original.header else r) for r in original.records))
+    result = CliRunner().invoke(main, ["replay", str(recorded / "other.ybr"), "--offline"])
+    assert result.exit_code == 0, result.output
+    assert "warning: the recording was made with preview 2" in result.output
+    assert json.loads(result.output[result.output.index("{"):])["frames"] > 0
+    assert recording_path.exists()
+
+
+def test_a_report_can_ask_a_running_daemon_for_its_status(recorded):
+    port = (recorded / "port").read_text()
+    result = CliRunner().invoke(main, ["report", "--host", "127.0.0.1", "--port", port,
+                                       "-o", str(recorded / "live.zip")])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(recorded / "live.zip") as archive:
+        facts = json.loads(archive.read("report.json"))
+    assert facts["daemon"]["welcome"]["backend"] == "preview"
+    assert facts["daemon"]["status"]["state"] in ("ready", "loading", "warming")
