@@ -19,7 +19,7 @@ from yume_bridge.actions import AxisQuantizer, CaptionTemplates, Look, Movement,
 from yume_bridge.backends.base import WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
 from yume_bridge.daemon.discovery import advertise
-from yume_bridge.daemon.recorder import DaemonRecordingOptions, SessionRecorder, daemon_header, open_session_recorder
+from yume_bridge.daemon.recorder import DaemonRecorders, DaemonRecordingOptions
 from yume_bridge.daemon.udp import UdpEndpoint
 from yume_bridge.daemon.worker import (
     ChunkDone,
@@ -101,7 +101,6 @@ class _Playback:
     latency: Latency = field(default_factory=Latency)
     first_ready_at: float | None = None
     next_status_at: float = 0.0
-    recorder: SessionRecorder | None = None
 
 
 class Bridge:
@@ -110,7 +109,6 @@ class Bridge:
     def __init__(self, config: BridgeConfig, backend: WorldBackend, *, clock=time.monotonic,
                  recording: DaemonRecordingOptions | None = None) -> None:
         self.config = config
-        self.recording = recording
         self.backend = backend
         self.clock = clock
         spec = backend.spec
@@ -132,6 +130,8 @@ class Bridge:
         self._timer: asyncio.TimerHandle | None = None
         self._status_message = ""
         self.closed = asyncio.Event()
+        self.recorders = None if recording is None else DaemonRecorders(
+            recording, spec=backend.spec, config=config, vocabulary_version=self.templates.version, clock=clock)
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -154,8 +154,8 @@ class Bridge:
             return
         for session_id in list(self.sessions):
             self.endpoint.close_session(session_id, "shutdown")
-            if (recorder := self.sessions[session_id].recorder) is not None:
-                recorder.close("shutdown")
+        if self.recorders is not None:
+            self.recorders.close_all("shutdown")
         self._flush()
         if self.worker is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.worker.stop, SHUTDOWN_TIMEOUT_S - 1)
@@ -219,6 +219,9 @@ class Bridge:
         endpoint = self.endpoint
         while (event := endpoint.next_event()) is not None:
             self._on_event(event, now)
+            if self.recorders is not None:
+                playback = self.sessions.get(getattr(event, "session", -1))
+                self.recorders.observe(event, inbox=playback.inbox if playback else None, now=now)
         self._pace(now)
         self._flush()
         self._arm_timer(now)
@@ -232,19 +235,12 @@ class Bridge:
                                       speed=Speed() if options.speed else None)
             inbox.quality = event.quality
             self.sessions[event.session] = _Playback(inbox=inbox, fps=event.fps)
-            if self.recording is not None:
-                header = daemon_header(self.backend.spec, self.config, quality=event.quality,
-                                       vocabulary_version=self.templates.version)
-                self.sessions[event.session].recorder = open_session_recorder(
-                    self.recording, session=event.session, header=header, clock=self.clock)
             log.info("session %08x opened by %s %s from %s", event.session, event.client, event.engine,
                      event.address)
             self._send_status(event.session, self.sessions[event.session], now)
         elif isinstance(event, SessionClosed):
-            if (closed := self.sessions.pop(event.session, None)) is not None:
+            if self.sessions.pop(event.session, None) is not None:
                 self.worker.close_world(event.session)
-                if closed.recorder is not None:
-                    closed.recorder.close(event.reason)
                 log.info("session %08x closed: %s", event.session, event.reason)
         elif isinstance(event, StartRequested):
             playback = self.sessions[event.session]
@@ -253,28 +249,18 @@ class Bridge:
             playback.requested = False
             playback.inbox.new_world(event.prompt)
             self.worker.open_world(event.session, playback.world, event.image, event.prompt, event.seed)
-            if playback.recorder is not None:
-                playback.recorder.start(source=event.source.value, image=event.image, prompt=event.prompt,
-                                        seed=event.seed, now=now)
         elif isinstance(event, InputReceived):
             self.sessions[event.session].inbox.put_input(event.seq, event.axes, chunk=event.chunk)
-            if (recorder := self.sessions[event.session].recorder) is not None:
-                recorder.input(seq=event.seq, axes=event.axes, now=now)
         elif isinstance(event, EventsChanged):
             playback = self.sessions[event.session]
             chunk = playback.inbox.set_events(event.events)
             self.endpoint.send_event_ack(event.session, event_id=event.event_id, chunk=chunk, active=event.active)
-            if playback.recorder is not None:
-                playback.recorder.event(event_id=event.event_id, events=event.events, active=event.active,
-                                        chunk=chunk, now=now)
             if playback.world:
                 self.worker.prepare(event.session, playback.inbox.captions_for_events())
         elif isinstance(event, ConfigChanged):
             playback = self.sessions[event.session]
             playback.fps, playback.paused = event.fps, event.paused
             playback.inbox.quality = event.quality
-            if playback.recorder is not None:
-                playback.recorder.config(fps=event.fps, quality=event.quality, paused=event.paused, now=now)
             self._send_status(event.session, playback, now)
 
     # --- pacing -----------------------------------------------------------------------------
@@ -297,9 +283,9 @@ class Bridge:
                                                   frame_in_chunk=frame.frame_in_chunk,
                                                   last_in_chunk=frame.last_in_chunk, input_seq=frame.input_seq,
                                                   action=frame.action, now=now)
-                if playback.recorder is not None and frame.frame_in_chunk == 0:
-                    playback.recorder.chunk_begun(chunk=frame.chunk, action=frame.action, input_seq=frame.input_seq,
-                                                  first_frame=number, now=now)
+                if self.recorders is not None and frame.frame_in_chunk == 0:
+                    self.recorders.chunk_begun(session_id, chunk=frame.chunk, action=frame.action,
+                                               input_seq=frame.input_seq, first_frame=number, now=now)
                 if frame.frame_in_chunk == 0:
                     playback.latency = Latency(queue_ms=playback.latency.queue_ms,
                                                generate_ms=playback.latency.generate_ms,
@@ -332,9 +318,9 @@ class Bridge:
                                   queue=queue, fps=float(len(recent)), frames_sent=playback.frames_sent,
                                   action=playback.action, input_seq=playback.input_seq, latency=playback.latency,
                                   message=message or self._status_message)
-        if playback.recorder is not None:
-            playback.recorder.status(state=readiness, chunk=playback.chunk, action=playback.action,
-                                     latency=playback.latency, now=now)
+        if self.recorders is not None:
+            self.recorders.status(session_id, state=readiness, chunk=playback.chunk, action=playback.action,
+                                  latency=playback.latency, now=now)
         playback.next_status_at = now + STATUS_INTERVAL_S
 
     # --- output and timer -------------------------------------------------------------------

@@ -19,8 +19,17 @@ from yume_bridge import __version__
 from yume_bridge.actions import Axes
 from yume_bridge.backends.base import WorldSpec
 from yume_bridge.config import BridgeConfig
+from yume_bridge.daemon.worker import ConditioningInbox
 from yume_bridge.protocol import recording as rec
 from yume_bridge.protocol.messages import Latency
+from yume_bridge.protocol.server import (
+    ConfigChanged,
+    EventsChanged,
+    InputReceived,
+    SessionClosed,
+    SessionOpened,
+    StartRequested,
+)
 
 log = logging.getLogger("yume_bridge")
 
@@ -139,6 +148,58 @@ class SessionRecorder:
 
     def close(self, reason: str) -> None:
         self.writer.close(reason=reason, last_status=self._last_status)
+
+
+class DaemonRecorders:
+    """``serve --record``: one SessionRecorder per open session, fed the protocol events the app has handled."""
+
+    def __init__(self, options: DaemonRecordingOptions, *, spec: WorldSpec, config: BridgeConfig,
+                 vocabulary_version: str, clock: Callable[[], float]) -> None:
+        self.options = options
+        self._spec = spec
+        self._config = config
+        self._vocabulary_version = vocabulary_version
+        self._clock = clock
+        self._sessions: dict[int, SessionRecorder] = {}
+
+    def observe(self, event: object, *, inbox: ConditioningInbox | None, now: float) -> None:
+        """Record ``event`` after the app applied it (``inbox``: its session's, for the chunk events apply to)."""
+        match event:
+            case SessionOpened(session=session, quality=quality):
+                header = daemon_header(self._spec, self._config, quality=quality,
+                                       vocabulary_version=self._vocabulary_version)
+                recorder = open_session_recorder(self.options, session=session, header=header, clock=self._clock)
+                if recorder is not None:
+                    self._sessions[session] = recorder
+            case SessionClosed(session=session, reason=reason):
+                if (recorder := self._sessions.pop(session, None)) is not None:
+                    recorder.close(reason)
+            case StartRequested(session=session, source=source, image=image, prompt=prompt, seed=seed):
+                if (recorder := self._sessions.get(session)) is not None:
+                    recorder.start(source=source.value, image=image, prompt=prompt, seed=seed, now=now)
+            case InputReceived(session=session, seq=seq, axes=axes):
+                if (recorder := self._sessions.get(session)) is not None:
+                    recorder.input(seq=seq, axes=axes, now=now)
+            case EventsChanged(session=session, event_id=event_id, events=events, active=active):
+                if (recorder := self._sessions.get(session)) is not None and inbox is not None:
+                    recorder.event(event_id=event_id, events=events, active=active, chunk=inbox.events_chunk,
+                                   now=now)
+            case ConfigChanged(session=session, fps=fps, quality=quality, paused=paused):
+                if (recorder := self._sessions.get(session)) is not None:
+                    recorder.config(fps=fps, quality=quality, paused=paused, now=now)
+
+    def chunk_begun(self, session: int, **fields) -> None:
+        if (recorder := self._sessions.get(session)) is not None:
+            recorder.chunk_begun(**fields)
+
+    def status(self, session: int, **fields) -> None:
+        if (recorder := self._sessions.get(session)) is not None:
+            recorder.status(**fields)
+
+    def close_all(self, reason: str) -> None:
+        for recorder in self._sessions.values():
+            recorder.close(reason)
+        self._sessions.clear()
 
 
 def open_session_recorder(options: DaemonRecordingOptions, *, session: int, header: rec.Header,

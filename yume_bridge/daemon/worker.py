@@ -67,6 +67,7 @@ class ConditioningInbox:
         self._scene: tuple[str, ...] = ()  # the start prompt: the caption's event text before any events
         self.next_chunk = 0  # session-wide chunk number (continues across worlds)
         self.world_chunk = 0  # chunk index within the current world
+        self.events_chunk = 0  # the first chunk that sees the latest event change
         self.quality = 85
 
     def put_input(self, seq: int, axes: Axes, *, chunk: int | None = None) -> None:
@@ -86,6 +87,7 @@ class ConditioningInbox:
         """Replace the active events; returns the first chunk number that will see them."""
         with self._lock:
             self._events = events
+            self.events_chunk = self.next_chunk
             return self.next_chunk
 
     def captions_for_events(self) -> list[str]:
