@@ -52,6 +52,12 @@ def build_backend(config: BridgeConfig) -> WorldBackend:
     """The configured backend, not yet loaded (loading happens on the generation thread)."""
     stream, options = config.stream, config.backend
     if options.name == "yume":
+        from yume_bridge.model.layout import missing_files
+
+        problems = missing_files(options.weights)  # seconds before torch, diffusers and transformers load
+        if problems:
+            raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
+        log.info("loading torch, diffusers and transformers to check %s ...", options.weights)
         from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig  # torch only when asked for
         from yume_bridge.model.checkweights import check_weights
 
