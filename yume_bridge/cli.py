@@ -222,7 +222,7 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
 @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Start image to upload.")
 @click.option("--prompt", default="", help="Scene text (a text start when no image is given).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None)
-@click.option("--script", default="W:2s,W+\u2192:2s,none:1s", show_default=True,
+@click.option("--script", default="W:2s,W+\u2192:2s,none:2s", show_default=True,
               help="Inputs to play: KEYS:DURATION, comma-separated (keys W A S D, looks \u2192 \u2190 \u2191 \u2193).")
 @click.option("--event", "events", multiple=True, help="An event prompt at a time: '3s:a dragon circles the tower'.")
 @click.option("--tail", default=2.5, show_default=True, type=float, help="Seconds to keep receiving after the script.")
