@@ -318,8 +318,8 @@ def _parse_event(text: str) -> tuple[float, str]:
 
 
 def _choose_daemon(port: int, token: str | None, say) -> tuple[str, int]:
-    """This machine's daemon first, then the first one advertising on the LAN; says which it chose."""
-    from yume_bridge.daemon.discovery import browse
+    """This machine's daemon first, then the least loaded one advertising on the LAN; says which it chose."""
+    from yume_bridge.daemon.discovery import browse, least_loaded
     from yume_bridge.tools.client import probe
 
     welcome = asyncio.run(probe("127.0.0.1", port, token=token))
@@ -327,10 +327,13 @@ def _choose_daemon(port: int, token: str | None, say) -> tuple[str, int]:
         say(f"using the daemon on this machine, 127.0.0.1:{port} ({welcome.backend})")
         return "127.0.0.1", port
     say(f"no daemon answers on 127.0.0.1:{port}; looking on the LAN ...")
-    found = asyncio.run(browse(1.5))
-    if found:
-        say(f"using {found[0].name} at {found[0].host}:{found[0].port} (found on the LAN; --host picks another)")
-        return found[0].host, found[0].port
+    chosen = least_loaded(asyncio.run(browse(1.5)))
+    if chosen is not None:
+        load = chosen.load
+        busy = f", {load.sessions}/{load.max_sessions} sessions busy" if load is not None else ""
+        say(f"using {chosen.name} at {chosen.host}:{chosen.port} (the least loaded on the LAN{busy}; "
+            "--host picks another)")
+        return chosen.host, chosen.port
     raise click.ClickException(f"no daemon answers on 127.0.0.1:{port} and none advertises on the LAN: start one "
                                "with `yume-bridge serve`, or give --host and --port")
 
@@ -360,9 +363,11 @@ def discover(timeout: float, as_json: bool) -> None:
     if not found:
         click.echo("no daemon found (is it bound beyond loopback and advertising?)")
     for daemon in found:
-        props = daemon.properties
+        props, load = daemon.properties, daemon.load
+        busy = (f"  {load.sessions}/{load.max_sessions} sessions on {load.devices} device(s), "
+                f"streaming {load.fps:g} fps" if load is not None else "")
         click.echo(f"{daemon.host}:{daemon.port}  {props.get('backend')} {props.get('width')}x{props.get('height')}"
-                   f"@{props.get('fps')}  token {props.get('token')}  ({daemon.name})")
+                   f"@{props.get('fps')}  token {props.get('token')}{busy}  ({daemon.name})")
 
 
 @main.command("check-weights")

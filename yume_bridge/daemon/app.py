@@ -18,7 +18,7 @@ from yume_bridge import __version__
 from yume_bridge.actions import AxisQuantizer, CaptionTemplates, Look, Movement, Speed
 from yume_bridge.backends.base import WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
-from yume_bridge.daemon.discovery import advertise
+from yume_bridge.daemon.discovery import Advertisement, Load, advertise
 from yume_bridge.daemon.udp import UdpEndpoint
 from yume_bridge.daemon.worker import (
     ChunkDone,
@@ -46,6 +46,8 @@ log = logging.getLogger("yume_bridge")
 STATUS_INTERVAL_S = 1.0
 FIRST_CHUNK_ESTIMATE_S = 0.5
 SHUTDOWN_TIMEOUT_S = 4.0
+LOAD_REFRESH_S = 2.0
+"""How often the advertised load (sessions, streaming fps) is refreshed when it changed."""
 
 
 def build_backend(config: BridgeConfig) -> WorldBackend:
@@ -164,6 +166,13 @@ class Bridge:
         if self.udp is not None and self.udp.transport is not None:
             self.udp.transport.close()
         self.closed.set()
+
+    def load(self, now: float | None = None) -> Load:
+        """Sessions and streaming rate right now, for the discovery record."""
+        now = self.clock() if now is None else now
+        fps = sum(sum(1 for t in p.sent_times if now - t <= 1.0) for p in self.sessions.values())
+        return Load(devices=1, sessions=len(self.sessions), max_sessions=self.config.limits.max_sessions,
+                    fps=float(fps))
 
     # --- inputs -----------------------------------------------------------------------------
 
@@ -348,6 +357,12 @@ class Bridge:
         self._process(now)
 
 
+async def _keep_load_current(bridge: Bridge, advertisement: Advertisement) -> None:
+    while True:
+        await asyncio.sleep(LOAD_REFRESH_S)
+        await advertisement.update(bridge.load())
+
+
 async def run_bridge(config: BridgeConfig, *, stop: asyncio.Event, started: asyncio.Future | None = None,
                      backend: WorldBackend | None = None) -> None:
     """Serve until ``stop`` is set, then shut down in order within the shutdown timeout."""
@@ -356,7 +371,10 @@ async def run_bridge(config: BridgeConfig, *, stop: asyncio.Event, started: asyn
         address = await bridge.start()
         stack.push_async_callback(bridge.close)
         if config.network.advertise_enabled:
-            await stack.enter_async_context(advertise(config, bridge.backend.spec, address[1]))
+            advertisement = await stack.enter_async_context(
+                advertise(config, bridge.backend.spec, address[1], load=bridge.load()))
+            refresher = asyncio.create_task(_keep_load_current(bridge, advertisement))
+            stack.callback(refresher.cancel)
         log.info("yume-bridge %s serving the %s backend on udp://%s:%d", __version__, config.backend.name,
                  address[0], address[1])
         if started is not None and not started.done():
