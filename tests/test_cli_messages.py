@@ -22,7 +22,7 @@ from yume_bridge.protocol.wire import Limits
 def test_the_client_without_a_host_uses_the_daemon_on_this_machine_and_says_so(daemon_process):
     port = daemon_process()
     with mock.patch("yume_bridge.daemon.discovery.browse") as browse:
-        result = CliRunner().invoke(main, ["client", "--port", str(port), "--script", "W:1s", "--tail", "0.5"])
+        result = CliRunner().invoke(main, ["client", "--port", str(port), "--script", "W:2s", "--tail", "2"])
     assert result.exit_code == 0, result.output
     assert f"using the daemon on this machine, 127.0.0.1:{port} (preview)" in result.stderr
     browse.assert_not_called()

@@ -334,7 +334,7 @@ async def _wait(wake: asyncio.Event, client: ClientEndpoint, clock, limit: float
     wake.clear()
 
 
-async def probe(host: str, port: int, token: str | None = None, timeout_s: float = 0.5,
+async def probe(host: str, port: int, token: str | None = None, timeout_s: float = 1.0,
                 clock: Callable[[], float] = time.monotonic):
     """The daemon's welcome if one answers at host:port within ``timeout_s``, else None; the probe says bye."""
     loop = asyncio.get_running_loop()
