@@ -102,6 +102,8 @@ def main() -> None:
 @click.option("--steps", default=4, show_default=True, type=click.IntRange(1, 100))
 @click.option("--shift", default=7.0, show_default=True, type=float)
 @click.option("--device", default="auto", show_default=True)
+@click.option("--devices", default="", help="Sessions across devices: one generation worker each, e.g. "
+              "cuda:0,cuda:1 or all; a new session goes to the least loaded.")
 @click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default="bfloat16",
               show_default=True)
 @click.option("--vocabulary", type=click.Choice(["camera", "person"]), default="camera", show_default=True,
@@ -128,9 +130,9 @@ def serve(**options: Any) -> None:
     _setup_logging(options["log_level"], options["log_format"])
     try:
         config = config_from_options(options)
-        from yume_bridge.daemon.app import build_backend
+        from yume_bridge.daemon.app import build_backends
 
-        backend = build_backend(config)
+        backend = build_backends(config)
     except (ConfigError, ImportError) as exc:
         raise click.ClickException(str(exc)) from None
     _run_until_signal(config, backend)
@@ -167,12 +169,20 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
                             frames_per_chunk=options["frames_per_chunk"]),
         actions=ActionConfig(vocabulary=options["vocabulary"], speed=options["speed"]),
         backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),
-                              device=options["device"], dtype=options["dtype"], steps=options["steps"],
+                              device=options["device"], devices=_devices(options.get("devices") or ""),
+                              dtype=options["dtype"], steps=options["steps"],
                               shift=options["shift"], stall_timeout=options.get("stall_timeout", 30.0),
                               fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0)),
         log_level=options["log_level"], log_format=options["log_format"])
     return with_limits(config, max_sessions=options["max_sessions"],
                        idle_timeout_ms=int(options["idle_timeout"] * 1000))
+
+
+def _devices(text: str) -> tuple[str, ...]:
+    devices = tuple(part.strip() for part in text.split(",") if part.strip())
+    if "all" in devices and len(devices) > 1:
+        raise ConfigError("--devices is either 'all' or a list such as cuda:0,cuda:1")
+    return devices
 
 
 def _run_until_signal(config: BridgeConfig, backend) -> None:

@@ -83,6 +83,8 @@ class BackendConfig:
     image: Path | None = None
     weights: Path | None = None
     device: str = "auto"
+    devices: tuple[str, ...] = ()
+    """One generation worker per device (``cuda:0``, ``cuda:1``, ... or ``all``); empty: one, on ``device``."""
     dtype: str = "bfloat16"
     steps: int = 4
     shift: float = 7.0
