@@ -51,7 +51,7 @@ class VideoOptions:
 
 
 def caption_lines(action: Action, events: Sequence[str]) -> tuple[str, ...]:
-    return (f"move {action.movement.symbol}   look {action.look.symbol}",
+    return (f"move {action.movement.label}   look {action.look.label}",  # words: the font has no arrows
             *(f"event: {text}" for text in events))
 
 
