@@ -500,18 +500,20 @@ def replay(recording: Path, **options: Any) -> None:
 @click.option("--host", default=None, help="Also ask this daemon for its versions and status.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option("--token", default=None)
+@click.option("--timeout", default=3.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds to wait for the daemon's answer (--host).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The zip to write [default: yume-bridge-report-<time>.zip].")
 @click.option("--force", is_flag=True, help="Overwrite an existing report.")
 def report(recording: Path | None, logs: tuple[Path, ...], host: str | None, port: int, token: str | None,
-           output: Path | None, force: bool) -> None:
+           timeout: float, output: Path | None, force: bool) -> None:
     """Bundle a recording, versions, the last status and latency, and logs into one zip for a bug report."""
     import time
 
     from yume_bridge.tools.report import query_daemon, write_report
 
     output = output or Path(time.strftime("yume-bridge-report-%Y%m%d-%H%M%S.zip"))
-    daemon = asyncio.run(query_daemon(host, port, token)) if host else None
+    daemon = asyncio.run(query_daemon(host, port, token, timeout)) if host else None
     try:
         names = write_report(output, recording=recording, logs=logs, daemon=daemon, force=force)
     except FileExistsError as exc:

@@ -14,7 +14,7 @@ from fractions import Fraction
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import free_udp_port, jpeg_bytes
+from tests.conftest import free_udp_port, jpeg_bytes, wait_until_answering
 from yume_bridge.cli import main
 from yume_bridge.protocol import recording as rec
 from yume_bridge.tools.export import frame_files
@@ -43,7 +43,7 @@ def recorded(tmp_path_factory):
     daemon = subprocess.Popen([sys.executable, "-m", "yume_bridge", "serve", "--port", str(port),
                                "--frames-per-chunk", "8", "--fps", "32", "--record", str(tmp_path / "daemon")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.2)
+    wait_until_answering(port, daemon)
     (tmp_path / "port").write_text(str(port))
     try:
         _record(tmp_path, port)
@@ -154,7 +154,7 @@ def test_a_recording_from_another_model_version_replays_with_a_warning(recorded)
 
 def test_a_report_can_ask_a_running_daemon_for_its_status(recorded):
     port = (recorded / "port").read_text()
-    result = CliRunner().invoke(main, ["report", "--host", "127.0.0.1", "--port", port,
+    result = CliRunner().invoke(main, ["report", "--host", "127.0.0.1", "--port", port, "--timeout", "10",
                                        "-o", str(recorded / "live.zip")])
     assert result.exit_code == 0, result.output
     with zipfile.ZipFile(recorded / "live.zip") as archive:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -46,7 +47,7 @@ class RecordingWriter:
     """One recording file: the prefix on open, then records within a byte budget; ``close`` writes the end."""
 
     def __init__(self, path: Path, *, force: bool = False, limit_bytes: int = rec.DEFAULT_LIMIT_BYTES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, origin: float | None = None) -> None:
         self.path = Path(path)
         try:
             self._file = self.path.open("wb" if force else "xb")
@@ -54,7 +55,7 @@ class RecordingWriter:
             raise RecordingExists(f"{self.path} exists; choose another name or pass --force to overwrite it") \
                 from None
         self._clock = clock
-        self._origin = clock()
+        self._origin = clock() if origin is None else origin
         self._budget = rec.RecordBudget(limit_bytes=limit_bytes)
         self._images: set[bytes] = set()
         self._file.write(rec.file_prefix())
@@ -99,55 +100,97 @@ class DaemonRecordingOptions:
     """The daemon's configured start image, stored with ``default`` starts so that a replay has it."""
 
 
-class SessionRecorder:
-    """Records one daemon session: called by the app at the points where conditioning changes or a chunk begins."""
+PENDING_LIMIT = 256
+"""Records kept in memory before a session's first start; past it the oldest are dropped."""
 
-    def __init__(self, writer: RecordingWriter, header: rec.Header, default_image: bytes | None) -> None:
-        self.writer = writer
-        self._default_image = default_image
+
+class SessionRecorder:
+    """One daemon session's recording. The file is made at the first start, so probes leave none behind."""
+
+    def __init__(self, options: DaemonRecordingOptions, *, session: int, header: rec.Header,
+                 clock: Callable[[], float]) -> None:
+        self._options = options
+        self._session = session
+        self._header = header
+        self._clock = clock
+        self._origin = clock()
+        self.writer: RecordingWriter | None = None
+        self._pending: deque[rec.Record] = deque(maxlen=PENDING_LIMIT)
+        self._failed = False
         self._events = rec.EventTimeline()
         self._world = 0
         self._last_state = ""
         self._last_status: dict | None = None
-        writer.write(header)
+
+    def _t_us(self, now: float) -> int:
+        return int((now - self._origin) * 1e6)
+
+    def _write(self, record: rec.Record) -> None:
+        if self.writer is None:
+            self._pending.append(record)
+        else:
+            self.writer.write(record)
+
+    def _open(self) -> bool:
+        if self.writer is not None or self._failed:
+            return not self._failed
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        path = self._options.folder / f"{stamp}-{self._session:08x}.ybr"
+        try:
+            self._options.folder.mkdir(parents=True, exist_ok=True)
+            self.writer = RecordingWriter(path, limit_bytes=self._options.limit_bytes, clock=self._clock,
+                                          origin=self._origin)
+        except OSError as exc:
+            log.error("cannot record session %08x to %s: %s", self._session, path, exc)
+            self._failed = True
+            return False
+        log.info("recording session %08x to %s", self._session, path)
+        self.writer.write(self._header)
+        for record in self._pending:
+            self.writer.write(record)
+        self._pending.clear()
+        return True
 
     def start(self, *, source: str, image: bytes | None, prompt: str, seed: int, now: float) -> None:
+        if not self._open():
+            return
+        assert self.writer is not None
         self._world += 1
         if image is None and source == "default":
-            image = self._default_image
+            image = self._options.default_image
         digest = self.writer.write_image(image) if image is not None else None
-        self.writer.write(rec.Start(t_us=self.writer.t_us(now), world=self._world, source=source, seed=seed,
-                                    prompt=prompt, image_sha256=digest))
+        self._write(rec.Start(t_us=self._t_us(now), world=self._world, source=source, seed=seed, prompt=prompt,
+                              image_sha256=digest))
 
     def input(self, *, seq: int, axes: Axes, now: float) -> None:
-        self.writer.write(rec.Input(t_us=self.writer.t_us(now), seq=seq, move=(axes.move_x, axes.move_y),
-                                    look=(axes.look_x, axes.look_y)))
+        self._write(rec.Input(t_us=self._t_us(now), seq=seq, move=(axes.move_x, axes.move_y),
+                              look=(axes.look_x, axes.look_y)))
 
     def event(self, *, event_id: int, events: tuple[str, ...], active: tuple[int, ...], chunk: int,
               now: float) -> None:
         text = events[active.index(event_id)] if event_id in active else ""
         self._events.change(event_id, text, chunk)
-        self.writer.write(rec.Event(t_us=self.writer.t_us(now), id=event_id, text=text, chunk=chunk))
+        self._write(rec.Event(t_us=self._t_us(now), id=event_id, text=text, chunk=chunk))
 
     def config(self, *, fps: float, quality: int, paused: bool, now: float) -> None:
-        self.writer.write(rec.Config(t_us=self.writer.t_us(now), fps=fps, quality=quality, paused=paused))
+        self._write(rec.Config(t_us=self._t_us(now), fps=fps, quality=quality, paused=paused))
 
     def chunk_begun(self, *, chunk: int, action: int, input_seq: int, first_frame: int, now: float) -> None:
-        self.writer.write(rec.Chunk(t_us=self.writer.t_us(now), world=self._world, chunk=chunk, action=action,
-                                    input_seq=input_seq, first_frame=first_frame,
-                                    events=self._events.events_for(chunk)))
+        self._write(rec.Chunk(t_us=self._t_us(now), world=self._world, chunk=chunk, action=action,
+                              input_seq=input_seq, first_frame=first_frame, events=self._events.events_for(chunk)))
 
     def status(self, *, state: str, chunk: int, action: int, latency: Latency, now: float) -> None:
         fields = {"state": state, "chunk": chunk, "action": action,
                   "latency": {name: round(getattr(latency, name), 3) for name in
                               ("queue_ms", "generate_ms", "encode_ms", "send_ms")}}
         self._last_status = fields
-        if fields.get("state") != self._last_state:
-            self._last_state = str(fields.get("state"))
-            self.writer.write(rec.Status(t_us=self.writer.t_us(now), fields=fields))
+        if state != self._last_state:
+            self._last_state = state
+            self._write(rec.Status(t_us=self._t_us(now), fields=fields))
 
     def close(self, reason: str) -> None:
-        self.writer.close(reason=reason, last_status=self._last_status)
+        if self.writer is not None:
+            self.writer.close(reason=reason, last_status=self._last_status)
 
 
 class DaemonRecorders:
@@ -168,9 +211,8 @@ class DaemonRecorders:
             case SessionOpened(session=session, quality=quality):
                 header = daemon_header(self._spec, self._config, quality=quality,
                                        vocabulary_version=self._vocabulary_version)
-                recorder = open_session_recorder(self.options, session=session, header=header, clock=self._clock)
-                if recorder is not None:
-                    self._sessions[session] = recorder
+                self._sessions[session] = SessionRecorder(self.options, session=session, header=header,
+                                                          clock=self._clock)
             case SessionClosed(session=session, reason=reason):
                 if (recorder := self._sessions.pop(session, None)) is not None:
                     recorder.close(reason)
@@ -200,21 +242,6 @@ class DaemonRecorders:
         for recorder in self._sessions.values():
             recorder.close(reason)
         self._sessions.clear()
-
-
-def open_session_recorder(options: DaemonRecordingOptions, *, session: int, header: rec.Header,
-                          clock: Callable[[], float]) -> SessionRecorder | None:
-    """A recorder writing ``<folder>/<UTC time>-<session>.ybr``; None (and a log line) if the file cannot be made."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = options.folder / f"{stamp}-{session:08x}.ybr"
-    try:
-        options.folder.mkdir(parents=True, exist_ok=True)
-        writer = RecordingWriter(path, limit_bytes=options.limit_bytes, clock=clock)
-    except OSError as exc:
-        log.error("cannot record session %08x to %s: %s", session, path, exc)
-        return None
-    log.info("recording session %08x to %s", session, path)
-    return SessionRecorder(writer, header, options.default_image)
 
 
 def software_name() -> str:

@@ -33,6 +33,8 @@ from yume_bridge.protocol.wire import FrameFlags
 from yume_bridge.tools.recording import ChunkPlan, WorldPlan, plan_worlds
 
 INPUT_RESEND_S = 0.25
+FIRST_INPUT_COPIES = 3
+"""The first chunk's input goes out this many times before the start: it has no acknowledgement to wait for."""
 STEP_TIMEOUT_S = 120.0
 """How long one chunk may take to show its first frame before the replay gives up."""
 
@@ -167,8 +169,14 @@ class DaemonReplay:
                 self.warnings.append(f"the recording was made with {header.model} {header.model_version}, this "
                                      f"daemon runs {welcome.model} {welcome.model_version}: frames may differ")
             next_chunk = 0
-            for world in self.worlds:
-                await self._start(world)
+            for number, world in enumerate(self.worlds):
+                if number == 0 and world.chunks:
+                    # Before the first start the daemon does not yet wait for chunk inputs: the first chunk's
+                    # events and input go ahead of the start, so that the start finds them there.
+                    await self._events_for(world.chunks[0], 0)
+                    for _ in range(FIRST_INPUT_COPIES):
+                        self._send_input(world.chunks[0], 0)
+                await self._start(world, keep_events=number == 0)
                 for plan in world.chunks:
                     await self._chunk(plan, next_chunk)
                     next_chunk += 1
@@ -183,7 +191,7 @@ class DaemonReplay:
             self._transport.close()
         return self.progress.frames
 
-    async def _start(self, world: WorldPlan) -> None:
+    async def _start(self, world: WorldPlan, *, keep_events: bool) -> None:
         client, start = self.client, world.start
         digest = None
         if world.image is not None:
@@ -196,6 +204,8 @@ class DaemonReplay:
                      prompt=start.prompt, seed=start.seed)
         self._flush()
         await self._until(lambda: self.progress.started >= expected, "started", 30.0)
+        if keep_events:
+            return
         for event_id in list(self._event_ids.values()):  # a new world starts without events
             await self._set_event(event_id, "", None)
         self._event_ids.clear()
@@ -224,16 +234,16 @@ class DaemonReplay:
             self._event_ids[text] = self._next_event_id
             await self._set_event(self._next_event_id, text, chunk)
 
+    def _send_input(self, plan: ChunkPlan, chunk: int) -> None:
+        move, look = axes_for(plan.action)
+        self.client.send_input(self.clock(), move=move, look=look, chunk=chunk)
+        self._flush()
+
     async def _chunk(self, plan: ChunkPlan, chunk: int) -> None:
         await self._events_for(plan, chunk)
-        move, look = axes_for(plan.action)
-
-        def send() -> None:
-            self.client.send_input(self.clock(), move=move, look=look, chunk=chunk)
-            self._flush()
-
-        send()
-        await self._until(lambda: chunk in self.progress.chunk_actions, f"a frame of chunk {chunk}", resend=send)
+        self._send_input(plan, chunk)
+        await self._until(lambda: chunk in self.progress.chunk_actions, f"a frame of chunk {chunk}",
+                          resend=lambda: self._send_input(plan, chunk))
         applied = self.progress.chunk_actions[chunk]
         if applied != plan.action.id:
             raise ReplayDiverged(f"chunk {chunk} was generated with action {Action.from_id(applied)}, the recording "
