@@ -113,7 +113,7 @@ namespace Yume.Bridge.Interop
         int framesChecked, framesRepaired, framesDecoded;
         double decodeMsTotal, lastDecodeAt = double.NegativeInfinity;
         readonly BaselineJpegDecoder decoder = new BaselineJpegDecoder();
-        byte[] decodeBuffer;
+        readonly DecodedImage decoded = new DecodedImage();
         long fragmentsDiscarded;
         long lastFrame = -1;
         readonly SortedSet<int> actionsWalking = new SortedSet<int>(), actionsTurning = new SortedSet<int>();
@@ -251,7 +251,11 @@ namespace Yume.Bridge.Interop
                 ClientEvent e;
                 while (connection.TryDequeueEvent(out e)) Observe(e, eventId, "stream", ExitCodes.Event);
                 var frame = connection.TakeNewestFrame();
-                if (frame != null) CheckFrame(frame, turned);
+                if (frame != null)
+                {
+                    CheckFrame(frame, turned);
+                    frame.Release(); // its buffer serves a later frame
+                }
                 else Thread.Sleep(2);
             }
             connection.Ping();
@@ -263,7 +267,7 @@ namespace Yume.Bridge.Interop
         void CheckFrame(CompleteFrame frame, bool turned)
         {
             string reason;
-            var info = JpegInfo.TryRead(frame.Jpeg, out reason);
+            var info = JpegInfo.TryRead(frame.Jpeg, out reason); // an exact copy: fine for a check
             if (info == null)
                 throw new InteropFailure(ExitCodes.Frames, "frames", $"frame {frame.Frame} is not a JPEG: {reason}");
             if (info.Width != welcome.Width || info.Height != welcome.Height)
@@ -286,17 +290,16 @@ namespace Yume.Bridge.Interop
         {
             lastDecodeAt = Now;
             var clock = Stopwatch.StartNew();
-            DecodedImage image;
+            var image = decoded;
             try
             {
-                image = decoder.Decode(frame.Jpeg, true, decodeBuffer);
+                decoder.DecodeInto(frame.Buffer, frame.Length, true, PixelLayout.Rgba32, image);
             }
             catch (Exception e)
             {
                 throw new InteropFailure(ExitCodes.Frames, "decode", $"frame {frame.Frame} does not decode: {e.Message}");
             }
             decodeMsTotal += clock.Elapsed.TotalMilliseconds;
-            decodeBuffer = image.Rgb;
             if (image.Width != welcome.Width || image.Height != welcome.Height)
                 throw new InteropFailure(ExitCodes.Frames, "decode", $"frame {frame.Frame} decodes to {image.Width}x{image.Height}");
             framesDecoded++;

@@ -85,7 +85,34 @@ namespace UnityEditor
     public static class EditorUtility
     {
         public static void SetDirty(UnityEngine.Object target) { }
-        public static void DisplayDialog(string title, string message, string ok) { }
+        public static bool DisplayDialog(string title, string message, string ok) => true;
+        public static bool DisplayDialog(string title, string message, string ok, string cancel) => true;
+    }
+
+    /// <summary>Present so that a public type named SessionState in the plugin clashes here as it does in Unity (CS0104).</summary>
+    public static class SessionState
+    {
+        public static bool GetBool(string key, bool defaultValue) => defaultValue;
+        public static void SetBool(string key, bool value) { }
+        public static string GetString(string key, string defaultValue) => defaultValue;
+        public static void SetString(string key, string value) { }
+        public static void EraseString(string key) { }
+    }
+
+    public static class AssemblyReloadEvents
+    {
+        public delegate void AssemblyReloadCallback();
+        public static event AssemblyReloadCallback beforeAssemblyReload;
+        public static event AssemblyReloadCallback afterAssemblyReload;
+        static void Silence() { beforeAssemblyReload?.Invoke(); afterAssemblyReload?.Invoke(); }
+    }
+
+    public static class EditorPrefs
+    {
+        public static string GetString(string key, string defaultValue) => defaultValue;
+        public static void SetString(string key, string value) { }
+        public static bool HasKey(string key) => false;
+        public static void DeleteKey(string key) { }
     }
 
     public static class Undo

@@ -171,7 +171,7 @@ namespace Yume.Bridge.Core
         public void Ping(double now)
         {
             lastNow = now;
-            if (State == SessionState.Open) SendPing(now);
+            if (State == ClientSessionState.Open) SendPing(now);
         }
 
         // ---- sending --------------------------------------------------------------------------

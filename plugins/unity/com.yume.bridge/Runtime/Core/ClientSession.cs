@@ -6,7 +6,7 @@ using System.Collections.Generic;
 
 namespace Yume.Bridge.Core
 {
-    public enum SessionState { Idle, Handshaking, Open, Closed }
+    public enum ClientSessionState { Idle, Handshaking, Open, Closed }
 
     public sealed partial class ClientSession
     {
@@ -34,6 +34,7 @@ namespace Yume.Bridge.Core
         double lastValidAt, lastAuthenticatedAt = double.NegativeInfinity, silenceSeconds, nextPingAt;
         readonly Dictionary<long, double> outstandingPings = new Dictionary<long, double>();
         FrameReassembler reassembler;
+        readonly List<NackRequest> dueNacks = new List<NackRequest>();
         double lastNow;
 
         public ClientSession(ClientOptions options, IRandomSource random = null)
@@ -43,7 +44,7 @@ namespace Yume.Bridge.Core
         }
 
         public ClientOptions Options => options;
-        public SessionState State { get; private set; } = SessionState.Idle;
+        public ClientSessionState State { get; private set; } = ClientSessionState.Idle;
         public WelcomeMessage Welcome { get; private set; }
         public StatusMessage LastStatus { get; private set; }
         public StartedMessage LastStarted { get; private set; }
@@ -64,11 +65,11 @@ namespace Yume.Bridge.Core
         /// <summary>Starts the handshake: a hello with a fresh nonce (SPEC §3.1).</summary>
         public void Connect(double now)
         {
-            if (State != SessionState.Idle) throw new InvalidOperationException("a ClientSession connects once; make a new one to reconnect");
+            if (State != ClientSessionState.Idle) throw new InvalidOperationException("a ClientSession connects once; make a new one to reconnect");
             lastNow = now;
             clientNonce = new byte[HelloMessage.NonceLength];
             random.Fill(clientNonce);
-            State = SessionState.Handshaking;
+            State = ClientSessionState.Handshaking;
             handshakeDeadline = now + options.HandshakeTimeoutSeconds;
             helloInterval = options.HelloFirstRetransmitSeconds;
             SendHello(now);
@@ -79,11 +80,11 @@ namespace Yume.Bridge.Core
         public void ReceiveDatagram(byte[] data, int length, double now)
         {
             lastNow = now;
-            if (State != SessionState.Handshaking && State != SessionState.Open) return;
+            if (State != ClientSessionState.Handshaking && State != ClientSessionState.Open) return;
             var kind = ControlCodec.Classify(data, length);
             if (kind == DatagramKind.Fragment)
             {
-                if (State == SessionState.Open) ReceiveFragment(data, length, now);
+                if (State == ClientSessionState.Open) ReceiveFragment(data, length, now);
                 else DatagramsDropped++;
                 return;
             }
@@ -93,7 +94,7 @@ namespace Yume.Bridge.Core
                 DatagramsDropped++;
                 return;
             }
-            if (State == SessionState.Handshaking) ReceiveDuringHandshake(decoded, data, length, now);
+            if (State == ClientSessionState.Handshaking) ReceiveDuringHandshake(decoded, data, length, now);
             else ReceiveInSession(decoded, data, length, now);
             Pump(now);
         }
@@ -107,8 +108,8 @@ namespace Yume.Bridge.Core
         /// <summary>When <see cref="HandleTimer"/> should next be called, or null when nothing is scheduled.</summary>
         public double? GetTimer()
         {
-            if (State == SessionState.Handshaking) return Math.Min(nextHelloAt, handshakeDeadline);
-            if (State != SessionState.Open) return null;
+            if (State == ClientSessionState.Handshaking) return Math.Min(nextHelloAt, handshakeDeadline);
+            if (State != ClientSessionState.Open) return null;
             double earliest = Math.Min(lastValidAt + silenceSeconds, nextPingAt);
             earliest = Earliest(earliest, NextRequestTimer());
             earliest = Earliest(earliest, reassembler.NextTimer(lastNow));
@@ -136,10 +137,21 @@ namespace Yume.Bridge.Core
         public void Close(double now, string reason = ByeReasons.Client)
         {
             lastNow = now;
-            if (State == SessionState.Open) SendSessionMessage(seq => new ByeMessage(sessionId, seq, reason));
-            if (State == SessionState.Handshaking || State == SessionState.Open)
+            if (State == ClientSessionState.Open) SendSessionMessage(seq => new ByeMessage(sessionId, seq, reason));
+            if (State == ClientSessionState.Handshaking || State == ClientSessionState.Open)
                 CloseWith(CloseReason.ClientClosed, ByeReasons.Client, "The session was closed by this client.");
-            else if (State == SessionState.Idle) State = SessionState.Closed;
+            else if (State == ClientSessionState.Idle) State = ClientSessionState.Closed;
+        }
+
+        /// <summary>
+        /// Ends the session because the shell could not reach the daemon at all (the host name does not resolve,
+        /// no socket could be opened): reported as <see cref="CloseReason.Unreachable"/> with the shell's message.
+        /// </summary>
+        public void FailTransport(string message, double now)
+        {
+            lastNow = now;
+            if (State == ClientSessionState.Idle) State = ClientSessionState.Handshaking;
+            CloseWith(CloseReason.Unreachable, ErrorCodes.DaemonUnreachable, message);
         }
 
         // ---- handshake ------------------------------------------------------------------------
@@ -257,7 +269,7 @@ namespace Yume.Bridge.Core
             sessionId = welcome.Session;
             sessionKey = key;
             replay.Accept(welcome.Seq);
-            State = SessionState.Open;
+            State = ClientSessionState.Open;
             lastValidAt = now;
             if (key != null) lastAuthenticatedAt = now;
             silenceSeconds = options.SilenceTimeoutSeconds ?? welcome.Limits.IdleTimeoutMs / 1000.0;
@@ -402,7 +414,7 @@ namespace Yume.Bridge.Core
                 if (frame != null)
                 {
                     MeasureInputToFrame(frame, now);
-                    EmitFrame(new FrameArrived(frame));
+                    EmitFrame(frame.Arrival);
                 }
             }
             SendDueNacks(now);
@@ -410,18 +422,20 @@ namespace Yume.Bridge.Core
 
         void SendDueNacks(double now)
         {
-            foreach (var nack in reassembler.TakeNacks(now))
+            if (reassembler.TakeNacks(now, dueNacks) == 0) return; // the loss-free path allocates nothing
+            foreach (var nack in dueNacks)
             {
                 var missing = new List<int>(nack.Missing);
                 SendSessionMessage(seq => new NackMessage(sessionId, seq, nack.Frame, missing));
             }
+            dueNacks.Clear();
         }
 
         // ---- timers ---------------------------------------------------------------------------
 
         void Pump(double now)
         {
-            if (State == SessionState.Handshaking)
+            if (State == ClientSessionState.Handshaking)
             {
                 if (now >= handshakeDeadline)
                     CloseWith(CloseReason.Unreachable, ErrorCodes.DaemonUnreachable,
@@ -430,7 +444,7 @@ namespace Yume.Bridge.Core
                 else if (now >= nextHelloAt) SendHello(now);
                 return;
             }
-            if (State != SessionState.Open) return;
+            if (State != ClientSessionState.Open) return;
             if (now >= lastValidAt + silenceSeconds)
             {
                 CloseWith(CloseReason.DaemonSilent, ErrorCodes.DaemonSilent,
@@ -470,8 +484,8 @@ namespace Yume.Bridge.Core
 
         void CloseWith(CloseReason reason, string code, string message)
         {
-            if (State == SessionState.Closed) return;
-            State = SessionState.Closed;
+            if (State == ClientSessionState.Closed) return;
+            State = ClientSessionState.Closed;
             CloseInfo = new SessionClosed(reason, code, message);
             Emit(CloseInfo);
         }
@@ -487,12 +501,18 @@ namespace Yume.Bridge.Core
             events.Add(e);
         }
 
-        /// <summary>Only the newest undelivered frame is queued: a newer one replaces it in place.</summary>
+        /// <summary>Only the newest undelivered frame is queued: a newer one replaces it in place (the older goes back to the pool).</summary>
         void EmitFrame(FrameArrived frame)
         {
-            int index = events.FindIndex(x => x is FrameArrived);
-            if (index >= 0) events[index] = frame;
-            else Emit(frame);
+            for (int i = 0; i < events.Count; i++)
+            {
+                var older = events[i] as FrameArrived;
+                if (older == null) continue;
+                older.Frame.Release();
+                events[i] = frame;
+                return;
+            }
+            Emit(frame);
         }
 
         static double Earliest(double current, double? candidate) =>

@@ -11,7 +11,8 @@ namespace Yume.Bridge.Core
         LastInChunk = 2,
     }
 
-    public sealed class FragmentHeader
+    /// <summary>A parsed fragment header: a value type, so that parsing a datagram allocates nothing.</summary>
+    public readonly struct FragmentHeader
     {
         public const int Size = 44;
         public const byte Magic0 = 0x59; // 'Y'
@@ -35,18 +36,18 @@ namespace Yume.Bridge.Core
             Action = action;
         }
 
-        public FragmentFlags Flags { get; }
-        public uint Session { get; }
-        public uint Frame { get; }
-        public uint Chunk { get; }
-        public int FrameInChunk { get; }
-        public int FragmentIndex { get; }
-        public int FragmentCount { get; }
-        public int PayloadLength { get; }
-        public uint FrameLength { get; }
-        public uint InputSeq { get; }
-        public ulong TimeUs { get; }
-        public int Action { get; }
+        public readonly FragmentFlags Flags;
+        public readonly uint Session;
+        public readonly uint Frame;
+        public readonly uint Chunk;
+        public readonly int FrameInChunk;
+        public readonly int FragmentIndex;
+        public readonly int FragmentCount;
+        public readonly int PayloadLength;
+        public readonly uint FrameLength;
+        public readonly uint InputSeq;
+        public readonly ulong TimeUs;
+        public readonly int Action;
 
         public bool IsRetransmission => (Flags & FragmentFlags.Retransmission) != 0;
         public bool IsLastInChunk => (Flags & FragmentFlags.LastInChunk) != 0;
@@ -63,8 +64,9 @@ namespace Yume.Bridge.Core
         /// <summary>
         /// Parses and checks a fragment: magic, version, 1 ≤ n, index &lt; n, L ≥ 1, (n − 1)·stride &lt; L and
         /// payload_length equal to both the bytes present and the prescribed size. Returns null with a reason otherwise.
+        /// Allocates nothing for a valid fragment.
         /// </summary>
-        public static FragmentHeader TryParse(byte[] data, int length, out string reason)
+        public static FragmentHeader? TryParse(byte[] data, int length, out string reason)
         {
             reason = null;
             if (length < Size) { reason = "shorter than the fragment header"; return null; }

@@ -27,6 +27,7 @@ namespace Yume.Bridge.Core
         public const string DaemonSilent = "daemon_silent";
         public const string NotAcknowledged = "not_acknowledged";
         public const string SocketError = "socket_error";
+        public const string DecodeFallback = "decode_fallback";
 
         /// <summary>True for the codes the daemon answers to a hello instead of a welcome (SPEC §5.13).</summary>
         public static bool EndsHandshake(string code) =>

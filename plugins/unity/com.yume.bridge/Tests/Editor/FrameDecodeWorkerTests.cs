@@ -50,7 +50,7 @@ namespace Yume.Bridge.Tests
         {
             var fixture = Array.Find(JpegTests.Fixtures, f => f.Name == "color420");
             var source = new QueueSource();
-            using (var worker = new FrameDecodeWorker(source, bottomUp: true))
+            using (var worker = new FrameDecodeWorker(source, bottomUp: true, layout: PixelLayout.Rgb24))
             {
                 source.Offer(FrameOf(fixture.Jpeg, 3));
                 var decoded = WaitForDecoded(worker);
@@ -59,7 +59,7 @@ namespace Yume.Bridge.Tests
                 Assert.IsTrue(decoded.Image.BottomUp);
                 Assert.AreEqual(fixture.Width, decoded.Image.Width);
                 var expected = new BaselineJpegDecoder().Decode(fixture.Jpeg, true);
-                CollectionAssert.AreEqual(expected.Rgb, decoded.Image.Rgb);
+                CollectionAssert.AreEqual(expected.Pixels, decoded.Image.Pixels);
                 Assert.GreaterOrEqual(decoded.DecodeMs, 0);
             }
         }
@@ -73,10 +73,33 @@ namespace Yume.Bridge.Tests
             {
                 source.Offer(FrameOf(fixture.Jpeg, 1));
                 var first = WaitForDecoded(worker);
+                var pixels = first.Image.Pixels;
                 worker.Recycle(first);
                 source.Offer(FrameOf(fixture.Jpeg, 2));
                 var second = WaitForDecoded(worker);
-                Assert.AreSame(first.Image.Rgb, second.Image.Rgb);
+                Assert.AreSame(pixels, second.Image.Pixels);
+            }
+        }
+
+        [Test]
+        public void By_default_frames_arrive_as_rgba32_the_layout_gpus_take_without_conversion()
+        {
+            var fixture = Array.Find(JpegTests.Fixtures, f => f.Name == "color420");
+            var source = new QueueSource();
+            using (var worker = new FrameDecodeWorker(source))
+            {
+                source.Offer(FrameOf(fixture.Jpeg, 1));
+                var decoded = WaitForDecoded(worker);
+                Assert.AreEqual(PixelLayout.Rgba32, decoded.Image.Layout);
+                var rgb = new BaselineJpegDecoder().Decode(fixture.Jpeg, true).Pixels;
+                var rgba = decoded.Image.Pixels;
+                for (int p = 0; p < fixture.Width * fixture.Height; p++)
+                {
+                    Assert.AreEqual(rgb[3 * p], rgba[4 * p]);
+                    Assert.AreEqual(rgb[3 * p + 1], rgba[4 * p + 1]);
+                    Assert.AreEqual(rgb[3 * p + 2], rgba[4 * p + 2]);
+                    Assert.AreEqual(255, rgba[4 * p + 3]);
+                }
             }
         }
 
