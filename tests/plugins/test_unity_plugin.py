@@ -25,3 +25,29 @@ def test_the_unity_core_streams_from_the_daemon(unity_build, daemon_process, tmp
                "--expect-actions", "--check-errors"]
     summary = interop(command + (["--token", token] if token else []), tmp_path)
     assert summary["frames_complete"] > 0 and summary["width"] == 960 and summary["height"] == 544
+
+
+def _package_json(relative: str) -> dict:
+    import json
+
+    return json.loads((UNITY / "com.yume.bridge" / relative).read_text("utf-8"))
+
+
+def test_the_package_declares_what_its_sample_needs_and_leaves_out_webgl():
+    assert "com.unity.ugui" in _package_json("package.json")["dependencies"]
+    sample = _package_json("Samples~/BasicViewer/Yume.Bridge.Samples.BasicViewer.asmdef")
+    assert {"Yume.Bridge", "UnityEngine.UI"} <= set(sample["references"])
+    for asmdef in ("Runtime/Core/Yume.Bridge.Core.asmdef", "Runtime/Unity/Yume.Bridge.asmdef"):
+        assert "WebGL" in _package_json(asmdef)["excludePlatforms"], asmdef
+
+
+def test_the_shipped_input_actions_hold_every_action_the_sampler_reads():
+    import re
+
+    asset = _package_json("Runtime/Input/YumeBridgeControls.inputactions")
+    actions = {f"{m['name']}/{a['name']}" for m in asset["maps"] for a in m["actions"]}
+    sampler = (UNITY / "com.yume.bridge" / "Runtime" / "Unity" / "YumeInputSampler.cs").read_text("utf-8")
+    wanted = set(re.findall(r'"(Yume/\w+)"', sampler))
+    assert wanted and wanted <= actions
+    bound = {b["action"] for m in asset["maps"] for b in m["bindings"]}
+    assert {a.split("/")[1] for a in wanted} <= bound, "every action has a binding"

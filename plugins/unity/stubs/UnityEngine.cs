@@ -244,7 +244,17 @@ namespace UnityEngine
         public static bool GetMouseButtonDown(int button) => false;
     }
 
-    public class ScriptableObject : Object { }
+    public class ScriptableObject : Object
+    {
+        public static T CreateInstance<T>() where T : ScriptableObject => null;
+        public static ScriptableObject CreateInstance(Type type) => null;
+    }
+
+    public static class Resources
+    {
+        public static T Load<T>(string path) where T : Object => null;
+        public static Object Load(string path) => null;
+    }
 
     public class GUIStyle { }
 
@@ -311,6 +321,13 @@ namespace UnityEngine
 
     [AttributeUsage(AttributeTargets.Class)]
     public sealed class HelpURLAttribute : Attribute { public HelpURLAttribute(string url) { } }
+}
+
+namespace UnityEngine.TestTools
+{
+    /// <summary>Stand-in for the Test Framework's coroutine test attribute (the real one derives from NUnit's).</summary>
+    [AttributeUsage(AttributeTargets.Method)]
+    public sealed class UnityTestAttribute : Attribute { }
 }
 
 namespace UnityEngine.Events

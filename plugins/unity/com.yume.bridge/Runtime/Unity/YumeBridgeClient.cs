@@ -272,6 +272,18 @@ namespace Yume.Bridge
 
         // ---- Unity messages -------------------------------------------------------------------
 
+        /// <summary>A new component (or Reset in its menu) starts from the project's defaults.</summary>
+        void Reset()
+        {
+            var defaults = YumeBridgeSettings.Current;
+            host = defaults.host;
+            port = defaults.port;
+            encoding = defaults.encoding;
+            resolution = defaults.resolution;
+            jpegQuality = defaults.jpegQuality;
+            autoReconnect = defaults.autoReconnect;
+        }
+
         void OnEnable()
         {
             if (connectOnEnable && Application.isPlaying) Connect();
@@ -323,8 +335,9 @@ namespace Yume.Bridge
                 width = 1280;
                 height = 704;
             }
+            string effectiveToken = string.IsNullOrEmpty(token) ? YumeBridgeSettings.TokenFromEnvironment() : token.Trim();
             return new ClientOptions(
-                token: string.IsNullOrEmpty(token) ? null : token.Trim(),
+                token: effectiveToken,
                 encoding: encoding == YumeEncoding.Json ? WireEncoding.Json : WireEncoding.MsgPack,
                 engine: "Unity " + Application.unityVersion,
                 width: width, height: height, fps: fps <= 0 ? 0 : Mathf.Clamp(fps, 1, 240), quality: Mathf.Clamp(jpegQuality, 1, 100));

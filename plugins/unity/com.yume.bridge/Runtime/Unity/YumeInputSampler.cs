@@ -17,6 +17,13 @@ namespace Yume.Bridge
         [Tooltip("Where input comes from. The Input System needs its package and Active Input Handling set to include it.")]
         public YumeInputSource source = YumeInputSampler.DefaultSource;
 
+#if ENABLE_INPUT_SYSTEM && YUME_INPUT_SYSTEM_PACKAGE
+        [Header("Input System")]
+        [Tooltip("Optional: actions to read instead of fixed devices. The package ships YumeBridgeControls.inputactions " +
+                 "(map \"Yume\": Move, Look, LookDelta, Event, Pause); rebind it or use your own asset with the same names.")]
+        public InputActionAsset actions;
+#endif
+
         [Header("Legacy Input Manager axes")]
         [Tooltip("Strafe axis (right positive). Unity's default 'Horizontal' also reacts to the arrow keys; " +
                  "arrow keys are look keys here, so they are ignored on this axis.")]
@@ -176,6 +183,7 @@ namespace Yume.Bridge
                                ref float stickLookX, ref float stickLookY)
         {
 #if ENABLE_INPUT_SYSTEM && YUME_INPUT_SYSTEM_PACKAGE
+            if (s.actions != null) return SampleActions(s.actions, dt, ref moveX, ref moveY, ref lookRateX, ref lookRateY, ref stickLookX, ref stickLookY);
             var keyboard = Keyboard.current;
             if (keyboard != null)
             {
@@ -221,6 +229,56 @@ namespace Yume.Bridge
             return false;
 #endif
         }
+
+#if ENABLE_INPUT_SYSTEM && YUME_INPUT_SYSTEM_PACKAGE
+        /// <summary>Action names looked up in an assigned asset (map "Yume").</summary>
+        public const string MoveAction = "Yume/Move", LookAction = "Yume/Look", LookDeltaAction = "Yume/LookDelta",
+                            EventAction = "Yume/Event", PauseAction = "Yume/Pause";
+
+        InputActionAsset boundAsset;
+        InputAction move, look, lookDelta, eventAction, pauseAction;
+
+        void Bind(InputActionAsset asset)
+        {
+            if (asset == boundAsset) return;
+            boundAsset = asset;
+            move = asset.FindAction(MoveAction);
+            look = asset.FindAction(LookAction);
+            lookDelta = asset.FindAction(LookDeltaAction);
+            eventAction = asset.FindAction(EventAction);
+            pauseAction = asset.FindAction(PauseAction);
+            asset.Enable();
+        }
+
+        bool SampleActions(InputActionAsset asset, float dt, ref float moveX, ref float moveY, ref float lookRateX, ref float lookRateY,
+                           ref float stickLookX, ref float stickLookY)
+        {
+            Bind(asset);
+            if (move != null)
+            {
+                Vector2 m = move.ReadValue<Vector2>();
+                moveX = m.x;
+                moveY = m.y;
+            }
+            if (look != null)
+            {
+                Vector2 l = look.ReadValue<Vector2>();
+                stickLookX = l.x;
+                stickLookY = l.y;
+            }
+            if (lookDelta == null || dt <= 0) return false;
+            Vector2 delta = lookDelta.ReadValue<Vector2>();
+            lookRateX = delta.x / dt;
+            lookRateY = delta.y / dt;
+            return true;
+        }
+
+        /// <summary>True on the frame the asset's Event action fired (false without an asset or that action).</summary>
+        public bool EventPressedThisFrame => eventAction != null && eventAction.WasPressedThisFrame();
+
+        /// <summary>True on the frame the asset's Pause action fired.</summary>
+        public bool PausePressedThisFrame => pauseAction != null && pauseAction.WasPressedThisFrame();
+#endif
 
         void AddKey(bool held, string code)
         {
