@@ -27,6 +27,17 @@ def test_the_unity_core_streams_from_the_daemon(unity_build, daemon_process, tmp
     assert summary["frames_complete"] > 0 and summary["width"] == 960 and summary["height"] == 544
 
 
+def test_the_unity_core_finds_the_daemon_by_dnssd_on_loopback_and_streams(unity_build, daemon_process, tmp_path):
+    port = daemon_process("--advertise")
+    command = ["mono", str(unity_build / "YumeBridgeInterop.exe"), "--host", "invalid.invalid", "--port", str(port),
+               "--discover", "4"]
+    summary = interop(command, tmp_path)
+    assert summary["discovered_address"] == "127.0.0.1"
+    assert summary["discovered_instance"].endswith(f"-{port}._yume-bridge._udp.local.")
+    assert summary["discovered_protocol"] == 1
+    assert summary["frames_complete"] > 0
+
+
 def _package_json(relative: str) -> dict:
     import json
 

@@ -1,0 +1,146 @@
+// What a DNS-SD browser makes of mDNS answers: daemons (instance, host, port, addresses, TXT properties),
+// joined across packets because SRV, TXT and address records may arrive apart. Sans-IO.
+using System;
+using System.Collections.Generic;
+using System.Net;
+
+namespace Yume.Bridge.Core
+{
+    /// <summary>A daemon found by DNS-SD. <see cref="Addresses"/> is empty until the host's A/AAAA record is known.</summary>
+    public sealed class DiscoveredDaemon
+    {
+        public DiscoveredDaemon(string instance, string host, int port, IReadOnlyList<IPAddress> addresses,
+                                IReadOnlyList<KeyValuePair<string, string>> properties)
+        {
+            Instance = instance;
+            Host = host;
+            Port = port;
+            Addresses = addresses;
+            Properties = properties;
+        }
+
+        /// <summary>The full instance name, e.g. "studio-47800._yume-bridge._udp.local.".</summary>
+        public string Instance { get; }
+
+        /// <summary>The SRV target host name, e.g. "studio.local.".</summary>
+        public string Host { get; }
+
+        public int Port { get; }
+        public IReadOnlyList<IPAddress> Addresses { get; }
+
+        /// <summary>TXT key/value pairs in packet order; the value is null for a bare key.</summary>
+        public IReadOnlyList<KeyValuePair<string, string>> Properties { get; }
+
+        /// <summary>The instance label alone ("studio-47800").</summary>
+        public string Label
+        {
+            get
+            {
+                int dot = Instance.IndexOf('.');
+                return dot < 0 ? Instance : Instance.Substring(0, dot);
+            }
+        }
+
+        /// <summary>A TXT property (keys compare without case), or null.</summary>
+        public string Property(string key)
+        {
+            foreach (var pair in Properties)
+                if (string.Equals(pair.Key, key, StringComparison.OrdinalIgnoreCase)) return pair.Value;
+            return null;
+        }
+
+        /// <summary>The first IPv4 address (the daemon binds IPv4), else the first address, else null.</summary>
+        public IPAddress PreferredAddress
+        {
+            get
+            {
+                foreach (var address in Addresses)
+                    if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) return address;
+                return Addresses.Count > 0 ? Addresses[0] : null;
+            }
+        }
+
+        /// <summary>The daemon's protocol version from TXT "protocol", or 0 when absent.</summary>
+        public int ProtocolVersion
+        {
+            get
+            {
+                int version;
+                return int.TryParse(Property("protocol"), out version) ? version : 0;
+            }
+        }
+
+        /// <summary>TXT "token" is "required": the client needs the daemon's token.</summary>
+        public bool TokenRequired => Property("token") == "required";
+
+        public override string ToString()
+        {
+            var address = PreferredAddress;
+            return $"{Label} at {(address != null ? address.ToString() : Host)}:{Port} " +
+                   $"({Property("backend") ?? "?"} {Property("model") ?? "?"}, protocol {ProtocolVersion}" +
+                   (TokenRequired ? ", token required)" : ")");
+        }
+    }
+
+    public static class DnsSdBrowser
+    {
+        /// <summary>
+        /// The daemons of <paramref name="serviceType"/> that the records describe (a PTR with TTL &gt; 0 plus the
+        /// instance's SRV), and the instances that said goodbye (a PTR with TTL 0, RFC 6762 §10.1). Names compare
+        /// without case. Records of queries must not be passed: a query's known answers announce nothing.
+        /// </summary>
+        public static List<DiscoveredDaemon> Resolve(IReadOnlyList<DnsRecord> records, string serviceType, List<string> removed = null)
+        {
+            var found = new List<DiscoveredDaemon>();
+            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var pointer in records)
+            {
+                if (pointer.Type != DnsTypes.Ptr || !SameName(pointer.Name, serviceType) || pointer.Target == null) continue;
+                if (pointer.Ttl == 0)
+                {
+                    removed?.Add(pointer.Target);
+                    continue;
+                }
+                if (!seen.Add(pointer.Target)) continue;
+                var service = Find(records, DnsTypes.Srv, pointer.Target);
+                if (service == null) continue;
+                var text = Find(records, DnsTypes.Txt, pointer.Target);
+                var addresses = new List<IPAddress>();
+                foreach (var record in records)
+                    if ((record.Type == DnsTypes.A || record.Type == DnsTypes.Aaaa) && record.Ttl > 0 && SameName(record.Name, service.Target) &&
+                        !addresses.Contains(record.Address))
+                        addresses.Add(record.Address);
+                found.Add(new DiscoveredDaemon(pointer.Target, service.Target, service.Port, addresses.AsReadOnly(),
+                                               Properties(text?.Strings).AsReadOnly()));
+            }
+            return found;
+        }
+
+        /// <summary>RFC 6763 §6: "key=value" or a bare "key"; the first occurrence of a key wins; empty keys are ignored.</summary>
+        public static List<KeyValuePair<string, string>> Properties(IReadOnlyList<string> strings)
+        {
+            var pairs = new List<KeyValuePair<string, string>>();
+            if (strings == null) return pairs;
+            var keys = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var entry in strings)
+            {
+                int equals = entry.IndexOf('=');
+                string key = equals < 0 ? entry : entry.Substring(0, equals);
+                if (key.Length == 0 || !keys.Add(key)) continue;
+                pairs.Add(new KeyValuePair<string, string>(key, equals < 0 ? null : entry.Substring(equals + 1)));
+            }
+            return pairs;
+        }
+
+        static DnsRecord Find(IReadOnlyList<DnsRecord> records, int type, string name)
+        {
+            // The newest record of a name wins (later packets and later records override earlier ones).
+            for (int i = records.Count - 1; i >= 0; i--)
+                if (records[i].Type == type && SameName(records[i].Name, name)) return records[i];
+            return null;
+        }
+
+        public static bool SameName(string a, string b) =>
+            string.Equals(a.TrimEnd('.'), b.TrimEnd('.'), StringComparison.OrdinalIgnoreCase);
+    }
+}
