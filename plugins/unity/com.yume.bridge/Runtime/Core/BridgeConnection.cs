@@ -77,7 +77,7 @@ namespace Yume.Bridge.Core
                     {
                         Fragments = s.Fragments, FramesCompleted = s.FramesCompleted, FramesSuperseded = s.FramesSuperseded,
                         FramesAbandoned = s.FramesAbandoned, Duplicates = s.Duplicates, Stale = s.Stale, Dropped = s.Dropped,
-                        NacksSent = s.NacksSent,
+                        NacksSent = s.NacksSent, Cuts = s.Cuts,
                     };
                 }
             }

@@ -424,6 +424,13 @@ namespace Yume.Bridge.Core
         }
 
         /// <summary>Reports an error against the request it answers: by <c>ref</c>, or by code for uploads.</summary>
+        /// <summary>v1.1 rate_limited: keep the request; a start waits at least a second, events and pieces keep their timers.</summary>
+        void DeferRateLimitedRequest(ErrorMessage error, double now)
+        {
+            if (start != null && error.Ref != 0 && start.Seqs.Contains(error.Ref))
+                start.NextAt = Math.Max(start.NextAt, now + Math.Max(1.0, options.StartResendSeconds));
+        }
+
         void RouteErrorToRequest(ErrorMessage error, double now)
         {
             if (start != null && error.Ref != 0 && start.Seqs.Contains(error.Ref))

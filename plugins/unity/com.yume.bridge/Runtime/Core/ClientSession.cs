@@ -160,7 +160,9 @@ namespace Yume.Bridge.Core
         {
             byte[] auth = tokenRequired && cookie != null ? SessionAuth.HelloAuth(options.Token, clientNonce, cookie) : null;
             var hello = new HelloMessage(1, clientNonce, options.ClientName, options.ClientVersion, options.Engine, options.Width,
-                                         options.Height, options.Fps, options.Quality, options.MaxDatagram, cookie, auth);
+                                         options.Height, options.Fps, options.Quality, options.MaxDatagram, cookie, auth,
+                                         minor: ClientOptions.ProtocolMinor, capabilities: ClientOptions.Capabilities,
+                                         preempt: options.Preempt);
             outgoing.Add(PadToMinimum(hello));
             hellosSent++;
             nextHelloAt = now + helloInterval;
@@ -357,6 +359,14 @@ namespace Yume.Bridge.Core
                 OnPong(pong, now);
                 return;
             }
+            var challenge = message as PathChallengeMessage;
+            if (challenge != null)
+            {
+                // v1.1: the daemon saw this session from a new address; echoing the data (tagged) moves the stream there.
+                var data = challenge.Data;
+                SendSessionMessage(seq => new PathResponseMessage(sessionId, seq, data));
+                return;
+            }
             var bye = message as ByeMessage;
             if (bye != null)
             {
@@ -399,6 +409,13 @@ namespace Yume.Bridge.Core
 
         void OnSessionError(ErrorMessage error, double now)
         {
+            if (error.Code == ErrorCodes.RateLimited)
+            {
+                // v1.1: the request was dropped by a per-session budget, not refused: resend it later.
+                DeferRateLimitedRequest(error, now);
+                Emit(new SessionWarning("The daemon rate-limited a request (" + error.Message + "); it is sent again shortly."));
+                return;
+            }
             Emit(new DaemonErrorReceived(error));
             RouteErrorToRequest(error, now);
             if (error.Fatal || error.Code == ErrorCodes.ShuttingDown)
@@ -423,10 +440,13 @@ namespace Yume.Bridge.Core
         void SendDueNacks(double now)
         {
             if (reassembler.TakeNacks(now, dueNacks) == 0) return; // the loss-free path allocates nothing
+            int maxIndices = NackPadding.MaxIndices(Welcome.MaxDatagram);
             foreach (var nack in dueNacks)
             {
                 var missing = new List<int>(nack.Missing);
-                SendSessionMessage(seq => new NackMessage(sessionId, seq, nack.Frame, missing));
+                if (missing.Count > maxIndices) missing.RemoveRange(maxIndices, missing.Count - maxIndices);
+                SendSessionMessage(seq => NackPadding.Padded(new NackMessage(sessionId, seq, nack.Frame, missing), Welcome.MaxDatagram,
+                                                             options.Encoding, sessionKey != null));
             }
             dueNacks.Clear();
         }

@@ -32,6 +32,15 @@ namespace Yume.Bridge.Core
         public ulong DaemonTimeUs { get; private set; }
         public int Action { get; private set; }
         public bool IsLastInChunk { get; private set; }
+
+        /// <summary>SPEC §6.5: the first frame of a chunk that replaced one cut short (pre-emption). Not a loss.</summary>
+        public bool IsAfterCut { get; private set; }
+
+        /// <summary>The latent this frame was decoded from, within its chunk (0 from an older daemon).</summary>
+        public int Latent { get; private set; }
+
+        /// <summary>On an after-cut frame: how many latents of the cut chunk were shown; else 0.</summary>
+        public int CutLatents { get; private set; }
         public double FirstFragmentAt { get; private set; }
         public double CompletedAt { get; private set; }
         public bool RepairedByRetransmission { get; private set; }
@@ -86,6 +95,9 @@ namespace Yume.Bridge.Core
             DaemonTimeUs = header.TimeUs;
             Action = header.Action;
             IsLastInChunk = header.IsLastInChunk;
+            IsAfterCut = header.IsAfterCut;
+            Latent = header.Latent;
+            CutLatents = header.CutLatents;
             FirstFragmentAt = firstFragmentAt;
             CompletedAt = completedAt;
             RepairedByRetransmission = repaired;

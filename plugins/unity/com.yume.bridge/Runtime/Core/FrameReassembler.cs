@@ -56,6 +56,9 @@ namespace Yume.Bridge.Core
     public sealed class ReassemblyStats
     {
         public long Fragments, FramesCompleted, FramesSuperseded, FramesAbandoned, Duplicates, Stale, Dropped, NacksSent;
+
+        /// <summary>Completed frames that began a chunk after a cut (pre-emption): chunks the daemon cut short.</summary>
+        public long Cuts;
     }
 
     public sealed class FrameReassembler
@@ -266,6 +269,7 @@ namespace Yume.Bridge.Core
             }
             pending = partial.Frame;
             pending.Fill(partial.Header, partial.FirstArrival, now, partial.Repaired);
+            if (partial.Header.IsAfterCut) Stats.Cuts++;
             Recycle(partial);
             anyCompleted = true;
             newestCompleted = partial.Header.Frame;

@@ -21,6 +21,8 @@ namespace Yume.Bridge.Core
         public const string UnknownImage = "unknown_image";
         public const string GeneratorFailed = "generator_failed";
         public const string ShuttingDown = "shutting_down";
+        /// <summary>v1.1: a per-session budget refused the request (not fatal; <c>ref</c> names it): resend it later.</summary>
+        public const string RateLimited = "rate_limited";
 
         // Client-side outcomes (never on the wire).
         public const string DaemonUnreachable = "daemon_unreachable";
