@@ -62,3 +62,25 @@ def test_the_shipped_input_actions_hold_every_action_the_sampler_reads():
     assert wanted and wanted <= actions
     bound = {b["action"] for m in asset["maps"] for b in m["bindings"]}
     assert {a.split("/")[1] for a in wanted} <= bound, "every action has a binding"
+
+
+@pytest.mark.parametrize(("daemon_token", "client_token", "port_shift", "words"), [
+    ("s3cret", "wrong", 0, "token"),  # the daemon refuses the token
+    (None, None, 1, "yume-bridge serve"),  # nothing listens on the port
+])
+def test_the_unity_core_says_why_it_cannot_connect(unity_build, daemon_process, tmp_path, daemon_token, client_token,
+                                                   port_shift, words):
+    import json
+    import subprocess
+
+    from tests.conftest import jpeg_bytes
+
+    port = daemon_process(*(["--token", daemon_token] if daemon_token else [])) + port_shift
+    image = tmp_path / "start.jpg"
+    image.write_bytes(jpeg_bytes(64, 48))
+    command = ["mono", str(unity_build / "YumeBridgeInterop.exe"), "--host", "127.0.0.1", "--port", str(port),
+               "--image", str(image), *(["--token", client_token] if client_token else [])]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode != 0 and summary["stage"] == "connect", summary
+    assert words in summary["error"]

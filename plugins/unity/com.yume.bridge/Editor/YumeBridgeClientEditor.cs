@@ -45,6 +45,8 @@ namespace Yume.Bridge.Editor
                 if (GUILayout.Button("Use", GUILayout.Width(48))) Use(address.ToString(), daemon.Port);
                 EditorGUI.EndDisabledGroup();
                 EditorGUILayout.EndHorizontal();
+                var obstacle = daemon.Obstacle(!string.IsNullOrEmpty(client.Token));
+                if (obstacle != null) EditorGUILayout.HelpBox(obstacle, MessageType.Warning);
             }
         }
 

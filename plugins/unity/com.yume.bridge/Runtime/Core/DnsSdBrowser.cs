@@ -73,6 +73,22 @@ namespace Yume.Bridge.Core
         /// <summary>TXT "token" is "required": the client needs the daemon's token.</summary>
         public bool TokenRequired => Property("token") == "required";
 
+        /// <summary>
+        /// What stands between this plugin and the daemon before connecting, as a sentence; null when nothing does.
+        /// <paramref name="haveToken"/>: whether the client has a token set.
+        /// </summary>
+        public string Obstacle(bool haveToken)
+        {
+            int version = ProtocolVersion;
+            if (version != 0 && version != 1)
+                return $"{Label} speaks protocol {version}; this plugin speaks protocol 1. Update the plugin or the daemon so that they match.";
+            if (PreferredAddress == null)
+                return $"{Label} answered without an address for {Host}; browse again, or enter its address by hand.";
+            if (TokenRequired && !haveToken)
+                return $"{Label} requires a token: copy the one it printed when it first started (or gave with --token) into the Token field.";
+            return null;
+        }
+
         public override string ToString()
         {
             var address = PreferredAddress;

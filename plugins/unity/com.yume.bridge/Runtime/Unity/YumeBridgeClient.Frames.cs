@@ -52,6 +52,7 @@ namespace Yume.Bridge
         void HandleConnected(WelcomeMessage w)
         {
             welcome = w;
+            lastProblem = "";
             reconnect.Succeeded();
             reconnectAt = null;
             status.readiness = w.State;
@@ -122,6 +123,7 @@ namespace Yume.Bridge
                     break;
                 default:
                     // Unreachable, wrong or missing token, version mismatch, session limit, silence, fatal error.
+                    lastProblem = closed.Message;
                     Debug.LogError(LogPrefix + closed.Message, this);
                     onError.Invoke(closed.Code, closed.Message);
                     break;

@@ -96,6 +96,7 @@ namespace Yume.Bridge
         int shownInWindow;
         bool inputSourceWarned, missingAxisWarned;
         InputState lastSentInput;
+        string lastProblem = "";
 
         struct PendingEventCallback
         {
@@ -129,6 +130,12 @@ namespace Yume.Bridge
         public float? ReconnectIn => reconnectAt.HasValue ? Mathf.Max(0, reconnectAt.Value - Time.unscaledTime) : (float?)null;
 
         public bool IsConnected => connection != null && connection.State == ClientSessionState.Open;
+
+        /// <summary>
+        /// The last problem as a sentence that says what to do (daemon unreachable, wrong token, other protocol version,
+        /// session limit, ...); empty once a session opens.
+        /// </summary>
+        public string LastProblem => lastProblem;
 
         /// <summary>Idle, Handshaking, Open or Closed.</summary>
         public ClientSessionState State => connection?.State ?? ClientSessionState.Idle;
@@ -380,6 +387,7 @@ namespace Yume.Bridge
 
         void Fail(string code, string message)
         {
+            lastProblem = message;
             Debug.LogError(LogPrefix + message, this);
             onError.Invoke(code, message);
         }

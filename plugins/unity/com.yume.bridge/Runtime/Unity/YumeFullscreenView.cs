@@ -31,9 +31,18 @@ namespace Yume.Bridge
             if (now - lineBuiltAt >= StatusRefreshSeconds)
             {
                 lineBuiltAt = now;
-                line = client.IsConnected ? client.LiveStatus.ToString() : $"{client.Endpoint}: {client.State}";
+                line = client.IsConnected ? client.LiveStatus.ToString() : DisconnectedLine();
             }
-            GUI.Label(new Rect(8, 8, Screen.width - 16, 24), line);
+            GUI.Label(new Rect(8, 8, Screen.width - 16, 48), line);
+        }
+
+        string DisconnectedLine()
+        {
+            string text = $"{client.Endpoint}: {client.State}";
+            if (!string.IsNullOrEmpty(client.LastProblem)) text += " — " + client.LastProblem;
+            var retry = client.ReconnectIn;
+            if (retry.HasValue) text += $" (retrying in {retry.Value:0} s)";
+            return text;
         }
     }
 }
