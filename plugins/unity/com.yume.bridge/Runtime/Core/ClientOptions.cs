@@ -7,7 +7,7 @@ namespace Yume.Bridge.Core
     public sealed class ClientOptions
     {
         public const string DefaultClientName = "yume-bridge-unity";
-        public const string PluginVersion = "0.1.0";
+        public const string PluginVersion = "0.2.0";
 
         /// <summary>Protocol v1.1: the minor version and the capabilities this client announces in its hello.</summary>
         public const int ProtocolMinor = 1;
