@@ -30,6 +30,7 @@ from zeroconf import (
     const,
 )
 
+from yume_bridge.daemon.discovery import Load
 from yume_bridge.protocol.wire import SERVICE_TYPE
 
 HERE = Path(__file__).parent
@@ -37,9 +38,11 @@ MDNS_ADDRESS = "224.0.0.251"
 MDNS_PORT = 5353
 TYPE_NAMES = {const._TYPE_A: "A", const._TYPE_PTR: "PTR", const._TYPE_TXT: "TXT", const._TYPE_AAAA: "AAAA",
               const._TYPE_SRV: "SRV", const._TYPE_NSEC: "NSEC"}
-# What the daemon puts in its TXT record (yume_bridge/daemon/discovery.py), with example values.
+# What the daemon puts in its TXT record (yume_bridge/daemon/discovery.py), with example values; the load keys
+# come from the daemon's own Load.properties().
 DAEMON_PROPERTIES = {"protocol": "1", "version": "0.1.0", "backend": "preview", "model": "preview",
-                     "width": "960", "height": "544", "fps": "16", "token": "none"}
+                     "width": "960", "height": "544", "fps": "16", "token": "none",
+                     **Load(devices=1, sessions=1, max_sessions=4, fps=16.0).properties()}
 
 
 def _daemon(instance: str, host: str, port: int, addresses: list[str], properties: dict | None = None) -> ServiceInfo:
@@ -162,7 +165,8 @@ def queries() -> list[dict[str, Any]]:
 def responses() -> list[dict[str, Any]]:
     studio = _daemon("studio-47800", "studio.local.", 47800, ["192.168.1.20"])
     loopback = _daemon("ci-box-47801", "ci-box.local.", 47801, ["127.0.0.1"],
-                       {**DAEMON_PROPERTIES, "token": "required"})
+                       {**DAEMON_PROPERTIES, "token": "required",
+                        **Load(devices=2, sessions=4, max_sessions=4, fps=32.0).properties()})
     dual = _daemon("render-node-47800", "render-node.local.", 47800, ["10.0.0.7", "fe80::1"])
     bare = _daemon("bare-47800", "bare.local.", 47800, ["10.0.0.8"], {"protocol": "1", "debug": None, "": "x"})
     other = ServiceInfo("_http._tcp.local.", "printer._http._tcp.local.", port=80, server="printer.local.",

@@ -19,8 +19,8 @@ namespace Yume.Bridge.Core
         const int QueryRepeats = 2;
 
         /// <summary>
-        /// Browses for <paramref name="timeoutSeconds"/> and returns the daemons that answered, each once, sorted by
-        /// instance name. <paramref name="interfaces"/>: IPv4 addresses to send from (default: every up interface
+        /// Browses for <paramref name="timeoutSeconds"/> and returns the daemons that answered, each once, the least
+        /// loaded first (as the daemon's own client picks). <paramref name="interfaces"/>: IPv4 addresses to send from (default: every up interface
         /// with an IPv4 address, loopback included).
         /// </summary>
         public static List<DiscoveredDaemon> Browse(double timeoutSeconds = 2.0, IList<IPAddress> interfaces = null,
@@ -63,7 +63,7 @@ namespace Yume.Bridge.Core
                 }
             }
             var found = DnsSdBrowser.Resolve(records, serviceType);
-            found.Sort((a, b) => string.CompareOrdinal(a.Instance, b.Instance));
+            DnsSdBrowser.SortLeastLoadedFirst(found);
             return found;
         }
 

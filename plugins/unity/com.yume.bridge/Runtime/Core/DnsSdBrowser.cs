@@ -70,6 +70,31 @@ namespace Yume.Bridge.Core
             }
         }
 
+        /// <summary>
+        /// The daemon's advertised load (TXT devices, sessions, max_sessions, load_fps), or false for a daemon that
+        /// does not advertise it (an older version) or garbles it.
+        /// </summary>
+        public bool TryGetLoad(out int devices, out int sessions, out int maxSessions, out double streamingFps)
+        {
+            devices = sessions = maxSessions = 0;
+            streamingFps = 0;
+            return int.TryParse(Property("devices"), out devices) && int.TryParse(Property("sessions"), out sessions) &&
+                   int.TryParse(Property("max_sessions"), out maxSessions) &&
+                   double.TryParse(Property("load_fps"), System.Globalization.NumberStyles.Float,
+                                   System.Globalization.CultureInfo.InvariantCulture, out streamingFps);
+        }
+
+        /// <summary>Session slots still free, or null when the daemon does not advertise its load.</summary>
+        public int? FreeSessions
+        {
+            get
+            {
+                int devices, sessions, maxSessions;
+                double fps;
+                return TryGetLoad(out devices, out sessions, out maxSessions, out fps) ? Math.Max(0, maxSessions - sessions) : (int?)null;
+            }
+        }
+
         /// <summary>TXT "token" is "required": the client needs the daemon's token.</summary>
         public bool TokenRequired => Property("token") == "required";
 
@@ -84,6 +109,8 @@ namespace Yume.Bridge.Core
                 return $"{Label} speaks protocol {version}; this plugin speaks protocol 1. Update the plugin or the daemon so that they match.";
             if (PreferredAddress == null)
                 return $"{Label} answered without an address for {Host}; browse again, or enter its address by hand.";
+            if (FreeSessions == 0)
+                return $"{Label} serves as many sessions as it allows right now; pick another daemon or close a client there.";
             if (TokenRequired && !haveToken)
                 return $"{Label} requires a token: copy the one it printed when it first started (or gave with --token) into the Token field.";
             return null;
@@ -92,8 +119,10 @@ namespace Yume.Bridge.Core
         public override string ToString()
         {
             var address = PreferredAddress;
+            var free = FreeSessions;
             return $"{Label} at {(address != null ? address.ToString() : Host)}:{Port} " +
                    $"({Property("backend") ?? "?"} {Property("model") ?? "?"}, protocol {ProtocolVersion}" +
+                   (free.HasValue ? $", {free.Value} free session(s)" : "") +
                    (TokenRequired ? ", token required)" : ")");
         }
     }
@@ -154,6 +183,44 @@ namespace Yume.Bridge.Core
             for (int i = records.Count - 1; i >= 0; i--)
                 if (records[i].Type == type && SameName(records[i].Name, name)) return records[i];
             return null;
+        }
+
+        /// <summary>
+        /// Orders daemons as the daemon's own client picks them: free session slots per device first (more is
+        /// better), then the one streaming least; full daemons after those, daemons that do not advertise a load last.
+        /// </summary>
+        public static void SortLeastLoadedFirst(List<DiscoveredDaemon> daemons)
+        {
+            daemons.Sort((a, b) =>
+            {
+                int byGroup = Group(a).CompareTo(Group(b));
+                if (byGroup != 0) return byGroup;
+                int byFree = FreePerDevice(b).CompareTo(FreePerDevice(a));
+                if (byFree != 0) return byFree;
+                int byFps = StreamingFps(a).CompareTo(StreamingFps(b));
+                return byFps != 0 ? byFps : string.CompareOrdinal(a.Instance, b.Instance);
+            });
+        }
+
+        static int Group(DiscoveredDaemon daemon)
+        {
+            var free = daemon.FreeSessions;
+            return !free.HasValue ? 1 : free.Value > 0 ? 0 : 2;
+        }
+
+        static double FreePerDevice(DiscoveredDaemon daemon)
+        {
+            int devices, sessions, maxSessions;
+            double fps;
+            if (!daemon.TryGetLoad(out devices, out sessions, out maxSessions, out fps)) return 0;
+            return Math.Max(0, maxSessions - sessions) / (double)Math.Max(1, devices);
+        }
+
+        static double StreamingFps(DiscoveredDaemon daemon)
+        {
+            int devices, sessions, maxSessions;
+            double fps;
+            return daemon.TryGetLoad(out devices, out sessions, out maxSessions, out fps) ? fps : 0;
         }
 
         public static bool SameName(string a, string b) =>

@@ -168,6 +168,21 @@ namespace Yume.Bridge.Tests
             Assert.AreEqual(1, daemon.ProtocolVersion);
             Assert.IsTrue(daemon.TokenRequired);
             StringAssert.Contains("token required", daemon.ToString());
+            Assert.AreEqual(0, daemon.FreeSessions, "4 of 4 sessions taken");
+        }
+
+        [Test]
+        public void Daemons_with_free_slots_come_before_full_ones_and_those_without_a_load()
+        {
+            var records = new List<DnsRecord>();
+            foreach (var name in new[] { "announcement_on_loopback", "answer_to_browse", "txt_edge_cases" })
+                records.AddRange(ParseOrFail(ProtocolVectors.Named(File, "responses", name)).Records);
+            var found = DnsSdBrowser.Resolve(records, DnsSdCodec.ServiceType);
+            DnsSdBrowser.SortLeastLoadedFirst(found);
+            var order = new List<string>();
+            foreach (var daemon in found) order.Add(daemon.Label);
+            // studio: 3 of 4 sessions free; bare: advertises no load; ci-box: full.
+            CollectionAssert.AreEqual(new[] { "studio-47800", "bare-47800", "ci-box-47801" }, order);
         }
     }
 }
