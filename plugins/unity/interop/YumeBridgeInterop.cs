@@ -382,6 +382,7 @@ namespace Yume.Bridge.Interop
         {
             var stats = connection.FrameStats;
             Put("frames_complete", WireValue.Integer(connection.FramesReceived));
+            Put("frame_buffers_created", WireValue.Integer(connection.FrameBuffersCreated));
             Put("frames_checked", WireValue.Integer(framesChecked));
             Put("frames_superseded", WireValue.Integer(connection.FramesSuperseded));
             Put("fragments", WireValue.Integer(stats.Fragments));

@@ -58,6 +58,9 @@ namespace Yume.Bridge.Core
 
         public long DatagramsDropped { get { lock (sync) return session.DatagramsDropped; } }
 
+        /// <summary>Frame buffers the pool had to create (stays small when every taker releases its frames).</summary>
+        public long FrameBuffersCreated { get { lock (sync) return session.FramePool?.Created ?? 0; } }
+
         /// <summary>
         /// Diagnostics: when set, a received datagram for which this returns false is discarded before the
         /// session sees it (used to simulate loss against a live daemon). Called on the network thread.

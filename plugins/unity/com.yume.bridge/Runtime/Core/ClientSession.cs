@@ -57,6 +57,9 @@ namespace Yume.Bridge.Core
         public SessionClosed CloseInfo { get; private set; }
         public ReassemblyStats FrameStats => reassembler?.Stats;
 
+        /// <summary>Where this session's frame buffers come from (null before the session opens).</summary>
+        public FramePool FramePool => reassembler?.Pool;
+
         /// <summary>Datagrams ignored: undecodable, wrong session, bad tag, replayed or unexpected.</summary>
         public long DatagramsDropped { get; private set; }
 
