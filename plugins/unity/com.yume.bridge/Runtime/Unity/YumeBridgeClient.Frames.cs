@@ -1,6 +1,7 @@
 // Main-thread half of the client: turns session events into UnityEvents and Console lines, and uploads
 // the newest frame (at most one texture upload per rendered frame).
 using System;
+using System.Collections.Generic;
 using Unity.Collections;
 using UnityEngine;
 using Yume.Bridge.Core;
@@ -128,12 +129,14 @@ namespace Yume.Bridge
                     onError.Invoke(closed.Code, closed.Message);
                     break;
             }
-            foreach (var pending in eventCallbacks)
+            // Taken out first: a callback may send an event on a connection it just made.
+            var orphaned = new List<KeyValuePair<uint, PendingEventCallback>>(eventCallbacks);
+            eventCallbacks.Clear();
+            foreach (var pending in orphaned)
                 pending.Value.Callback?.Invoke(new YumeEventResult
                 {
                     id = (int)pending.Key, code = closed.Code, message = "The session ended before the event was acknowledged.",
                 });
-            eventCallbacks.Clear();
             onDisconnected.Invoke(closed.Code, closed.Message);
         }
 

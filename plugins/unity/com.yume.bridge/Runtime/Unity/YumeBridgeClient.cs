@@ -191,6 +191,7 @@ namespace Yume.Bridge
             closing.Stop();
             DrainEvents(closing); // reports the close (OnDisconnected) after tearing down
             if (connection == closing) TearDown(); // no close event came (already reported)
+            if (connection == null) reconnectAt = null; // an earlier loss queued with the close must not bring it back
         }
 
         void ScheduleReconnect(SessionClosed closed)
