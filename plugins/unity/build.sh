@@ -38,7 +38,8 @@ done_
 step "Yume.Bridge.Core.Tests.dll"
 cp "$nunit_dir/nunit.framework.dll" "$out/"
 "${strict[@]}" -target:library -r:"$out/Yume.Bridge.Core.dll" -r:"$out/nunit.framework.dll" \
-  -out:"$out/Yume.Bridge.Core.Tests.dll" -recurse:"$pkg/Tests/Editor/*.cs"
+  -out:"$out/Yume.Bridge.Core.Tests.dll" -recurse:"$pkg/Tests/Editor/*.cs" \
+  "$pkg/Tests/Runtime/LoopbackDaemon.cs" "$pkg/Tests/Runtime/LoopbackStreamTests.cs" # the engine-free PlayMode tests run here too
 done_
 
 step "stubs (UnityEngine, UnityEditor, ...)"

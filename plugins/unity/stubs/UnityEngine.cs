@@ -105,6 +105,10 @@ namespace UnityEngine
 
     public class RenderTexture : Texture
     {
+        public RenderTexture(int width, int height, int depth) { }
+        public RenderTexture(int width, int height, int depth, RenderTextureFormat format) { }
+        public bool Create() => true;
+        public void Release() { }
         public static RenderTexture active { get; set; }
         public static RenderTexture GetTemporary(int width, int height) => null;
         public static RenderTexture GetTemporary(int width, int height, int depthBuffer) => null;

@@ -1,5 +1,6 @@
 // PlayMode tests of the component itself (what the engine-free core tests cannot reach): reconnecting from a
-// callback, connecting without blocking on DNS, the reconnect schedule, the output texture's format.
+// callback, connecting without blocking on DNS, the reconnect schedule, and frames from a loopback daemon reaching
+// an RGBA32 texture, the material's main texture and a RenderTexture.
 // They run in Unity's Test Runner (PlayMode); in CI they are only compiled, against stand-ins.
 using System.Collections;
 using NUnit.Framework;
@@ -78,6 +79,33 @@ namespace Yume.Bridge.Tests
             Assert.IsTrue(client.ReconnectIn.HasValue, "unreachable is worth retrying");
             client.Disconnect();
             Assert.IsFalse(client.ReconnectIn.HasValue);
+        }
+
+        [UnityTest]
+        public IEnumerator Frames_reach_an_rgba32_texture_the_materials_main_texture_and_the_render_texture()
+        {
+            client.Disconnect();
+            using (var daemon = new LoopbackDaemon(LoopbackStreamTests.Picture, 16, 16))
+            {
+                var material = new Material(Shader.Find("Unlit/Texture"));
+                var target = new RenderTexture(16, 16, 0);
+                client.Host = "127.0.0.1";
+                client.Port = daemon.Port;
+                client.TargetMaterial = material;
+                client.TargetRenderTexture = target;
+                int frames = 0;
+                client.OnFrame.AddListener(texture => frames++);
+                client.Connect();
+                yield return Until(() => frames >= 3, 30);
+                Assert.GreaterOrEqual(frames, 3, client.LastProblem);
+                Assert.AreEqual(TextureFormat.RGBA32, client.OutputTexture.format);
+                Assert.AreEqual(16, client.OutputTexture.width);
+                Assert.AreSame(client.OutputTexture, material.mainTexture, "mainTexture follows [MainTexture] (URP: _BaseMap)");
+                client.Disconnect();
+                target.Release();
+                Object.Destroy(target);
+                Object.Destroy(material);
+            }
         }
 
         [Test]
