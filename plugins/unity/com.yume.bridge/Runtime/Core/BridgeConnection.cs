@@ -265,7 +265,7 @@ namespace Yume.Bridge.Core
 
         void FlushLocked()
         {
-            if (transport == null) return;
+            if (transport == null || session.PendingDatagramCount == 0) return; // the idle loop allocates nothing
             foreach (var datagram in session.DatagramsToSend()) transport.Send(datagram);
         }
 

@@ -119,6 +119,9 @@ namespace Yume.Bridge.Core
             return earliest;
         }
 
+        /// <summary>How many datagrams wait to be taken (lets a shell skip <see cref="DatagramsToSend"/>, which allocates).</summary>
+        public int PendingDatagramCount => outgoing.Count;
+
         /// <summary>Takes the datagrams to send, oldest first.</summary>
         public List<byte[]> DatagramsToSend()
         {

@@ -73,6 +73,32 @@ namespace Yume.Bridge.Tests
         }
 
         [Test]
+        public void The_network_loops_idle_ticks_between_pings_allocate_nothing()
+        {
+            var daemon = new FakeDaemon(WireEncoding.MsgPack);
+            var session = HandshakeTests.Open(daemon, new ClientOptions());
+            HandshakeTests.Events(session);
+            session.HandleTimer(0.01); // the first ping goes out with the welcome's tick
+            session.DatagramsToSend();
+            // What BridgeConnection's loop does every few milliseconds while nothing arrives: timer, tick, flush, drain.
+            for (int warm = 0; warm < 10; warm++) Tick(session, 0.02 + warm * 0.001);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 150; i++) Tick(session, 0.05 + i * 0.005); // 0.05 … 0.80 s: before the next ping at 1 s
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Console.WriteLine($"idle network loop: {allocated} bytes over 150 ticks");
+            Assert.AreEqual(ClientSessionState.Open, session.State);
+            Assert.Less(allocated, 256, $"{allocated} bytes over 150 idle ticks");
+        }
+
+        static void Tick(ClientSession session, double now)
+        {
+            session.GetTimer();
+            session.HandleTimer(now);
+            if (session.PendingDatagramCount > 0) session.DatagramsToSend();
+            while (session.NextEvent() != null) { }
+        }
+
+        [Test]
         public void A_released_frame_buffer_serves_the_next_frame()
         {
             var pool = new FramePool();
