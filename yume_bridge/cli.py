@@ -16,13 +16,16 @@ import click
 
 from yume_bridge import __version__
 from yume_bridge.config import (
+    DEFAULT_WEB_PORT,
     ActionConfig,
     BackendConfig,
     BridgeConfig,
     ConfigError,
     NetworkConfig,
     StreamConfig,
+    WebConfig,
     load_toml,
+    web_default,
     with_limits,
 )
 from yume_bridge.protocol.wire import DEFAULT_PORT, Encoding
@@ -109,6 +112,10 @@ def main() -> None:
 @click.option("--token", default=None, help="Shared token clients must prove.")
 @click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--advertise/--no-advertise", default=None, help="Zeroconf advertisement [default: on off loopback].")
+@click.option("--web/--no-web", default=None,
+              help="Serve the browser studio over HTTP/WebSocket [default: on at loopback, off elsewhere].")
+@click.option("--web-port", default=DEFAULT_WEB_PORT, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port of the studio (0: any free port).")
 @click.option("--stall-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds a chunk may make no progress before it is given up.")
 @click.option("--fail-every", default=0, type=click.IntRange(0), help="preview: fail every n-th chunk (drills).")
@@ -142,6 +149,8 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
         stream=StreamConfig(fps=options["fps"], max_quality=options["max_quality"], resolution=options["resolution"],
                             frames_per_chunk=options["frames_per_chunk"]),
         actions=ActionConfig(vocabulary=options["vocabulary"], speed=options["speed"]),
+        web=WebConfig(enabled=web_default(network, options.get("web")),
+                      port=options.get("web_port", DEFAULT_WEB_PORT)),
         backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),
                               device=options["device"], dtype=options["dtype"], steps=options["steps"],
                               shift=options["shift"], stall_timeout=options.get("stall_timeout", 30.0),
@@ -185,6 +194,8 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
         asyncio.run(main_task())
     except KeyboardInterrupt:
         pass
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot serve on {config.network.host}:{config.network.port}: "
                                    f"{exc.strerror or exc}") from None
