@@ -28,7 +28,7 @@ from yume_bridge.config import (
     web_default,
     with_limits,
 )
-from yume_bridge.protocol.wire import DEFAULT_PORT, Encoding
+from yume_bridge.protocol.wire import DEFAULT_DATAGRAM, DEFAULT_PORT, MAX_DATAGRAM, Encoding
 
 log = logging.getLogger("yume_bridge")
 
@@ -203,7 +203,9 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
 
 @main.command()
 @click.option("--host", default=None, help="Daemon address [default: discover one, else 127.0.0.1].")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--port", default=None, type=int, help=f"[default: {DEFAULT_PORT} over UDP, {DEFAULT_WEB_PORT} over ws]")
+@click.option("--transport", type=click.Choice(["udp", "ws"]), default="udp", show_default=True,
+              help="UDP, or the studio's WebSocket (the same protocol; frames never lost, never NACKed).")
 @click.option("--token", default=None)
 @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Start image to upload.")
 @click.option("--prompt", default="", help="Scene text (a text start when no image is given).")
@@ -215,29 +217,33 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write received frames here.")
 @click.option("--fps", default=0.0, type=float, help="Wanted fps [default: the daemon's].")
 @click.option("--quality", default=85, type=click.IntRange(1, 100))
-@click.option("--max-datagram", default=1200, show_default=True, type=click.IntRange(576, 65000))
+@click.option("--max-datagram", default=None, type=click.IntRange(576, 65000),
+              help="Largest fragment datagram [default: 1200 over UDP, 65000 over ws].")
 @click.option("--encoding", type=click.Choice(["msgpack", "json"]), default="msgpack", show_default=True)
 @click.option("--reconnect/--no-reconnect", default=True, show_default=True,
               help="Reconnect with backoff when the daemon restarts.")
 def client(**options: Any) -> None:
     """Play a scripted session against a daemon and print a JSON summary."""
-    from yume_bridge.tools.client import ClientOptions, parse_script, run_client
+    from yume_bridge.tools.client import ClientOptions, Transport, parse_script, run_client
 
     try:
         script = parse_script(options["script"])
         events = tuple(_parse_event(text) for text in options["events"])
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    transport = Transport(options["transport"])
     host = options["host"]
-    port = options["port"]
+    port = options["port"] or (DEFAULT_WEB_PORT if transport is Transport.WEBSOCKET else DEFAULT_PORT)
     if host is None:
-        host, port = _discover_one(port)
+        host, port = _discover_one(port) if transport is Transport.UDP else ("127.0.0.1", port)
+    over_websocket = transport is Transport.WEBSOCKET
     client_options = ClientOptions(
         host=host, port=port, token=options["token"],
         image=options["image"].read_bytes() if options["image"] else None, prompt=options["prompt"],
         seed=options["seed"], script=script, events=events, tail_s=options["tail"], fps=options["fps"],
-        quality=options["quality"], max_datagram=options["max_datagram"], encoding=Encoding(options["encoding"]),
-        output=options["out"], reconnect=options["reconnect"])
+        quality=options["quality"], encoding=Encoding(options["encoding"]),
+        max_datagram=options["max_datagram"] or (MAX_DATAGRAM if over_websocket else DEFAULT_DATAGRAM),
+        output=options["out"], reconnect=options["reconnect"], transport=transport)
     summary = asyncio.run(run_client(client_options))
     if options["out"] is not None:
         _write_animation(options["out"])

@@ -57,7 +57,7 @@ class WebSocketPeer(NamedTuple):
 
 def load_static_files() -> dict[str, tuple[bytes, str]]:
     """URL path → (bytes, content type) of every file shipped in ``daemon/web``; nothing else is served."""
-    root = resources.files("yume_bridge.daemon").joinpath("web")
+    root = resources.files("yume_bridge.daemon.web")
     files = {}
     for entry in root.iterdir():
         suffix = "." + entry.name.rsplit(".", 1)[-1]

@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,12 @@ def parse_script(text: str) -> tuple[ScriptStep, ...]:
     return tuple(steps)
 
 
+class Transport(Enum):
+    UDP = "udp"
+    WEBSOCKET = "ws"
+    """The studio's WebSocket: one datagram per message (SPEC §13); ``port`` is then the studio's port."""
+
+
 @dataclass(frozen=True)
 class ClientOptions:
     host: str = "127.0.0.1"
@@ -89,6 +96,7 @@ class ClientOptions:
     output: Path | None = None
     reconnect: bool = False
     """Reconnect with backoff when the daemon goes away (restart, idle timeout)."""
+    transport: Transport = Transport.UDP
 
 
 @dataclass
@@ -140,8 +148,15 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
         flush()  # NACKs leave at once: a retransmission must beat the next frame
         wake.set()
 
-    transport, protocol = await loop.create_datagram_endpoint(lambda: CallbackDatagramProtocol(on_datagram),
-                                                              remote_addr=(options.host, options.port))
+    if options.transport is Transport.WEBSOCKET:
+        try:
+            transport = await WebSocketLink.connect(options.host, options.port, on_datagram)
+        except (OSError, asyncio.TimeoutError) as exc:
+            summary.errors.append(f"daemon unreachable: no studio at {options.host}:{options.port} ({exc})")
+            return summary
+    else:
+        transport, _ = await loop.create_datagram_endpoint(lambda: CallbackDatagramProtocol(on_datagram),
+                                                           remote_addr=(options.host, options.port))
     input_sent: dict[int, float] = {}
     latencies: list[float] = []
     reflected_up_to = 0
@@ -283,6 +298,8 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
             flush()
     finally:
         transport.close()
+        if isinstance(transport, WebSocketLink):
+            await transport.wait_closed()
     account_frames(client)
     if totals["received"]:
         summary.frames_received = totals["received"]
@@ -302,3 +319,71 @@ async def _wait(wake: asyncio.Event, client: ClientEndpoint, clock, limit: float
     except asyncio.TimeoutError:
         pass
     wake.clear()
+
+
+class WebSocketLink:
+    """The studio's WebSocket with the face of a connected datagram transport (``sendto``, ``close``).
+
+    Sends leave in order through one writer task; its queue is bounded by what the script sends
+    (inputs at ``input_rate_hz``), and the daemon's replies are read as they come.
+    """
+
+    def __init__(self, connection, on_datagram: Callable[[bytes, tuple], None]) -> None:
+        self._connection = connection
+        self._on_datagram = on_datagram
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=4096)
+        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._write())]
+        self._closing: asyncio.Task | None = None
+
+    @classmethod
+    async def connect(cls, host: str, port: int, on_datagram: Callable[[bytes, tuple], None]) -> WebSocketLink:
+        from websockets.asyncio.client import connect
+
+        connection = await connect(f"ws://{_url_host(host)}:{port}/ws", compression=None, max_size=None)
+        return cls(connection, on_datagram)
+
+    def sendto(self, data: bytes) -> None:
+        try:
+            self._queue.put_nowait(data)
+        except asyncio.QueueFull:
+            pass  # the daemon stopped reading: like a full socket buffer, the datagram is lost
+
+    def close(self) -> None:
+        """Close after what is queued has gone; ``wait_closed`` waits for it."""
+        if self._closing is None:
+            self._queue.put_nowait(b"")
+            self._closing = asyncio.get_running_loop().create_task(self._finish())
+
+    async def wait_closed(self) -> None:
+        if self._closing is not None:
+            await self._closing
+
+    async def _finish(self) -> None:
+        try:
+            await asyncio.wait_for(self._tasks[1], 2.0)
+        except (asyncio.TimeoutError, Exception):
+            self._tasks[1].cancel()
+        await self._connection.close()
+        self._tasks[0].cancel()
+
+    async def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for message in self._connection:
+                self._on_datagram(message if isinstance(message, bytes) else message.encode(), ("websocket", 0))
+        except ConnectionClosed:
+            pass
+
+    async def _write(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        while (data := await self._queue.get()):
+            try:
+                await self._connection.send(data)
+            except ConnectionClosed:
+                return
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
