@@ -6,7 +6,7 @@ import { hmacSha256, sha256 } from "./hmac.js";
 
 const TAG_BYTES = 16;
 const FRAME_HEADER_BYTES = 44;
-const KEEPALIVE_MS = 1000;
+const PING_MS = 1000;
 const UPLOAD_WINDOW = 32;
 const UPLOAD_RESEND_MS = 1000;
 const encoder = new TextEncoder();
@@ -107,7 +107,7 @@ export class StudioConnection extends EventTarget {
     this.session = 0;
     this.key = null;
     this.seq = 0;
-    this.lastSent = 0;
+    this.lastPing = 0;
     this.assembler = new FrameAssembler();
     this.upload = null;
     this.pings = new Map();
@@ -165,7 +165,6 @@ export class StudioConnection extends EventTarget {
     const limit = this.welcome.limits.max_control_bytes - (this.key ? TAG_BYTES : 0);
     if (body.length > limit) throw new Error(`message of ${body.length} bytes exceeds the daemon's ${limit}`);
     this.socket.send(this.key ? concat(body, hmacSha256(this.key, body).subarray(0, TAG_BYTES)) : body);
-    this.lastSent = performance.now();
     return this.seq;
   }
 
@@ -218,14 +217,15 @@ export class StudioConnection extends EventTarget {
   }
 
   ping() {
-    const seq = this.send({ type: "ping", time_us: Math.round(performance.now() * 1000) });
-    this.pings.set(seq, performance.now());
+    this.lastPing = performance.now();
+    const seq = this.send({ type: "ping", time_us: Math.round(this.lastPing * 1000) });
+    this.pings.set(seq, this.lastPing);
   }
 
   tick() {
     if (this.state !== "connected") return;
     const now = performance.now();
-    if (now - this.lastSent >= KEEPALIVE_MS) this.ping();
+    if (now - this.lastPing >= PING_MS) this.ping(); // keeps the session alive too (SPEC §3.2)
     for (const [offset, sent] of this.upload ? this.upload.unacked : []) {
       if (now - sent >= UPLOAD_RESEND_MS) this.sendPiece(offset);
     }

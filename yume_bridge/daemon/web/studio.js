@@ -150,6 +150,7 @@ async function beginWorld({ image, prompt }) {
   const source = digest ? "image" : text ? "text" : "default";
   connection.start({ source, image: digest, prompt: text });
   resetStream();
+  canvas.focus(); // the keys walk now, not type
   setNote(source === "image" ? "Starting from the image…" : source === "text" ? "Drawing the scene…"
     : "Starting the daemon's default world…");
   return source;
