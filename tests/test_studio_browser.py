@@ -49,12 +49,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(MISSING) and not MUST_RU
 PATIENCE_S = 30  # generous: a loaded 2-core machine runs the daemon and a browser side by side
 
 
+WITH_TOKEN = BridgeConfig(network=NetworkConfig(port=0, token="s3cret"), web=WebConfig(enabled=True, port=0))
+
+
 @pytest.fixture
-def studio_daemon():
+def studio_daemon(request):
     """A daemon (preview world, studio on a free port) on an event loop of its own thread."""
     from yume_bridge.daemon.app import run_bridge
 
-    config = BridgeConfig(network=NetworkConfig(port=0), web=WebConfig(enabled=True, port=0))
+    config = getattr(request, "param", None) or BridgeConfig(network=NetworkConfig(port=0),
+                                                              web=WebConfig(enabled=True, port=0))
     loop = asyncio.new_event_loop()
     ready: Future = Future()
     stop: dict = {}
@@ -152,3 +156,21 @@ def test_the_studio_walks_a_world_from_an_uploaded_image_and_a_closed_tab_frees_
     while studio_daemon.sessions and time.monotonic() < deadline:
         time.sleep(0.05)
     assert studio_daemon.sessions == {}, "closing the tab left the session open"
+
+
+@pytest.mark.parametrize("studio_daemon", [WITH_TOKEN], indirect=True)
+def test_the_page_proves_the_token_from_its_address_and_explains_a_wrong_one(studio_daemon, browser):
+    host, port = studio_daemon.studio.local_address
+    browser.get(f"http://{host}:{port}/#token=wrong")
+    _wait(browser, lambda d: (_studio(d, "lastError") or {}).get("code") == "auth_failed", "no auth_failed error")
+    assert browser.find_element(By.ID, "token-row").is_displayed()
+    assert "token is wrong" in browser.find_element(By.ID, "error").text
+    assert studio_daemon.sessions == {}
+
+    browser.get("about:blank")
+    browser.get(f"http://{host}:{port}/#token=s3cret")
+    _wait(browser, lambda d: _studio(d, "state") in ("ready", "generating"), "the page never connected")
+    assert "authenticated" in browser.find_element(By.ID, "model").text
+    browser.execute_async_script("window.yumeStudio.start().then(arguments[0]);")  # the daemon's default start
+    _wait(browser, lambda d: _studio(d, "framesReceived") >= 3, "no frames in a token session")
+    assert _studio(browser, "lastError") is None and _studio(browser, "state") == "generating"

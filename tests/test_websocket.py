@@ -41,9 +41,9 @@ UPGRADE = ("Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhl
            "Sec-WebSocket-Version: 13")
 
 
-async def _handshake(port: int, token: str | None = None):
-    """A protocol session over the studio's WebSocket: (connection, client endpoint)."""
-    connection = await connect(f"ws://127.0.0.1:{port}/ws", max_size=None)
+async def _handshake(port: int, token: str | None = None, connection=None):
+    """A protocol session over the studio's WebSocket (a new one unless given): (connection, client endpoint)."""
+    connection = connection or await connect(f"ws://127.0.0.1:{port}/ws", max_size=None)
     client = ClientEndpoint(encoding=Encoding.JSON, token=token, max_datagram=65000)
     client.connect(0.0)
     while client.state is ClientState.CONNECTING:
@@ -77,10 +77,11 @@ async def test_the_reference_client_streams_over_the_websocket_like_over_udp(bri
 
 
 @studio
-async def test_a_closed_connection_frees_its_session_at_once(bridge):
+async def test_a_closed_connection_frees_its_sessions_at_once(bridge):
     instance, _ = bridge
     connection, client = await _handshake(_web_port(instance))
-    assert client.state is ClientState.CONNECTED and len(instance.sessions) == 1
+    _, second = await _handshake(_web_port(instance), connection=connection)  # a second hello, same socket
+    assert client.state is second.state is ClientState.CONNECTED and len(instance.sessions) == 2
     await connection.close()
     await _until(lambda: not instance.sessions, 2.0)  # far below the 10 s idle timeout
     assert instance.sessions == {}

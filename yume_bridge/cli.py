@@ -329,10 +329,27 @@ def check_weights_command(folder: Path) -> None:
               help="Instead: this many concurrent clients for --seconds.")
 @click.option("--load-fps", default=16.0, show_default=True, type=float, help="Frame rate of each --load client.")
 @click.option("--soak", "soak_minutes", type=float, default=None, help="Instead: sessions come and go for N minutes.")
+@click.option("--transports", "compare_transports", is_flag=True,
+              help="Instead: the reference client over UDP and over WebSocket, alternating rounds.")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Rounds of --transports.")
 def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
-          soak_minutes: float | None) -> None:
+          soak_minutes: float | None, compare_transports: bool, rounds: int) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
-    from yume_bridge.tools.bench import format_loss_table, format_table, load, lossy_link, run_benchmarks, soak
+    from yume_bridge.tools.bench import (
+        format_loss_table,
+        format_table,
+        format_transport_table,
+        load,
+        lossy_link,
+        run_benchmarks,
+        soak,
+        transports,
+    )
+
+    if compare_transports:
+        figures = asyncio.run(transports(max(seconds, 6.0), rounds=rounds, quality=quality))
+        click.echo(json.dumps(figures, indent=2) if as_json else format_transport_table(figures))
+        return
 
     if clients is not None:
         click.echo(json.dumps(asyncio.run(load(clients, max(seconds, 6.0), load_fps)), indent=2))

@@ -183,11 +183,10 @@ class Bridge:
         self._process(now)
 
     def _on_disconnect(self, peer: WebSocketPeer) -> None:
-        """A closed browser tab frees its session at once (no idle timeout to wait for)."""
-        session_id = self.endpoint.session_at(peer)
-        if session_id is not None:
+        """A closed browser tab frees its sessions at once (no idle timeout to wait for)."""
+        for session_id in [s for s in self.endpoint.session_ids if self.endpoint.address_of(s) == peer]:
             self.endpoint.close_session(session_id, "disconnected")
-            self._process(self.clock())
+        self._process(self.clock())
 
     def _on_worker(self, item: object) -> None:
         now = self.clock()

@@ -227,10 +227,6 @@ class DaemonEndpoint:
     def address_of(self, session_id: int) -> Address:
         return self._session(session_id).address
 
-    def session_at(self, address: Address) -> int | None:
-        """The session whose client is at ``address`` (e.g. to free it when its connection closes)."""
-        return self._by_address.get(address)
-
     # --- input ------------------------------------------------------------------------------
 
     def receive_datagram(self, data: bytes, address: Address, now: float) -> None:

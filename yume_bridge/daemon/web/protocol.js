@@ -92,8 +92,7 @@ export class FrameAssembler {
 }
 
 /**
- * One session with the daemon over a WebSocket. Emits (as DOM events with `detail`): `retry-token`
- * (a token is needed), `welcome`, `status`, `started`, `event-ack`, `upload-progress`, `frame`,
+ * One session with the daemon over a WebSocket. Emits (as DOM events with `detail`): `welcome`, `status`, `started`, `event-ack`, `upload-progress`, `frame`,
  * `pong`, `error` ({code, message, fatal}), `closed` ({reason}).
  */
 export class StudioConnection extends EventTarget {
@@ -281,7 +280,7 @@ export class StudioConnection extends EventTarget {
     let authTag = null;
     if (retry.token_required) {
       if (!this.token) {
-        this.emit("retry-token", {});
+        this.emit("error", { code: "auth_required", message: "the daemon requires a token; none was given", fatal: true });
         return this.close("auth_required");
       }
       authTag = hmacSha256(encoder.encode(this.token),

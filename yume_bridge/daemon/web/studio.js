@@ -72,10 +72,6 @@ function connect() {
   on("frame", onFrame);
   on("pong", ({ rttMs }) => { $("fig-rtt").textContent = `${rttMs.toFixed(1)} ms`; });
   on("error", onError);
-  on("retry-token", () => {
-    $("token-row").hidden = false;
-    showError(token ? PLAIN_ERRORS.auth_failed : PLAIN_ERRORS.auth_required, "auth_required");
-  });
   on("closed", onClosed);
   setState("connecting");
   setConnection("connecting", "wait");
@@ -104,14 +100,15 @@ function onClosed({ reason }) {
   const userEnded = reason === "client";
   setState("closed");
   setConnection(userEnded ? "closed" : "reconnecting", "bad");
-  if (reason === "auth_required" && !token) return; // waits for the token field
-  if (!userEnded) {
-    if (!["auth_required", "auth_failed", "session_limit"].includes(reason)) {
-      setNote(`Disconnected (${reason}). Reconnecting… press Start again once connected.`);
-    }
-    setTimeout(connect, reconnectDelay);
-    reconnectDelay = Math.min(reconnectDelay * 2, 8000);
+  if (["auth_required", "auth_failed"].includes(reason)) {
+    $("token-row").hidden = false; // a new token reconnects (see the token field)
+    $("token").focus();
+    return;
   }
+  if (userEnded || reason === "unsupported_version") return;
+  if (reason !== "session_limit") setNote(`Disconnected (${reason}). Reconnecting… press Start again once connected.`);
+  setTimeout(connect, reconnectDelay);
+  reconnectDelay = Math.min(reconnectDelay * 2, 8000);
 }
 
 function onError({ code, message, fatal }) {
