@@ -273,7 +273,8 @@ class StudioServer:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         host = request.headers.get("Host")
         if not self.policy.host_allowed(host):
-            self.refused_upgrades += request.path == WEBSOCKET_PATH
+            if request.path == WEBSOCKET_PATH:
+                self.refused_upgrades += 1
             return connection.respond(http.HTTPStatus.MISDIRECTED_REQUEST,
                                       "This daemon answers only to the address it is bound to.\n")
         path = request.path.split("?", 1)[0]
