@@ -156,7 +156,7 @@ def _print_config(ctx: click.Context, options: dict[str, Any]) -> None:
     for name in names:
         value = options[name]
         shown = "(hidden)" if name == "token" and value else value
-        shown = "auto" if shown is None and name == "advertise" else shown
+        shown = "auto" if shown is None and name in ("advertise", "web") else shown
         source = sources.get(ctx.get_parameter_source(name), "default")
         click.echo(f"{name.replace('_', '-'):<{width}}  {shown!s:<24}  {source}")
 

@@ -32,6 +32,7 @@ from yume_bridge.protocol.client import (
     WorldStarted,
 )
 from yume_bridge.protocol.wire import Encoding
+from yume_bridge.tools.websocket_link import WebSocketLink
 
 _MOVE_AXES = {"W": (0, 1), "S": (0, -1), "D": (1, 0), "A": (-1, 0)}
 _LOOK_AXES = {"\u2192": (1, 0), "\u2190": (-1, 0), "\u2191": (0, 1), "\u2193": (0, -1),
@@ -386,71 +387,3 @@ async def probe(host: str, port: int, token: str | None = None, timeout_s: float
     finally:
         transport.close()
     return welcome
-
-
-class WebSocketLink:
-    """The studio's WebSocket with the face of a connected datagram transport (``sendto``, ``close``).
-
-    Sends leave in order through one writer task; its queue is bounded by what the script sends
-    (inputs at ``input_rate_hz``), and the daemon's replies are read as they come.
-    """
-
-    def __init__(self, connection, on_datagram: Callable[[bytes, tuple], None]) -> None:
-        self._connection = connection
-        self._on_datagram = on_datagram
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=4096)
-        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._write())]
-        self._closing: asyncio.Task | None = None
-
-    @classmethod
-    async def connect(cls, host: str, port: int, on_datagram: Callable[[bytes, tuple], None]) -> WebSocketLink:
-        from websockets.asyncio.client import connect
-
-        connection = await connect(f"ws://{_url_host(host)}:{port}/ws", compression=None, max_size=None)
-        return cls(connection, on_datagram)
-
-    def sendto(self, data: bytes) -> None:
-        try:
-            self._queue.put_nowait(data)
-        except asyncio.QueueFull:
-            pass  # the daemon stopped reading: like a full socket buffer, the datagram is lost
-
-    def close(self) -> None:
-        """Close after what is queued has gone; ``wait_closed`` waits for it."""
-        if self._closing is None:
-            self._queue.put_nowait(b"")
-            self._closing = asyncio.get_running_loop().create_task(self._finish())
-
-    async def wait_closed(self) -> None:
-        if self._closing is not None:
-            await self._closing
-
-    async def _finish(self) -> None:
-        try:
-            await asyncio.wait_for(self._tasks[1], 2.0)
-        except (asyncio.TimeoutError, Exception):
-            self._tasks[1].cancel()
-        await self._connection.close()
-        self._tasks[0].cancel()
-
-    async def _read(self) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            async for message in self._connection:
-                self._on_datagram(message if isinstance(message, bytes) else message.encode(), ("websocket", 0))
-        except ConnectionClosed:
-            pass
-
-    async def _write(self) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        while (data := await self._queue.get()):
-            try:
-                await self._connection.send(data)
-            except ConnectionClosed:
-                return
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
