@@ -2,7 +2,7 @@
 
 A daemon with the preview world runs on its own event-loop thread; the browser opens the page,
 starts a world from an uploaded image, walks, sends an event, and closes the tab. The page's
-screenshot is kept as an artifact (``YUME_ARTIFACTS``, else the test's temporary folder).
+screenshot is kept as an artifact: ``out/artifacts/studio.png`` (or under ``YUME_ARTIFACTS``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import jpeg_bytes
+from tests.conftest import REPO, jpeg_bytes
 from yume_bridge.config import BridgeConfig, NetworkConfig, WebConfig
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -96,8 +96,8 @@ def browser():
 
 
 @pytest.fixture
-def artifacts(tmp_path) -> Path:
-    folder = Path(os.environ.get("YUME_ARTIFACTS", tmp_path))
+def artifacts() -> Path:
+    folder = Path(os.environ.get("YUME_ARTIFACTS", REPO / "out" / "artifacts"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -1,4 +1,4 @@
-"""The studio's ES modules under Node: its SHA-256/HMAC and frame assembly agree with the Python side."""
+"""The studio's files: its ES modules under Node agree with the Python side, and all of them ship."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from yume_bridge.protocol.wire import FrameHeader
 
 WEB = Path(__file__).resolve().parent.parent / "yume_bridge" / "daemon" / "web"
 NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (the browser test covers the page)")
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed (the browser test covers the page)")
 
 
 def _node(script: str) -> object:
@@ -27,6 +27,7 @@ def _node(script: str) -> object:
     return json.loads(result.stdout)
 
 
+@needs_node
 def test_the_page_computes_the_same_sha256_and_hmac_as_python():
     rng = random.Random(12)
     cases = [(rng.randbytes(rng.choice([0, 16, 64, 65, 100])), rng.randbytes(n)) for n in (0, 1, 55, 56, 64, 1000)]
@@ -41,6 +42,7 @@ console.log(JSON.stringify(cases.map(([k, m]) => [hex(sha256(Buffer.from(m, "hex
     assert _node(script) == expected
 
 
+@needs_node
 def test_the_page_joins_a_frame_split_by_the_daemon_and_drops_one_cut_short():
     jpeg = random.Random(3).randbytes(150_000)
     header = FrameHeader(session=9, frame=4, chunk=1, frame_in_chunk=3, fragment_index=0, fragment_count=0,
@@ -62,3 +64,15 @@ console.log(JSON.stringify({{ frames, dropped: assembler.dropped }}));
     result = _node(script)
     assert result["frames"] == [{"frame": 4, "action": 36, "inputSeq": 17, "sha": jpeg.hex()}]
     assert result["dropped"] == 1
+
+
+def test_every_studio_file_ships_in_a_non_editable_install():
+    import configparser
+    from fnmatch import fnmatch
+
+    setup = configparser.ConfigParser()
+    setup.read(WEB.parents[2] / "setup.cfg")
+    patterns = [p.strip() for p in setup["options.package_data"]["yume_bridge.daemon.web"].split(",")]
+    shipped = [f.name for f in WEB.iterdir() if f.is_file() and f.suffix != ".py"]
+    assert "index.html" in shipped
+    assert [name for name in shipped if not any(fnmatch(name, p) for p in patterns)] == []
