@@ -81,11 +81,20 @@ def studio_daemon(request):
 
 
 @pytest.fixture
-def browser():
+def downloads(tmp_path) -> Path:
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def browser(downloads):
     if MISSING:
         pytest.fail(f"the browser test must run in CI on Linux: {MISSING}")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--window-size=1360,820", "--mute-audio", "--disable-extensions"):
         options.add_argument(argument)
@@ -116,7 +125,7 @@ def _canvas_pixels(driver) -> np.ndarray:
 
 
 def test_the_studio_walks_a_world_from_an_uploaded_image_and_a_closed_tab_frees_the_session(
-        studio_daemon, browser, artifacts, tmp_path):
+        studio_daemon, browser, artifacts, downloads, tmp_path):
     host, port = studio_daemon.studio.local_address
     image = tmp_path / "concept.jpg"
     image.write_bytes(jpeg_bytes(640, 400, seed=5))
@@ -150,6 +159,13 @@ def test_the_studio_walks_a_world_from_an_uploaded_image_and_a_closed_tab_frees_
     assert _studio(browser, "framesReceived") > 10
     browser.save_screenshot(str(artifacts / "studio.png"))
 
+    browser.find_element(By.ID, "record").click()
+    time.sleep(1.5)
+    browser.find_element(By.ID, "record").click()  # stop: the page saves a WebM file
+    _wait(browser, lambda d: [f for f in downloads.glob("*.webm") if f.stat().st_size > 1000],
+          "the recording was never saved")
+    assert next(downloads.glob("*.webm")).read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM file
+
     browser.close()  # the tab goes: its session must go at once, not after the idle timeout
     browser.switch_to.window(blank_tab)
     deadline = time.monotonic() + 5
@@ -159,7 +175,7 @@ def test_the_studio_walks_a_world_from_an_uploaded_image_and_a_closed_tab_frees_
 
 
 @pytest.mark.parametrize("studio_daemon", [WITH_TOKEN], indirect=True)
-def test_the_page_proves_the_token_from_its_address_and_explains_a_wrong_one(studio_daemon, browser):
+def test_the_page_proves_the_token_from_its_address_explains_a_wrong_one_and_steers_by_gamepad(studio_daemon, browser):
     host, port = studio_daemon.studio.local_address
     browser.get(f"http://{host}:{port}/#token=wrong")
     _wait(browser, lambda d: (_studio(d, "lastError") or {}).get("code") == "auth_failed", "no auth_failed error")
@@ -174,3 +190,7 @@ def test_the_page_proves_the_token_from_its_address_and_explains_a_wrong_one(stu
     browser.execute_async_script("window.yumeStudio.start().then(arguments[0]);")  # the daemon's default start
     _wait(browser, lambda d: _studio(d, "framesReceived") >= 3, "no frames in a token session")
     assert _studio(browser, "lastError") is None and _studio(browser, "state") == "generating"
+
+    # A gamepad whose left stick is pushed left (the Gamepad API, stood in for: headless has no pads).
+    browser.execute_script("navigator.getGamepads = () => [{connected: true, axes: [-0.9, 0, 0, 0]}];")
+    _wait(browser, lambda d: _studio(d, "action.name") == "A", "the gamepad's stick never steered")
