@@ -99,12 +99,14 @@ function onClosed({ reason }) {
   $("event-send").disabled = true;
   const userEnded = reason === "client";
   setState("closed");
-  setConnection(userEnded ? "closed" : "reconnecting", "bad");
   if (["auth_required", "auth_failed"].includes(reason)) {
+    setConnection("token needed", "wait");
+    $("model").textContent = "this daemon needs its token: paste it in the panel";
     $("token-row").hidden = false; // a new token reconnects (see the token field)
     $("token").focus();
     return;
   }
+  setConnection(userEnded ? "closed" : "reconnecting", "bad");
   if (userEnded || reason === "unsupported_version") return;
   if (reason !== "session_limit") setNote(`Disconnected (${reason}). Reconnecting… press Start again once connected.`);
   setTimeout(connect, reconnectDelay);
