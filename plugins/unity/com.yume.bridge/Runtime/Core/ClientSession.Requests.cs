@@ -15,6 +15,7 @@ namespace Yume.Bridge.Core
             public uint Seed;
             public bool WaitingForUpload;
             public int Attempts;
+            public int RateLimited;
             public double NextAt = double.NegativeInfinity;
             public readonly HashSet<uint> Seqs = new HashSet<uint>();
         }
@@ -446,11 +447,17 @@ namespace Yume.Bridge.Core
         }
 
         /// <summary>Reports an error against the request it answers: by <c>ref</c>, or by code for uploads.</summary>
-        /// <summary>v1.1 rate_limited: keep the request; a start waits at least a second, events and pieces keep their timers.</summary>
+        /// <summary>
+        /// v1.1 rate_limited: keep the request. A refused start does not count as an attempt and waits 1, 2, 4, then
+        /// 8 s (the daemon's start budget refills one per few seconds); events and upload pieces keep their timers.
+        /// </summary>
         void DeferRateLimitedRequest(ErrorMessage error, double now)
         {
-            if (start != null && error.Ref != 0 && start.Seqs.Contains(error.Ref))
-                start.NextAt = Math.Max(start.NextAt, now + Math.Max(1.0, options.StartResendSeconds));
+            if (start == null || error.Ref == 0 || !start.Seqs.Contains(error.Ref)) return;
+            start.Attempts = Math.Max(0, start.Attempts - 1);
+            double wait = Math.Min(8.0, Math.Pow(2, start.RateLimited));
+            start.RateLimited++;
+            start.NextAt = Math.Max(start.NextAt, now + Math.Max(wait, options.StartResendSeconds));
         }
 
         void RouteErrorToRequest(ErrorMessage error, double now)

@@ -135,8 +135,9 @@ namespace Yume.Bridge.Core
 
     public sealed class StartedMessage : SessionMessage
     {
-        public StartedMessage(uint session, uint seq, long world, string source, uint seed) : base(session, seq)
+        public StartedMessage(uint session, uint seq, long world, string source, uint seed, uint reference = 0) : base(session, seq)
         {
+            Ref = reference;
             World = world;
             Source = source;
             SeedUsed = seed;
@@ -151,17 +152,17 @@ namespace Yume.Bridge.Core
         {
             WriteSession(w);
             w.Int("world", World).String("source", Source).Int("seed", SeedUsed);
+            if (Ref != 0) w.Int("ref", Ref);
         }
 
         internal static StartedMessage Read(FieldReader r)
         {
-            var started = new StartedMessage(r.U32("session"), r.U32("seq"), r.Int("world", 0, long.MaxValue), r.String("source"), r.U32("seed"));
-            started.Ref = r.U32("ref", 0);
-            return started;
+            return new StartedMessage(r.U32("session"), r.U32("seq"), r.Int("world", 0, long.MaxValue), r.String("source"), r.U32("seed"),
+                                      r.U32("ref", 0));
         }
 
         /// <summary>v1.1: the seq of the start this answers; 0 from a v1.0 daemon.</summary>
-        public uint Ref { get; private set; }
+        public uint Ref { get; }
     }
 
     public sealed class InputMessage : SessionMessage
@@ -428,7 +429,7 @@ namespace Yume.Bridge.Core
             var indices = new List<int>();
             foreach (var value in r.IntList("missing", 0, ushort.MaxValue)) indices.Add((int)value);
             if (indices.Count < 1) throw ProtocolViolation.OutOfRange("nack.missing is empty");
-            return new NackMessage(session, seq, frame, indices);
+            return new NackMessage(session, seq, frame, indices, r.OptionalBytes("pad", 0, int.MaxValue));
         }
     }
 

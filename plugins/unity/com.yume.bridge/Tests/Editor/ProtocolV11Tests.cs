@@ -84,7 +84,21 @@ namespace Yume.Bridge.Tests
             session.HandleTimer(1.5);
             CollectionAssert.IsEmpty(FakeDaemon.OfType<StartMessage>(Sent(session)), "not before a second has passed");
             session.HandleTimer(2.02);
-            Assert.AreEqual(1, FakeDaemon.OfType<StartMessage>(Sent(session)).Count);
+            var again = FakeDaemon.OfType<StartMessage>(Sent(session));
+            Assert.AreEqual(1, again.Count);
+            // Refused again and again: the wait grows (2, 4, 8, 8 … s), and refusals never use up the start's attempts.
+            for (int refusal = 0; refusal < 6; refusal++)
+            {
+                double at = 2.03 + refusal * 10;
+                session.ReceiveDatagram(daemon.Error(ErrorCodes.RateLimited, "start budget", reference: again[0].Seq), at);
+                session.HandleTimer(at + 1.5);
+                CollectionAssert.IsEmpty(FakeDaemon.OfType<StartMessage>(Sent(session)), "not within 1.5 s of a repeated refusal");
+                session.HandleTimer(at + 8.5);
+                again = FakeDaemon.OfType<StartMessage>(Sent(session));
+                Assert.AreEqual(1, again.Count, "sent again within 8 s");
+                session.ReceiveDatagram(daemon.Status(), at + 8.6); // keeps the session alive
+            }
+            Assert.IsFalse(HandshakeTests.Events(session).Exists(e => e is StartFailed), "six refusals, still no failure");
         }
 
         [Test]
