@@ -17,16 +17,19 @@ import click
 
 from yume_bridge import __version__
 from yume_bridge.config import (
+    DEFAULT_WEB_PORT,
     ActionConfig,
     BackendConfig,
     BridgeConfig,
     ConfigError,
     NetworkConfig,
     StreamConfig,
+    WebConfig,
     load_toml,
+    web_default,
     with_limits,
 )
-from yume_bridge.protocol.wire import DEFAULT_PORT, Encoding
+from yume_bridge.protocol.wire import DEFAULT_DATAGRAM, DEFAULT_PORT, MAX_DATAGRAM, Encoding
 
 log = logging.getLogger("yume_bridge")
 
@@ -115,6 +118,10 @@ def main() -> None:
 @click.option("--token", default=None, help="Shared token clients must prove.")
 @click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--advertise/--no-advertise", default=None, help="Zeroconf advertisement [default: on off loopback].")
+@click.option("--web/--no-web", default=None,
+              help="Serve the browser studio over HTTP/WebSocket [default: on at loopback, off elsewhere].")
+@click.option("--web-port", default=DEFAULT_WEB_PORT, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port of the studio (0: any free port).")
 @click.option("--stall-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds a chunk may make no progress before it is given up.")
 @click.option("--fail-every", default=0, type=click.IntRange(0), help="preview: fail every n-th chunk (drills).")
@@ -163,7 +170,7 @@ def _print_config(ctx: click.Context, options: dict[str, Any]) -> None:
     for name in names:
         value = options[name]
         shown = "(hidden)" if name == "token" and value else value
-        shown = "auto" if shown is None and name == "advertise" else shown
+        shown = "auto" if shown is None and name in ("advertise", "web") else shown
         source = sources.get(ctx.get_parameter_source(name), "default")
         click.echo(f"{name.replace('_', '-'):<{width}}  {shown!s:<24}  {source}")
 
@@ -182,6 +189,8 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
         stream=StreamConfig(fps=options["fps"], max_quality=options["max_quality"], resolution=options["resolution"],
                             frames_per_chunk=options["frames_per_chunk"]),
         actions=ActionConfig(vocabulary=options["vocabulary"], speed=options["speed"]),
+        web=WebConfig(enabled=web_default(network, options.get("web")),
+                      port=options.get("web_port", DEFAULT_WEB_PORT)),
         backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),
                               device=options["device"], devices=_devices(options.get("devices") or ""),
                               dtype=options["dtype"], steps=options["steps"],
@@ -233,6 +242,8 @@ def _run_until_signal(config: BridgeConfig, backend, recording=None) -> None:
         asyncio.run(main_task())
     except KeyboardInterrupt:
         pass
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot serve on {config.network.host}:{config.network.port}: "
                                    f"{exc.strerror or exc}") from None
@@ -241,7 +252,9 @@ def _run_until_signal(config: BridgeConfig, backend, recording=None) -> None:
 @main.command()
 @click.option("--host", default=None, help="Daemon address [default: 127.0.0.1 if a daemon answers, else one "
               "found on the LAN].")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--port", default=None, type=int, help=f"[default: {DEFAULT_PORT} over UDP, {DEFAULT_WEB_PORT} over ws]")
+@click.option("--transport", type=click.Choice(["udp", "ws"]), default="udp", show_default=True,
+              help="UDP, or the studio's WebSocket (the same protocol; frames never lost, never NACKed).")
 @click.option("--token", default=None)
 @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Start image to upload.")
 @click.option("--prompt", default="", help="Scene text (a text start when no image is given).")
@@ -253,7 +266,8 @@ def _run_until_signal(config: BridgeConfig, backend, recording=None) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write received frames here.")
 @click.option("--fps", default=0.0, type=float, help="Wanted fps [default: the daemon's].")
 @click.option("--quality", default=85, type=click.IntRange(1, 100))
-@click.option("--max-datagram", default=1200, show_default=True, type=click.IntRange(576, 65000))
+@click.option("--max-datagram", default=None, type=click.IntRange(576, 65000),
+              help="Largest fragment datagram [default: 1200 over UDP, 65000 over ws].")
 @click.option("--encoding", type=click.Choice(["msgpack", "json"]), default="msgpack", show_default=True)
 @click.option("--reconnect/--no-reconnect", default=True, show_default=True,
               help="Reconnect with backoff when the daemon restarts.")
@@ -267,7 +281,7 @@ def _run_until_signal(config: BridgeConfig, backend, recording=None) -> None:
 @click.option("--quiet", is_flag=True, help="Only the JSON summary; no progress lines on stderr.")
 def client(**options: Any) -> None:
     """Play a scripted session against a daemon and print a JSON summary."""
-    from yume_bridge.tools.client import ClientOptions, parse_script
+    from yume_bridge.tools.client import ClientOptions, Transport, parse_script
     from yume_bridge.tools.outputs import client_outputs
 
     try:
@@ -276,15 +290,19 @@ def client(**options: Any) -> None:
         image = _start_image(options["image"]) if options["image"] else None
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    transport = Transport(options["transport"])
+    over_websocket = transport is Transport.WEBSOCKET
     say = (lambda line: None) if options["quiet"] else (lambda line: click.echo(line, err=True))
-    host, port = options["host"], options["port"]
+    host = options["host"]
+    port = options["port"] or (DEFAULT_WEB_PORT if over_websocket else DEFAULT_PORT)
     if host is None:
-        host, port = _choose_daemon(port, options["token"], say)
+        host, port = ("127.0.0.1", port) if over_websocket else _choose_daemon(port, options["token"], say)
     client_options = ClientOptions(
         host=host, port=port, token=options["token"], image=image, prompt=options["prompt"],
         seed=options["seed"], script=script, events=events, tail_s=options["tail"], fps=options["fps"],
-        quality=options["quality"], max_datagram=options["max_datagram"], encoding=Encoding(options["encoding"]),
-        output=options["out"], reconnect=options["reconnect"])
+        quality=options["quality"], encoding=Encoding(options["encoding"]),
+        max_datagram=options["max_datagram"] or (MAX_DATAGRAM if over_websocket else DEFAULT_DATAGRAM),
+        output=options["out"], reconnect=options["reconnect"], transport=transport)
     try:
         with client_outputs(client_options, record=options["record_path"], record_frames=options["record_frames"],
                             video=_video_options(options), force=options["force"]) as outputs:
@@ -439,10 +457,27 @@ def check_weights_command(folder: Path) -> None:
               help="Instead: this many concurrent clients for --seconds.")
 @click.option("--load-fps", default=16.0, show_default=True, type=float, help="Frame rate of each --load client.")
 @click.option("--soak", "soak_minutes", type=float, default=None, help="Instead: sessions come and go for N minutes.")
+@click.option("--transports", "compare_transports", is_flag=True,
+              help="Instead: the reference client over UDP and over WebSocket, alternating rounds.")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Rounds of --transports.")
 def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
-          soak_minutes: float | None) -> None:
+          soak_minutes: float | None, compare_transports: bool, rounds: int) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
-    from yume_bridge.tools.bench import format_loss_table, format_table, load, lossy_link, run_benchmarks, soak
+    from yume_bridge.tools.bench import (
+        format_loss_table,
+        format_table,
+        format_transport_table,
+        load,
+        lossy_link,
+        run_benchmarks,
+        soak,
+        transports,
+    )
+
+    if compare_transports:
+        figures = asyncio.run(transports(max(seconds, 6.0), rounds=rounds, quality=quality))
+        click.echo(json.dumps(figures, indent=2) if as_json else format_transport_table(figures))
+        return
 
     if clients is not None:
         click.echo(json.dumps(asyncio.run(load(clients, max(seconds, 6.0), load_fps)), indent=2))

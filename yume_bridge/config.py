@@ -16,6 +16,8 @@ from typing import Any
 
 from yume_bridge.protocol.wire import DEFAULT_PORT, Limits
 
+DEFAULT_WEB_PORT = DEFAULT_PORT + 1
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -48,6 +50,24 @@ class NetworkConfig:
     @property
     def advertise_enabled(self) -> bool:
         return (not self.loopback) if self.advertise is None else self.advertise
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The browser studio: HTTP and WebSocket on the daemon's host (``--web``, ``--web-port``)."""
+
+    enabled: bool = False
+    """Library default off; ``yume-bridge serve`` turns it on at loopback (see ``web_default``)."""
+    port: int = DEFAULT_WEB_PORT
+    max_queued_frame_bytes: int = 4 * 1024 * 1024
+    """Frame bytes waiting for one slow browser; beyond this its oldest waiting frames are dropped whole."""
+    max_queued_control: int = 1024
+    """Control messages waiting for one browser; a peer that lets more pile up is disconnected."""
+
+
+def web_default(network: NetworkConfig, requested: bool | None) -> bool:
+    """``--web/--no-web`` when given, else on at loopback only: off loopback the studio is opt-in."""
+    return network.loopback if requested is None else requested
 
 
 @dataclass(frozen=True)
@@ -103,6 +123,7 @@ class BridgeConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     actions: ActionConfig = field(default_factory=ActionConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     limits: Limits = field(default_factory=Limits)
     log_level: str = "info"
     log_format: str = "text"
@@ -118,6 +139,8 @@ class BridgeConfig:
             raise ConfigError(f"port must be within 1..65535 (or 0 for any), got {self.network.port}")
         if not self.network.loopback and not self.network.token:
             raise ConfigError("binding beyond loopback needs a token (--token or --token-file)")
+        if not 0 <= self.web.port < 65536:
+            raise ConfigError(f"web port must be within 1..65535 (or 0 for any), got {self.web.port}")
         if self.backend.name not in ("preview", "yume"):
             raise ConfigError(f"backend must be preview or yume, got {self.backend.name!r}")
         if self.backend.name == "yume" and self.backend.weights is None:

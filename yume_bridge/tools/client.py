@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +33,7 @@ from yume_bridge.protocol.client import (
     WorldStarted,
 )
 from yume_bridge.protocol.wire import Encoding
+from yume_bridge.tools.websocket_link import WebSocketLink
 
 _MOVE_AXES = {"W": (0, 1), "S": (0, -1), "D": (1, 0), "A": (-1, 0)}
 _LOOK_AXES = {"\u2192": (1, 0), "\u2190": (-1, 0), "\u2191": (0, 1), "\u2193": (0, -1),
@@ -83,6 +85,12 @@ def parse_script(text: str) -> tuple[ScriptStep, ...]:
     return tuple(steps)
 
 
+class Transport(Enum):
+    UDP = "udp"
+    WEBSOCKET = "ws"
+    """The studio's WebSocket: one datagram per message (SPEC §13); ``port`` is then the studio's port."""
+
+
 @dataclass(frozen=True)
 class ClientOptions:
     host: str = "127.0.0.1"
@@ -103,6 +111,7 @@ class ClientOptions:
     output: Path | None = None
     reconnect: bool = False
     """Reconnect with backoff when the daemon goes away (restart, idle timeout)."""
+    transport: Transport = Transport.UDP
 
 
 @dataclass
@@ -164,8 +173,15 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
         flush()  # NACKs leave at once: a retransmission must beat the next frame
         wake.set()
 
-    transport, protocol = await loop.create_datagram_endpoint(lambda: CallbackDatagramProtocol(on_datagram),
-                                                              remote_addr=(options.host, options.port))
+    if options.transport is Transport.WEBSOCKET:
+        try:
+            transport = await WebSocketLink.connect(options.host, options.port, on_datagram)
+        except (OSError, asyncio.TimeoutError) as exc:
+            summary.errors.append(f"daemon unreachable: no studio at {options.host}:{options.port} ({exc})")
+            return summary
+    else:
+        transport, _ = await loop.create_datagram_endpoint(lambda: CallbackDatagramProtocol(on_datagram),
+                                                           remote_addr=(options.host, options.port))
     input_sent: dict[int, float] = {}
     latencies: list[float] = []
     reflected_up_to = 0
@@ -325,6 +341,8 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
             flush()
     finally:
         transport.close()
+        if isinstance(transport, WebSocketLink):
+            await transport.wait_closed()
     account_frames(client)
     if totals["received"]:
         summary.frames_received = totals["received"]
