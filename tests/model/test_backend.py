@@ -162,3 +162,25 @@ def test_a_closed_world_refuses_to_generate(backend):
     world.close()
     with pytest.raises(BackendError, match="closed"):
         world.generate_chunk(request(0))
+
+
+def test_the_tiny_decoder_streams_29_frames_per_chunk_from_the_same_latents(tiny_folder, tmp_path):
+    from yume_bridge.model.testing import write_tiny_decoder
+
+    tiny = write_tiny_decoder(tmp_path / "taew2_2.safetensors")
+    backend = YumeBackend(config(tiny_folder, decoder="tiny", tiny_decoder=tiny))
+    backend.load(lambda stage, fraction: None)
+    try:
+        world = backend.open_world(StartRequest(image=picture(), prompt="", seed=5))
+        frames = list(world.generate_chunk(request(0)))
+        assert len(frames) == 29 and frames[0].shape == (64, 128, 3) and frames[0].dtype == np.uint8
+        assert backend.models.tiny_decoder is not None
+        world.close()
+    finally:
+        backend.close()
+
+
+def test_asking_for_the_tiny_decoder_without_its_file_says_where_to_put_it(tiny_folder):
+    backend = YumeBackend(config(tiny_folder, decoder="tiny"))
+    with pytest.raises(BackendError, match="taew2_2.safetensors"):
+        backend.load(lambda stage, fraction: None)

@@ -54,14 +54,22 @@ def build_backend(config: BridgeConfig) -> WorldBackend:
     if options.name == "yume":
         from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig  # torch only when asked for
         from yume_bridge.model.checkweights import check_weights
+        from yume_bridge.model.layout import TINY_DECODER_FILES, find_tiny_decoder
 
-        problems = check_weights(options.weights)
+        tiny = None
+        if options.decoder == "tiny":
+            tiny = options.tiny_decoder or find_tiny_decoder(options.weights)
+            if tiny is None:
+                raise ConfigError(f"--decoder tiny needs the taew2_2 file: put {TINY_DECODER_FILES[0]} or "
+                                  f"{TINY_DECODER_FILES[1]} in {options.weights} or pass --tiny-decoder PATH")
+        problems = check_weights(options.weights, tiny_decoder=tiny)
         if problems:
             raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
         try:
             return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
                                                  steps=options.steps, shift=options.shift, device=options.device,
-                                                 dtype=options.dtype, fps=stream.fps))
+                                                 dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
+                                                 decoder=options.decoder, tiny_decoder=options.tiny_decoder))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     from yume_bridge.backends.preview import PreviewBackend
