@@ -34,7 +34,7 @@ from yume_bridge.model.taehv import taehv_decoder_shapes, taehv_encoder_shapes
 from yume_bridge.model.text import wan_t5_shapes
 from yume_bridge.model.vae import wan_vae_shapes
 
-__all__ = ["TINY_TEST_RESOLUTION", "write_tiny_decoder", "write_tiny_tokenizer", "write_tiny_weights"]
+__all__ = ["TINY_TEST_RESOLUTION", "random_state", "write_tiny_decoder", "write_tiny_tokenizer", "write_tiny_weights"]
 
 TINY_TEST_RESOLUTION = (64, 128)
 """(height, width) that keeps tiny-model chunks fast on a CPU: latent 4×8, 8 tokens per frame."""
@@ -57,6 +57,12 @@ def _random_tensor(key: str, shape: tuple[int, ...], generator: torch.Generator)
         return 0.02 * torch.randn(shape, generator=generator)
     fan_in = math.prod(shape[1:]) if len(shape) > 1 else shape[0]
     return torch.randn(shape, generator=generator) / math.sqrt(fan_in)
+
+
+def random_state(shapes: dict[str, tuple[int, ...]], *, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Plausible random tensors (unit norms, fan-in-scaled weights) for every key of ``shapes``."""
+    generator = torch.Generator().manual_seed(seed)
+    return {key: _random_tensor(key, shape, generator) for key, shape in shapes.items()}
 
 
 def _caption_corpus() -> list[str]:
