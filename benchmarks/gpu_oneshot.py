@@ -332,7 +332,7 @@ class Bench:
             self.bound_tokens = tokens
         return {"history_latents": history, "tokens": tokens, "prepare_ms": _ms(prepare)[0],
                 "first_call_ms": round(first * 1e3, 1), "step_ms": _ms(steps),
-                "tflop_per_step": round(flops / 1e12, 4), "tflops_achieved": round(flops / min(steps) / 1e12, 2),
+                "tflop_per_step": round(flops / 1e12, 4), "tflops_achieved": round(flops / min(steps) / 1e12, 4),
                 "peak_memory_gb": peak_memory_gb(device)}
 
     def dit_compiled(self, sizes: tuple[int, ...], size: tuple[int, int]) -> dict[str, Any]:
@@ -364,7 +364,7 @@ class Bench:
                 with sdpa_kernel([backend]):
                     times = timed(device, lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v),
                                   repeats=self.plan.repeats)
-                results[name.lower()] = {"ms": _ms(times), "tflops": round(flops / min(times) / 1e12, 1)}
+                results[name.lower()] = {"ms": _ms(times), "tflops": round(flops / min(times) / 1e12, 4)}
             except RuntimeError as exc:
                 results[name.lower()] = f"unavailable: {str(exc).splitlines()[0][:200]}"
         results["flash_attention_3_package"] = importlib.util.find_spec("flash_attn_interface") is not None
@@ -570,7 +570,7 @@ class Bench:
         chunks = self.plan.bound_chunks
         _sync(self.plan.device)
         began = time.perf_counter()
-        arrivals = [time.perf_counter() - began for _ in overlapped_frames(session, [states] * chunks)]
+        arrivals = [frame.ready_at - began for frame in overlapped_frames(session, [states] * chunks)]
         total = arrivals[-1]
         return {"decoder": decoder, "chunks": chunks, "frames": len(arrivals), "seconds": round(total, 3),
                 "fps": round(len(arrivals) / total, 2), "first_frame_ms": round(arrivals[0] * 1e3, 1),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -37,6 +38,8 @@ class OverlappedFrame:
     index: int
     """Frame number within its chunk."""
     pixels: np.ndarray
+    ready_at: float
+    """``time.perf_counter()`` when the frame reached the host (a consumer on another thread could send it then)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def _decode_loop(session: Session, inbox: queue.Queue, outbox: queue.Queue) -> N
                     stream.wait_event(item.ready)  # the latents are complete on the sampling stream
                     item.sampled.latents.record_stream(stream)
                 for index, pixels in enumerate(session.decode_chunk(item.sampled)):
-                    outbox.put(OverlappedFrame(item.chunk, index, pixels))
+                    outbox.put(OverlappedFrame(item.chunk, index, pixels, time.perf_counter()))
     except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
         outbox.put(_Failed(exc))
     outbox.put(_END)
