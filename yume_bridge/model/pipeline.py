@@ -126,7 +126,7 @@ class HostFrames:
         self._ready: torch.cuda.Event | None = None
         if frames.is_cuda:
             self._host = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=True)
-            self._host.copy_(frames, non_blocking=True)
+            self._host.copy_(frames.contiguous(), non_blocking=True)  # one device-side reorder, then the DMA
             self._ready = torch.cuda.Event()
             self._ready.record()
         else:
