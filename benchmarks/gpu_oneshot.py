@@ -220,6 +220,7 @@ class Bench:
         self.dit_args = self.args.dit
         self.bound_tokens = 0
         self.frames_for_jpeg = None
+        self._vae_states: dict[Any, dict[str, Any]] = {}
 
     # environment ----------------------------------------------------------------------------
 
@@ -400,14 +401,17 @@ class Bench:
     # VAE and tiny decoder ---------------------------------------------------------------------
 
     def _random_vae(self, args: Any, dtype: Any) -> Any:
+        """A VAE of these sizes with plausible random weights; the weights are made once per size, on the device."""
         torch = self.torch
         from yume_bridge.model.testing import random_state
         from yume_bridge.model.vae import YumeVAE, build_vae, convert_wan_vae_state_dict, wan_vae_shapes
 
+        if args not in self._vae_states:
+            shapes = wan_vae_shapes(args)
+            self._vae_states[args] = convert_wan_vae_state_dict(random_state(shapes, seed=1, device=self.plan.device))
         with torch.device("meta"):
             model = build_vae(args)
-        state = convert_wan_vae_state_dict(random_state(wan_vae_shapes(args), seed=1))
-        model.load_state_dict({k: v.to(self.plan.device, dtype) for k, v in state.items()}, assign=True)
+        model.load_state_dict({k: v.to(dtype) for k, v in self._vae_states[args].items()}, assign=True)
         return YumeVAE(model.eval().requires_grad_(False))
 
     def _decode_per_latent(self, decoder: Any) -> tuple[list[float], Any]:
@@ -535,7 +539,7 @@ class Bench:
                    "chunk_ms": round(profile.total_s * 1e3, 1), "fps": round(len(frames) / profile.total_s, 2),
                    "peak_memory_gb": peak_memory_gb(device), "jpeg_ms_per_frame": jpeg_ms}
             rows.append(row)
-            self.rec.write({"stage": f"chunk_loop_{decoder}.chunk", "decoder": decoder, **row})
+            self.rec.write({"stage": f"chunk_loop_{decoder}.chunk", "status": "ok", "decoder": decoder, **row})
 
         for index in range(chunks):
             if self.rec.remaining() < 15:

@@ -49,19 +49,21 @@ _EXTRA_CORPUS = (
 
 
 def _random_tensor(key: str, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """Plausible random values: unit norms, fan-in-scaled weights, small biases."""
+    """Plausible random values: unit norms, fan-in-scaled weights, small biases (on the generator's device)."""
     leaf = key.rsplit(".", 1)[-1]
+    values = torch.randn(shape, generator=generator, device=generator.device)
     if leaf == "gamma" or key.endswith(("norm.weight", "norm1.weight", "norm2.weight")):
-        return 1.0 + 0.05 * torch.randn(shape, generator=generator)
+        return 1.0 + 0.05 * values
     if leaf == "bias":
-        return 0.02 * torch.randn(shape, generator=generator)
+        return 0.02 * values
     fan_in = math.prod(shape[1:]) if len(shape) > 1 else shape[0]
-    return torch.randn(shape, generator=generator) / math.sqrt(fan_in)
+    return values / math.sqrt(fan_in)
 
 
-def random_state(shapes: dict[str, tuple[int, ...]], *, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Plausible random tensors (unit norms, fan-in-scaled weights) for every key of ``shapes``."""
-    generator = torch.Generator().manual_seed(seed)
+def random_state(shapes: dict[str, tuple[int, ...]], *, seed: int = 0,
+                 device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Plausible random tensors (unit norms, fan-in-scaled weights) for every key of ``shapes``, made on ``device``."""
+    generator = torch.Generator(device=device).manual_seed(seed)
     return {key: _random_tensor(key, shape, generator) for key, shape in shapes.items()}
 
 
