@@ -110,7 +110,7 @@ class Recorder:
         result = None
         try:
             result = run() or {}
-            record.update(status="ok", **result)
+            record.update({"status": "ok", **result})
         except MissingPackage as exc:
             record.update(status="skipped", reason=f"skipped: needs {exc.package}")
         except ModuleNotFoundError as exc:
@@ -269,11 +269,14 @@ class Bench:
         from yume_bridge.model import dit as dit_module
 
         found = {}
-        for name in ("DitOptions", "AttentionBackend"):
-            if hasattr(dit_module, name):
-                found[name] = getattr(dit_module, name)
-        if self.dit is not None and not hasattr(self.dit, "configure"):
-            found.clear()
+        if hasattr(dit_module, "DitOptions") and self.dit is not None and hasattr(self.dit, "configure"):
+            found["DitOptions"] = dit_module.DitOptions
+            backends = getattr(dit_module, "AttentionBackend", None)
+            if backends is None:
+                with contextlib.suppress(ImportError):
+                    backends = importlib.import_module("yume_bridge.model.attention").AttentionBackend
+            if backends is not None:
+                found["AttentionBackend"] = backends
         return found
 
     def configure(self, **changes: object) -> bool:
@@ -389,14 +392,25 @@ class Bench:
         self.configure()
         return {"backends": rows}
 
-    def fp8(self) -> dict[str, Any]:
-        needs("torchao")
-        if not self.configure(fp8=True):
-            raise MissingPackage("the DiT options API (DitOptions.fp8) in this build")
+    def levers_off(self) -> dict[str, Any]:
+        """A step at the bound with every DiT lever off (the DiT as first written), for comparison."""
+        if not self.configure(rope_dtype=self.torch.float64, cache_cross_attention=False,
+                              skip_history_in_last_block=False, cache_history=False):
+            raise MissingPackage("the DiT options API (DitOptions / WanModel.configure) in this build")
         try:
-            return self.dit_steps("fp8", (max(HISTORY_SIZES),), (self.plan.height, self.plan.width))
+            return self.dit_steps("levers off", (max(HISTORY_SIZES),), (self.plan.height, self.plan.width))
         finally:
-            self.configure(fp8=False)
+            self.configure()
+
+    def fp8(self) -> dict[str, Any]:
+        """FP8 linears at the bound. The conversion cannot be undone, so this is the last stage to use the DiT."""
+        needs("torchao")
+        try:
+            if not self.configure(fp8=True):
+                raise MissingPackage("the DiT options API (DitOptions.fp8) in this build")
+        except ValueError as exc:  # no torchao kernels or no suitable GPU
+            return {"status": "skipped", "reason": f"skipped: {exc}"[:300]}
+        return self.dit_steps("fp8", (max(HISTORY_SIZES),), (self.plan.height, self.plan.width))
 
     # VAE and tiny decoder ---------------------------------------------------------------------
 
@@ -742,6 +756,7 @@ def run(plan: Plan, recorder: Recorder) -> None:
         return
     bench.configure()  # the build's default options, where it has them
     stage("dit_eager", lambda: bench.dit_steps("eager", HISTORY_SIZES, size), needs_s=5 if cpu else 40)
+    stage("dit_levers_off", bench.levers_off, needs_s=3 if cpu else 15)
     stage("attention_isolated", bench.attention_isolated, needs_s=3 if cpu else 15)
     stage("vae_bf16_error_tiny_model", bench.vae_bf16_error_tiny_model, needs_s=3)
     stage("vae_decode", bench.vae_decode, needs_s=5 if cpu else 60)

@@ -15,7 +15,8 @@ STAGES_WITH_NUMBERS = {
     "chunk_loop_tiny", "overlapped_loop_full", "overlapped_loop_tiny", "jpeg", "profile_split", "text_encoder",
     "dit_eager_704x1280",
 }
-ALWAYS_PRESENT = {"environment", "dit_build", "dit_compiled", "attention_in_step", "fp8", "done"} | STAGES_WITH_NUMBERS
+ALWAYS_PRESENT = {"environment", "dit_build", "dit_levers_off", "dit_compiled", "attention_in_step", "fp8",
+                  "done"} | STAGES_WITH_NUMBERS
 
 
 def _numbers(value: object) -> list[float]:
