@@ -625,7 +625,7 @@ class Bench:
         return results
 
     def profile_split(self) -> dict[str, Any]:
-        """Where one DiT step at the bound and one later-latent decode spend device time."""
+        """Where one DiT step at the bound and one later latent's VAE decode spend device time."""
         torch = self.torch
         from torch.profiler import ProfilerActivity, profile
 
@@ -640,7 +640,25 @@ class Bench:
             with profile(activities=activities) as prof:
                 self.dit(noise, timestep, inputs)
                 _sync(self.plan.device)
-        return {"dit_step": _kernel_split(prof, cuda)}
+        result: dict[str, Any] = {"dit_step": _kernel_split(prof, cuda)}
+        del context, past, noise, inputs
+        if importlib.util.find_spec("diffusers") is None:
+            result["vae_latent"] = "skipped: needs diffusers"
+            return result
+        from yume_bridge.model.vae import StreamingDecoder
+
+        scale = self.args.pixels_per_latent
+        latents = torch.randn(1, 48, 2, self.plan.height // scale, self.plan.width // scale, device=self.plan.device)
+        vae = self._random_vae(self.args.vae, torch.bfloat16 if cuda else torch.float32)
+        with torch.inference_mode():
+            decoder = StreamingDecoder(vae, latents)
+            decoder.decode_next()  # latent 0 (1 frame); the profiled one is a later latent (4 frames)
+            _sync(self.plan.device)
+            with profile(activities=activities) as prof:
+                decoder.decode_next()
+                _sync(self.plan.device)
+        result["vae_later_latent"] = _kernel_split(prof, cuda)
+        return result
 
 
 def _relative_error(value: Any, reference: Any) -> float:
