@@ -109,6 +109,12 @@ def main() -> None:
               "cuda:0,cuda:1 or all; a new session goes to the least loaded.")
 @click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default="bfloat16",
               show_default=True)
+@click.option("--vae-dtype", type=click.Choice(["auto", "bfloat16", "float32"]), default="auto", show_default=True,
+              help="yume: VAE precision (auto = bfloat16 on CUDA, float32 on CPU).")
+@click.option("--decoder", type=click.Choice(["full", "tiny"]), default="full", show_default=True,
+              help="yume: frames from the full Wan2.2 VAE or the ~50x cheaper TAEHV tiny decoder (softer detail).")
+@click.option("--tiny-decoder", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="yume: the taew2_2 .pth/.safetensors file [default: looked for in --weights].")
 @click.option("--vocabulary", type=click.Choice(["camera", "person"]), default="camera", show_default=True,
               help="Caption sentences for actions.")
 @click.option("--speed/--no-speed", default=False, show_default=True, help="Add speed fields to captions.")
@@ -193,7 +199,9 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
                       port=options.get("web_port", DEFAULT_WEB_PORT)),
         backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),
                               device=options["device"], devices=_devices(options.get("devices") or ""),
-                              dtype=options["dtype"], steps=options["steps"],
+                              dtype=options["dtype"], vae_dtype=options.get("vae_dtype", "auto"),
+                              decoder=options.get("decoder", "full"), tiny_decoder=options.get("tiny_decoder"),
+                              steps=options["steps"],
                               shift=options["shift"], stall_timeout=options.get("stall_timeout", 30.0),
                               fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0)),
         log_level=options["log_level"], log_format=options["log_format"])
@@ -427,9 +435,11 @@ def discover(timeout: float, as_json: bool) -> None:
 
 @main.command("check-weights")
 @click.argument("folder", type=click.Path(path_type=Path))
-def check_weights_command(folder: Path) -> None:
+@click.option("--tiny-decoder", type=click.Path(path_type=Path),
+              help="Also check this taew2_2 tiny-decoder file (one in FOLDER is always checked).")
+def check_weights_command(folder: Path, tiny_decoder: Path | None) -> None:
     """Check a Yume-5B-720P folder: files, keys, shapes, dtypes; no tensor is loaded."""
-    from yume_bridge.model.layout import missing_files
+    from yume_bridge.model.layout import find_tiny_decoder, missing_files
 
     if not folder.is_dir() or not any(folder.iterdir()):
         click.echo(missing_files(folder)[0])
@@ -440,7 +450,7 @@ def check_weights_command(folder: Path) -> None:
     except ImportError as exc:
         raise click.ClickException(f"the model extra is not installed ({exc}); "
                                    "pip install 'yume-bridge[model]'") from None
-    problems = check_weights(folder)
+    problems = check_weights(folder, tiny_decoder=tiny_decoder or find_tiny_decoder(folder))
     for problem in problems:
         click.echo(str(problem))
     if problems:

@@ -78,7 +78,7 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
     """The configured backend, not yet loaded (loading happens on the generation thread)."""
     stream, options = config.stream, config.backend
     if options.name == "yume":
-        from yume_bridge.model.layout import missing_files
+        from yume_bridge.model.layout import TINY_DECODER_FILES, find_tiny_decoder, missing_files
 
         problems = missing_files(options.weights)  # seconds before torch, diffusers and transformers load
         if problems:
@@ -87,14 +87,21 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
         from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig  # torch only when asked for
         from yume_bridge.model.checkweights import check_weights
 
-        problems = check_weights(options.weights)
+        tiny = None
+        if options.decoder == "tiny":
+            tiny = options.tiny_decoder or find_tiny_decoder(options.weights)
+            if tiny is None:
+                raise ConfigError(f"--decoder tiny needs the taew2_2 file: put {TINY_DECODER_FILES[0]} or "
+                                  f"{TINY_DECODER_FILES[1]} in {options.weights} or pass --tiny-decoder PATH")
+        problems = check_weights(options.weights, tiny_decoder=tiny)
         if problems:
             raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
         try:
             return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
                                                  steps=options.steps, shift=options.shift,
                                                  device=device or options.device,
-                                                 dtype=options.dtype, fps=stream.fps))
+                                                 dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
+                                                 decoder=options.decoder, tiny_decoder=options.tiny_decoder))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     from yume_bridge.backends.preview import PreviewBackend

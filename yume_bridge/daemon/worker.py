@@ -8,6 +8,7 @@ for a chunk are served in the order they asked, one chunk each: round-robin.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
@@ -21,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from yume_bridge.actions import Action, Axes, AxisQuantizer, CaptionTemplates, InputWindow, Speed
 from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest, World, WorldBackend
-from yume_bridge.daemon.frames import encode_jpeg
+from yume_bridge.daemon.encoder import FrameEncoder
 
 log = logging.getLogger(__name__)
 MAX_COMMANDS = 256
@@ -248,6 +249,7 @@ class GenerationWorker:
         self._generation = 0
         self._busy: _Busy | None = None
         self._thread = threading.Thread(target=self._run, name="yume-generation", daemon=True)
+        self._encoder = FrameEncoder(clock=clock)  # JPEG off the generation thread, frames in order
         self.queue_depth = 0
 
     def start(self) -> None:
@@ -260,7 +262,8 @@ class GenerationWorker:
             self._commands.clear()
             self._cond.notify_all()
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        stopped = not self._thread.is_alive()
+        return self._encoder.close(timeout) and stopped
 
     def _submit(self, command: object) -> None:
         with self._cond:
@@ -388,24 +391,29 @@ class GenerationWorker:
         quality = job.inbox.quality
         encode_s = 0.0
         frames_per_chunk = self.backend.spec.frames_per_chunk
+
+        def deliver(index: int, jpeg: bytes, seconds: float, done: float) -> None:  # on the encoder thread
+            nonlocal encode_s
+            encode_s += seconds
+            self._emit(generation, FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1,
+                                              jpeg, input_seq, request.action.id, done))
+
         try:
             for index, frame in enumerate(world.generate_chunk(request)):
-                t0 = self._clock()
-                jpeg = encode_jpeg(frame, quality)
-                done = self._clock()
-                encode_s += done - t0
-                ready = FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1, jpeg,
-                                   input_seq, request.action.id, done)
-                if not self._emit(generation, ready) or self._stopping:
+                if generation != self._generation or self._stopping:
                     return
+                self._encoder.submit(frame, quality, functools.partial(deliver, index))
         except BackendError as exc:
+            self._encoder.flush()  # the frames made before the failure still go out first
             self._emit(generation, SessionFailed(job.session, job.world, "generator_failed", str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - a backend bug must not kill the daemon for everyone
             log.exception("backend raised while generating")
+            self._encoder.flush()
             self._emit(generation, SessionFailed(job.session, job.world, "generator_failed",
                                                  f"generator error: {exc}"))
             return
-        total = self._clock() - started
-        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at, total - encode_s,
-                                         encode_s))
+        generated = self._clock()
+        self._encoder.flush()  # ChunkDone follows the chunk's last frame
+        total = generated - started
+        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at, total, encode_s))
