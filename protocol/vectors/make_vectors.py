@@ -129,7 +129,7 @@ def invalid() -> list[dict[str, Any]]:
         ("json_unknown_type", b'{"type":"teleport","session":7,"seq":1}', "bad_message"),
         ("json_missing_field", b'{"type":"event","session":7,"seq":1,"text":"x"}', "bad_message"),
         ("json_wrong_type", b'{"type":"ping","session":"7","seq":1}', "bad_message"),
-        ("json_float_for_int", b'{"type":"ping","session":7.0,"seq":1}', "bad_message"),
+        ("json_fraction_for_int", b'{"type":"ping","session":7.5,"seq":1}', "bad_message"),
         ("json_bad_base64", b'{"type":"hello","protocol":1,"nonce":"***"}', "bad_message"),
         ("json_short_nonce", b'{"type":"hello","protocol":1,"nonce":"AAAA"}', "bad_message"),
         ("json_stray_bytes", b'{"type":"ping","session":7,"seq":1}xyz', "bad_message"),

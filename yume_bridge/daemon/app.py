@@ -22,12 +22,14 @@ from yume_bridge.daemon.discovery import advertise
 from yume_bridge.daemon.udp import UdpEndpoint
 from yume_bridge.daemon.worker import (
     ChunkDone,
+    ChunkSkipped,
     ConditioningInbox,
     FrameReady,
     GenerationWorker,
     Readiness,
     SessionFailed,
     decode_start_image,
+    start_image_problem,
 )
 from yume_bridge.protocol.messages import Latency, Vocabulary
 from yume_bridge.protocol.server import (
@@ -117,7 +119,9 @@ class Bridge:
                           model_version=spec.model_version, width=spec.width, height=spec.height,
                           fps=config.stream.fps, frames_per_chunk=spec.frames_per_chunk, vocabulary=vocabulary,
                           limits=config.limits, max_quality=config.stream.max_quality,
-                          max_datagram=config.network.max_datagram)
+                          max_datagram=config.network.max_datagram,
+                          max_sessions_per_host=config.network.host_share(config.limits.max_sessions),
+                          image_problem=lambda data: start_image_problem(data, config.limits.max_image_pixels))
         self.endpoint = DaemonEndpoint(info=info, token=config.network.token)
         self.endpoint.readiness = "loading"
         self.endpoint.progress = 0.0
@@ -188,6 +192,10 @@ class Bridge:
                 playback.requested = False
                 playback.latency = Latency(queue_ms=item.queue_s * 1e3, generate_ms=item.generate_s * 1e3,
                                            encode_ms=item.encode_s * 1e3, send_ms=playback.latency.send_ms)
+        elif isinstance(item, ChunkSkipped):
+            playback = self.sessions.get(item.session)
+            if playback is not None and item.world == playback.world:
+                playback.requested = False
         elif isinstance(item, SessionFailed):
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
@@ -206,6 +214,8 @@ class Bridge:
         if failure.world_lost:
             playback.world = 0  # nothing to continue: the client must start again
             playback.frames.clear()
+        elif failure.kept_world:
+            playback.world = failure.kept_world  # the new world never opened: the old one goes on
         self.endpoint.send_error(failure.session, ErrorCode(failure.code), failure.message)
         self._send_status(failure.session, playback, now, message=failure.message)
 
