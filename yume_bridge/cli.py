@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -104,6 +105,8 @@ def main() -> None:
               help="Caption sentences for actions.")
 @click.option("--speed/--no-speed", default=False, show_default=True, help="Add speed fields to captions.")
 @click.option("--max-sessions", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--sessions-per-host", default=None, type=click.IntRange(1, 64),
+              help="Sessions one remote machine may hold [default: all on loopback, half elsewhere].")
 @click.option("--idle-timeout", default=10.0, show_default=True, type=click.FloatRange(0.5, 3600),
               help="Seconds without packets before a session is closed.")
 @click.option("--token", default=None, help="Shared token clients must prove.")
@@ -133,10 +136,9 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
     if options.get("token_file"):
         token = Path(options["token_file"]).read_text("utf-8").strip()
     network = NetworkConfig(host=options["host"], port=options["port"], token=token,
-                            advertise=options.get("advertise"))
+                            advertise=options.get("advertise"), sessions_per_host=options.get("sessions_per_host"))
     if not network.loopback and not token:
-        network = NetworkConfig(host=network.host, port=network.port, token=_stored_token(),
-                                advertise=network.advertise)
+        network = dataclasses.replace(network, token=_stored_token())
     config = BridgeConfig(
         network=network,
         stream=StreamConfig(fps=options["fps"], max_quality=options["max_quality"], resolution=options["resolution"],

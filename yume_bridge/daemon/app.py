@@ -31,6 +31,7 @@ from yume_bridge.daemon.worker import (
     decode_start_image,
     start_image_problem,
 )
+from yume_bridge.protocol.budget import TokenBucket
 from yume_bridge.protocol.messages import Latency, Vocabulary
 from yume_bridge.protocol.server import (
     ConfigChanged,
@@ -45,6 +46,31 @@ from yume_bridge.protocol.server import (
 from yume_bridge.protocol.wire import ErrorCode
 
 log = logging.getLogger("yume_bridge")
+CHURN_LOG_LIMIT = (2.0, 20.0)
+"""Session open/close lines per second and burst; the rest are counted and summarised (session churn)."""
+
+
+def printable(text: str, limit: int = 64) -> str:
+    """Client-supplied text made safe for one log line: control characters escaped, length bounded."""
+    return repr(text[:limit])[1:-1]
+
+
+class ChurnLog:
+    """Logs session open/close lines within a budget; says how many it left out when it logs again."""
+
+    def __init__(self, clock) -> None:
+        self._bucket = TokenBucket(*CHURN_LOG_LIMIT)
+        self._clock = clock
+        self.suppressed = 0
+
+    def info(self, message: str, *args: object) -> None:
+        if not self._bucket.take(self._clock()):
+            self.suppressed += 1
+            return
+        if self.suppressed:
+            log.info("(%d session open/close lines left out: too many sessions came and went)", self.suppressed)
+            self.suppressed = 0
+        log.info(message, *args)
 STATUS_INTERVAL_S = 1.0
 FIRST_CHUNK_ESTIMATE_S = 0.5
 SHUTDOWN_TIMEOUT_S = 4.0
@@ -71,7 +97,8 @@ def build_backend(config: BridgeConfig) -> WorldBackend:
     default_image = None
     if options.image is not None:
         try:
-            default_image = decode_start_image(options.image.read_bytes(), config.limits.max_image_pixels)
+            default_image = decode_start_image(options.image.read_bytes(), config.limits.max_image_pixels,
+                                               fit=(stream.width, stream.height))
         except OSError as exc:
             raise ConfigError(f"cannot read --image {options.image}: {exc.strerror}") from None
         except Exception as exc:  # BackendError: a readable reason
@@ -131,6 +158,7 @@ class Bridge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._status_message = ""
+        self._churn_log = ChurnLog(clock)
         self.closed = asyncio.Event()
 
     # --- life cycle -------------------------------------------------------------------------
@@ -236,13 +264,13 @@ class Bridge:
                                       speed=Speed() if options.speed else None)
             inbox.quality = event.quality
             self.sessions[event.session] = _Playback(inbox=inbox, fps=event.fps)
-            log.info("session %08x opened by %s %s from %s", event.session, event.client, event.engine,
-                     event.address)
+            self._churn_log.info("session %08x opened by '%s' '%s' from %s", event.session,
+                                 printable(event.client), printable(event.engine), event.address)
             self._send_status(event.session, self.sessions[event.session], now)
         elif isinstance(event, SessionClosed):
             if self.sessions.pop(event.session, None) is not None:
                 self.worker.close_world(event.session)
-                log.info("session %08x closed: %s", event.session, event.reason)
+                self._churn_log.info("session %08x closed: %s", event.session, printable(event.reason))
         elif isinstance(event, StartRequested):
             playback = self.sessions[event.session]
             playback.world += 1

@@ -188,8 +188,17 @@ class StartImageError(BackendError):
     """The uploaded start image cannot be used (answered with ``bad_image``)."""
 
 
-def decode_start_image(data: bytes, max_pixels: int) -> np.ndarray:
-    """A JPEG/PNG file → RGB uint8; StartImageError with a readable reason otherwise."""
+START_IMAGE_MARGIN = 2
+"""Start images are decoded to at most this many times the world's size in each direction (room to crop)."""
+
+
+def decode_start_image(data: bytes, max_pixels: int, fit: tuple[int, int] | None = None) -> np.ndarray:
+    """A JPEG/PNG file → RGB uint8; StartImageError with a readable reason otherwise.
+
+    With ``fit`` (the world's width and height) the image is decoded no larger than it will be used:
+    a JPEG is scaled down by its decoder (1/2 … 1/8), any other image is reduced before its colours are
+    converted, so only one full-size copy (one byte per pixel for a palette PNG) ever exists.
+    """
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in ("JPEG", "PNG"):
@@ -197,8 +206,12 @@ def decode_start_image(data: bytes, max_pixels: int) -> np.ndarray:
             if image.width * image.height > max_pixels:
                 raise StartImageError(f"start image has {image.width}x{image.height} pixels, over the limit of "
                                       f"{max_pixels}")
+            if fit is not None and image.format == "JPEG":
+                image.draft("RGB", (START_IMAGE_MARGIN * fit[0], START_IMAGE_MARGIN * fit[1]))
             image.load()
-            if image.mode in ("RGBA", "LA", "P"):
+            if fit is not None:
+                image = _reduced(image, fit)
+            if image.mode in ("RGBA", "LA", "P", "PA"):
                 rgba = image.convert("RGBA")
                 background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
                 image = Image.alpha_composite(background, rgba)
@@ -209,6 +222,15 @@ def decode_start_image(data: bytes, max_pixels: int) -> np.ndarray:
         raise StartImageError("start image is not a JPEG or PNG file") from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise StartImageError(f"start image cannot be decoded: {exc}") from None
+
+
+def _reduced(image: Image.Image, fit: tuple[int, int]) -> Image.Image:
+    factor = min(image.width // (START_IMAGE_MARGIN * fit[0]), image.height // (START_IMAGE_MARGIN * fit[1]))
+    if factor < 2:
+        return image
+    if image.mode in ("P", "PA", "1"):  # palette indices cannot be averaged: pick, then filter after converting
+        return image.resize((image.width // factor, image.height // factor), Image.NEAREST)
+    return image.reduce(factor)
 
 
 def start_image_problem(data: bytes, max_pixels: int) -> str | None:
@@ -399,8 +421,9 @@ class GenerationWorker:
         worlds = self._worlds
         if isinstance(command, _Open):
             try:  # the running world goes on until the new one is open: a failed start stops nothing
-                image = None if command.image is None else decode_start_image(command.image,
-                                                                                self._max_image_pixels)
+                spec = self.backend.spec
+                image = None if command.image is None else decode_start_image(
+                    command.image, self._max_image_pixels, fit=(spec.width, spec.height))
                 world = self.backend.open_world(StartRequest(image=image, prompt=command.prompt, seed=command.seed))
             except BackendError as exc:
                 code = "bad_image" if isinstance(exc, StartImageError) else "generator_failed"

@@ -56,6 +56,7 @@ HELLO_GIVE_UP_S = 10.0
 RESEND_S = 0.5
 KEEPALIVE_S = 1.0
 UPLOAD_WINDOW = 32
+UPLOAD_REFUSALS = frozenset({"bad_image", "upload_mismatch", "upload_too_large"})
 NACK_AMPLIFICATION = 10
 """The daemon resends at most this many times a nack's size (SPEC §5.10): nacks are padded to ask for more."""
 NACK_SIZE_TARGET = 3900
@@ -344,6 +345,8 @@ class ClientEndpoint:
         elif isinstance(message, Error):
             if message.ref:
                 self._pending = {k: p for k, p in self._pending.items() if p.message.seq != message.ref}
+            if message.code in UPLOAD_REFUSALS:  # resending the pieces would not help
+                self._upload, self._upload_unacked = None, {}
             self._events.append(ErrorReceived(message.code, message.message, message.fatal))
             if message.fatal:
                 self._close(message.code)
