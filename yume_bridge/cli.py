@@ -314,13 +314,20 @@ def check_weights_command(folder: Path) -> None:
               help="Instead: this many concurrent clients for --seconds.")
 @click.option("--load-fps", default=16.0, show_default=True, type=float, help="Frame rate of each --load client.")
 @click.option("--soak", "soak_minutes", type=float, default=None, help="Instead: sessions come and go for N minutes.")
+@click.option("--attack", is_flag=True, help="Instead: amplification, NACK flood, floods from one session, and "
+              "start-image memory, each against a daemon process (docs/SECURITY.md).")
 def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
-          soak_minutes: float | None) -> None:
+          soak_minutes: float | None, attack: bool) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
     from yume_bridge.tools.bench import format_loss_table, format_table, load, lossy_link, run_benchmarks, soak
 
     if clients is not None:
         click.echo(json.dumps(asyncio.run(load(clients, max(seconds, 6.0), load_fps)), indent=2))
+        return
+    if attack:
+        from yume_bridge.tools.attack import run_attacks
+
+        click.echo(json.dumps(asyncio.run(run_attacks(max(seconds, 3.0))), indent=2))
         return
     if soak_minutes is not None:
         click.echo(json.dumps(asyncio.run(soak(soak_minutes)), indent=2))

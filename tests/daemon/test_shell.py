@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from yume_bridge.daemon.app import CHURN_LOG_LIMIT, ChurnLog, printable
-from yume_bridge.daemon.udp import INBOUND_PER_SOURCE, UdpEndpoint
+from yume_bridge.daemon.udp import INBOUND_PER_SOURCE, SOURCE_RATE, UdpEndpoint
 
 FLOODER, CLIENT = ("127.0.0.2", 9), ("127.0.0.3", 9)
 
@@ -43,3 +43,18 @@ def test_session_churn_is_logged_within_a_budget_and_the_rest_is_counted(caplog)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) <= CHURN_LOG_LIMIT[1] + 2
     assert any("left out" in line and str(1000 - int(CHURN_LOG_LIMIT[1])) in line for line in lines)
+
+
+@pytest.mark.asyncio
+async def test_a_source_over_its_datagram_budget_is_dropped_unread():
+    batches: list[list] = []
+    endpoint = UdpEndpoint(batches.append)
+    for index in range(3000):
+        endpoint.datagram_received(b"x", FLOODER)
+        if index % 200 == 199:
+            await asyncio.sleep(0)  # the loop drains between bursts
+    endpoint.datagram_received(b"ping", CLIENT)
+    await asyncio.sleep(0)
+    delivered = sum(len(batch) for batch in batches)
+    assert delivered <= SOURCE_RATE[1] + SOURCE_RATE[0] * 1.0 + 1  # the burst, plus a second's worth at most
+    assert (b"ping", CLIENT) in batches[-1]

@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
+
+from yume_bridge.protocol.budget import TokenBucket
 
 log = logging.getLogger(__name__)
 
 INBOUND_QUEUE = 4096
 """Datagrams waiting to be processed; beyond this, new ones are dropped (counted)."""
+SOURCE_RATE = (500.0, 1000.0)
+"""Datagrams per second and burst one source address may send; beyond this they are dropped unread (counted).
+A client's inputs, pings, nacks and upload pieces stay far below it; a flood costs the daemon almost nothing."""
+TRACKED_SOURCES = 4096
+"""Source addresses whose budgets are remembered; the least recently heard is forgotten first."""
 INBOUND_PER_SOURCE = 256
 """Datagrams one source address may have waiting; beyond this its new ones are dropped (counted), so one
 flooding peer cannot take the queue from the others."""
@@ -37,6 +45,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self._on_datagrams = on_datagrams
         self._inbound: dict[tuple, deque[bytes]] = {}
         self._queued = 0
+        self._budgets: OrderedDict[tuple, TokenBucket] = OrderedDict()
         self._scheduled = False
         self.transport: asyncio.DatagramTransport | None = None
         self.dropped_inbound = 0
@@ -49,6 +58,9 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             tune_socket(sock)
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
+        if not self._within_budget(addr):
+            self.dropped_inbound += 1
+            return
         waiting = self._inbound.get(addr)
         if self._queued >= INBOUND_QUEUE or (waiting is not None and len(waiting) >= INBOUND_PER_SOURCE):
             self.dropped_inbound += 1
@@ -60,6 +72,16 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._drain)
+
+    def _within_budget(self, addr: tuple) -> bool:
+        budget = self._budgets.get(addr)
+        if budget is None:
+            budget = self._budgets[addr] = TokenBucket(*SOURCE_RATE)
+            if len(self._budgets) > TRACKED_SOURCES:
+                self._budgets.popitem(last=False)
+        else:
+            self._budgets.move_to_end(addr)
+        return budget.take(time.monotonic())
 
     def _drain(self) -> None:
         self._scheduled = False

@@ -232,6 +232,12 @@ class ClientEndpoint:
         seq = self._send(Ping(session=self.session, seq=0, time_us=int(now * 1e6)), now)
         self._ping_sent[seq] = now
 
+    def send_message(self, message: Message, now: float) -> int:
+        """Send any session message as it is (seq and tag filled in); returns its seq. For tools that
+        probe a daemon's defences (``bench --attack``); applications use the calls above."""
+        self._require_connected()
+        return self._send(message, now)
+
     def close(self, now: float, reason: str = "client") -> None:
         if self.state is ClientState.CONNECTED:
             self._send(Bye(session=self.session, seq=0, reason=reason), now)

@@ -81,7 +81,7 @@ MAX_UPLOAD_RANGES = 1024
 """Disjoint pieces one upload may hold; beyond this the upload is refused (pieces must mostly be in order)."""
 MAX_CACHED_IMAGES = 64
 ERROR_LIMIT = (5.0, 10.0)  # errors per second and burst, per session: a flood of bad datagrams gets few answers
-START_LIMIT = (1.0, 4.0)
+START_LIMIT = (0.2, 3.0)  # a new world every 5 s on average, three at once
 EVENT_LIMIT = (20.0, 40.0)
 UPLOAD_LIMIT = (1000.0, 256.0)
 
