@@ -96,6 +96,9 @@ class ProbeSession:
         return sum(a.size for a in self.arrivals if a.at >= since and a.kind in kinds)
 
     def close(self) -> None:
+        if self.client.state is ClientState.CONNECTED:
+            self.client.close(time.monotonic())  # a bye: the next measurement starts without this session
+            self._flush()
         self.transport.close()
 
 
@@ -170,14 +173,18 @@ async def nack_flood(port: int, seconds: float, nacks_per_s: float = 2000.0) -> 
 
 
 async def flood(port: int, kind: str, seconds: float) -> int:
-    """Send ``kind`` messages from one session as fast as this process can for ``seconds``; returns the count."""
+    """A session that starts a world (so it streams and takes its fair share, like any client) and then sends
+    ``kind`` messages as fast as this process can for ``seconds`` (``none``: nothing more); returns the count."""
     probe = ProbeSession(port)
     await probe.open()
     sid = probe.client.session
+    probe.send(Start(session=sid, seq=0, source="default"))
     sent = 0
     digest = hashlib.sha256(b"scattered").digest()
     began = time.monotonic()
-    while time.monotonic() < began + seconds:
+    if kind == "none":
+        await asyncio.sleep(seconds)
+    while kind != "none" and time.monotonic() < began + seconds:
         for _ in range(20):
             index = sent
             match kind:
@@ -198,12 +205,13 @@ async def flood(port: int, kind: str, seconds: float) -> int:
 
 
 async def flood_effects(port: int, seconds: float) -> dict:
-    """Another session's frame rate and ping round trip during each kind of flood, against no flood."""
+    """Another session's frame rate and ping round trip while a streaming neighbour floods, against the same
+    neighbour streaming without flooding (the neighbour's fair share of the generator is not the flood's cost)."""
     options = ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (0.0, 0.0), seconds),), tail_s=0.3,
                             ping_interval_s=0.2)
-    baseline = await run_client(options)
-    rows = {"none": {"victim_fps": baseline.fps, "victim_rtt_p50_ms": baseline.rtt_percentiles_ms.get("p50")}}
-    for kind in ("start", "event", "input", "upload"):
+    rows: dict[str, dict] = {}
+    baseline = None
+    for kind in ("none", "start", "event", "input", "upload"):
         # The attacker runs in a process of its own, so that its sending does not slow the victim's client.
         attacker = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "yume_bridge.tools.attack", str(port), kind, str(seconds + 2.0),
@@ -212,6 +220,7 @@ async def flood_effects(port: int, seconds: float) -> dict:
         victim = await run_client(options)
         out, _ = await attacker.communicate()
         sent = int(out.decode().strip() or 0)
+        baseline = baseline or victim
         rows[kind] = {"victim_fps": victim.fps, "fps_kept": round(victim.fps / max(baseline.fps, 1e-9), 3),
                       "victim_rtt_p50_ms": victim.rtt_percentiles_ms.get("p50"),
                       "flood_datagrams_per_s": round(sent / (seconds + 2.0)), "victim_errors": victim.errors}
