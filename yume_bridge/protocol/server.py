@@ -86,9 +86,21 @@ EVENT_LIMIT = (20.0, 40.0)
 UPLOAD_LIMIT = (1000.0, 256.0)
 
 
+def is_socket_address(address: Address) -> bool:
+    """A plain (host, port[, flow, scope]) tuple, as a datagram socket reports its peers. Other transports name
+    their peers with types of their own (a WebSocket connection: a named tuple) and are never taken apart."""
+    return type(address) is tuple and len(address) >= 2
+
+
+def replaces_on_hello(address: Address) -> bool:
+    """A socket address is one client socket: a new hello from it replaces its session. Other peers (a
+    WebSocket connection) may carry several sessions at once (SPEC §3.1, §13)."""
+    return is_socket_address(address)
+
+
 def host_of(address: Address) -> object:
-    """The part of an address that names the remote machine (the IP of a UDP address); others pass through."""
-    return address[0] if isinstance(address, tuple) and address else address
+    """The part of an address that names the remote machine (the IP of a socket address); others pass through."""
+    return address[0] if is_socket_address(address) else address
 
 
 @dataclass(frozen=True)
@@ -438,7 +450,7 @@ class DaemonEndpoint:
         if refusal is not None:
             self._send_limited(Error(code=refusal[0].value, message=refusal[1]), encoding, address, size)
             return
-        replaced = self._by_address.get(address)
+        replaced = self._by_address.get(address) if replaces_on_hello(address) else None
         if replaced is not None:  # the same address and port connects afresh: its old session is over
             self.close_session(replaced, "replaced")
         self._open_session(hello, encoding, address, now)
@@ -452,7 +464,7 @@ class DaemonEndpoint:
                 return ErrorCode.AUTH_FAILED, "wrong token"
         if 0 < hello.fps < 1:
             return ErrorCode.VALUE_OUT_OF_RANGE, "hello.fps must be 0 (the daemon's rate) or within 1-240"
-        same_address = address in self._by_address  # that session is replaced, so it frees its own slot
+        same_address = replaces_on_hello(address) and address in self._by_address  # replaced: frees its slot
         if len(self._sessions) - same_address >= self.info.limits.max_sessions:
             return ErrorCode.SESSION_LIMIT, (f"{self.info.limits.max_sessions} sessions are open; "
                                              "try again in a few seconds")
