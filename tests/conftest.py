@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,10 @@ def wait_until_answering(port: int, process: subprocess.Popen, token: str | None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stdout.read().decode()
-        if asyncio.run(probe("127.0.0.1", port, token=token, timeout_s=1.0)) is not None:
+        # A thread of its own: async tests call this while their event loop runs.
+        with ThreadPoolExecutor(1) as thread:
+            answer = thread.submit(asyncio.run, probe("127.0.0.1", port, token=token, timeout_s=1.0)).result()
+        if answer is not None:
             return
         time.sleep(0.2)
     raise AssertionError(f"the daemon on port {port} did not answer within {timeout_s:g} s")
