@@ -190,3 +190,21 @@ def test_inputs_still_arrive_during_an_event_flood(encoding):
     pair.client.send_input(pair.now, move=(0.0, 1.0))
     pair.transfer()
     assert any(isinstance(e, InputReceived) for e in pair.daemon_events())
+
+
+def test_the_reference_client_resends_a_rate_limited_start_later_instead_of_giving_up():
+    pair = Pair().connect()
+    pair.daemon_events()
+    sid = pair.daemon.session_ids[0]
+    for seq in range(2, 2 + int(START_LIMIT[1])):  # another part of the program used up the start budget
+        pair.daemon.receive_datagram(encode(Start(session=sid, seq=seq, source="text", prompt=f"w{seq}"),
+                                            Encoding.MSGPACK), ADDRESS, pair.now)
+    pair.daemon.datagrams_to_send()
+    pair.daemon_events()
+    pair.client._seq = 100
+    pair.client.start(pair.now, source="text", prompt="wanted", seed=5)
+    pair.transfer()
+    assert not [e for e in pair.daemon_events() if isinstance(e, StartRequested)]
+    for _ in range(int(1 / START_LIMIT[0]) * 2 + 2):
+        pair.tick(0.5)
+    assert [e.prompt for e in pair.daemon_events() if isinstance(e, StartRequested)] == ["wanted"]

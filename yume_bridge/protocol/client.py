@@ -54,6 +54,8 @@ HELLO_FIRST_RETRY_S = 0.25
 HELLO_MAX_RETRY_S = 2.0
 HELLO_GIVE_UP_S = 10.0
 RESEND_S = 0.5
+RATE_LIMITED_BACKOFF_S = 1.5
+"""A request answered ``rate_limited`` is sent again after this long (SPEC §3.5: a start after at least 1 s)."""
 KEEPALIVE_S = 1.0
 UPLOAD_WINDOW = 32
 UPLOAD_REFUSALS = frozenset({"bad_image", "upload_mismatch", "upload_too_large"})
@@ -349,7 +351,11 @@ class ClientEndpoint:
             if sent is not None:
                 self._events.append(PongReceived(now - message.time_us / 1e6))
         elif isinstance(message, Error):
-            if message.ref:
+            if message.code == "rate_limited":
+                for pending in self._pending.values():  # refused for now, not for good: resend, later
+                    if pending.message.seq == message.ref:
+                        pending.last_sent = now + RATE_LIMITED_BACKOFF_S - RESEND_S
+            elif message.ref:
                 self._pending = {k: p for k, p in self._pending.items() if p.message.seq != message.ref}
             if message.code in UPLOAD_REFUSALS:  # resending the pieces would not help
                 self._upload, self._upload_unacked = None, {}
