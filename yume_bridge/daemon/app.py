@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -18,17 +19,22 @@ from yume_bridge import __version__
 from yume_bridge.actions import AxisQuantizer, CaptionTemplates, Look, Movement, Speed
 from yume_bridge.backends.base import WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
-from yume_bridge.daemon.discovery import advertise
+from yume_bridge.daemon.discovery import Advertisement, Load, advertise
+from yume_bridge.daemon.pool import WorkerPool
+from yume_bridge.daemon.recorder import DaemonRecorders, DaemonRecordingOptions
 from yume_bridge.daemon.udp import UdpEndpoint
+from yume_bridge.daemon.websocket import StudioServer, WebSocketPeer
 from yume_bridge.daemon.worker import (
     ChunkDone,
+    ChunkSkipped,
     ConditioningInbox,
     FrameReady,
-    GenerationWorker,
     Readiness,
     SessionFailed,
     decode_start_image,
+    start_image_problem,
 )
+from yume_bridge.protocol.budget import TokenBucket
 from yume_bridge.protocol.messages import Latency, Vocabulary
 from yume_bridge.protocol.server import (
     ConfigChanged,
@@ -43,25 +49,87 @@ from yume_bridge.protocol.server import (
 from yume_bridge.protocol.wire import ErrorCode
 
 log = logging.getLogger("yume_bridge")
+CHURN_LOG_LIMIT = (2.0, 20.0)
+"""Session open/close lines per second and burst; the rest are counted and summarised (session churn)."""
+
+
+def printable(text: str, limit: int = 64) -> str:
+    """Client-supplied text made safe for one log line: control characters escaped, length bounded."""
+    return repr(text[:limit])[1:-1]
+
+
+class ChurnLog:
+    """Logs session open/close lines within a budget; says how many it left out when it logs again."""
+
+    def __init__(self, clock) -> None:
+        self._bucket = TokenBucket(*CHURN_LOG_LIMIT)
+        self._clock = clock
+        self.suppressed = 0
+
+    def info(self, message: str, *args: object) -> None:
+        if not self._bucket.take(self._clock()):
+            self.suppressed += 1
+            return
+        if self.suppressed:
+            log.info("(%d session open/close lines left out: too many sessions came and went)", self.suppressed)
+            self.suppressed = 0
+        log.info(message, *args)
 STATUS_INTERVAL_S = 1.0
 FIRST_CHUNK_ESTIMATE_S = 0.5
 SHUTDOWN_TIMEOUT_S = 4.0
+LOAD_REFRESH_S = 2.0
+"""How often the advertised load (sessions, streaming fps) is refreshed when it changed."""
 
 
-def build_backend(config: BridgeConfig) -> WorldBackend:
+def build_backends(config: BridgeConfig) -> list[WorldBackend]:
+    """One backend per configured device (``--devices``), each for its own generation worker."""
+    devices = config.backend.devices
+    if devices == ("all",):
+        devices = _all_devices(config.backend.name)
+    if len(devices) <= 1:
+        return [build_backend(config, device=devices[0] if devices else None)]
+    return [build_backend(config, device=device) for device in devices]
+
+
+def _all_devices(backend: str) -> tuple[str, ...]:
+    if backend != "yume":
+        return ("cpu",)
+    import torch
+
+    count = torch.cuda.device_count()
+    if count == 0:
+        raise ConfigError("--devices all found no CUDA device; give --devices cpu or the devices to use")
+    return tuple(f"cuda:{index}" for index in range(count))
+
+
+def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBackend:
     """The configured backend, not yet loaded (loading happens on the generation thread)."""
     stream, options = config.stream, config.backend
     if options.name == "yume":
+        from yume_bridge.model.layout import TINY_DECODER_FILES, find_tiny_decoder, missing_files
+
+        problems = missing_files(options.weights)  # seconds before torch, diffusers and transformers load
+        if problems:
+            raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
+        log.info("loading torch, diffusers and transformers to check %s ...", options.weights)
         from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig  # torch only when asked for
         from yume_bridge.model.checkweights import check_weights
 
-        problems = check_weights(options.weights)
+        tiny = None
+        if options.decoder == "tiny":
+            tiny = options.tiny_decoder or find_tiny_decoder(options.weights)
+            if tiny is None:
+                raise ConfigError(f"--decoder tiny needs the taew2_2 file: put {TINY_DECODER_FILES[0]} or "
+                                  f"{TINY_DECODER_FILES[1]} in {options.weights} or pass --tiny-decoder PATH")
+        problems = check_weights(options.weights, tiny_decoder=tiny)
         if problems:
             raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
         try:
             return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
-                                                 steps=options.steps, shift=options.shift, device=options.device,
-                                                 dtype=options.dtype, fps=stream.fps))
+                                                 steps=options.steps, shift=options.shift,
+                                                 device=device or options.device,
+                                                 dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
+                                                 decoder=options.decoder, tiny_decoder=options.tiny_decoder))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     from yume_bridge.backends.preview import PreviewBackend
@@ -69,7 +137,8 @@ def build_backend(config: BridgeConfig) -> WorldBackend:
     default_image = None
     if options.image is not None:
         try:
-            default_image = decode_start_image(options.image.read_bytes(), config.limits.max_image_pixels)
+            default_image = decode_start_image(options.image.read_bytes(), config.limits.max_image_pixels,
+                                               fit=(stream.width, stream.height))
         except OSError as exc:
             raise ConfigError(f"cannot read --image {options.image}: {exc.strerror}") from None
         except Exception as exc:  # BackendError: a readable reason
@@ -103,11 +172,13 @@ class _Playback:
 
 
 class Bridge:
-    """The daemon: one UDP socket, one protocol endpoint, one generation worker."""
+    """The daemon: a UDP socket and the studio's WebSocket, one protocol endpoint, a generation worker per device."""
 
-    def __init__(self, config: BridgeConfig, backend: WorldBackend, *, clock=time.monotonic) -> None:
+    def __init__(self, config: BridgeConfig, backend: WorldBackend | Sequence[WorldBackend], *,
+                 clock=time.monotonic, recording: DaemonRecordingOptions | None = None) -> None:
         self.config = config
-        self.backend = backend
+        self.backends = [backend] if isinstance(backend, WorldBackend) else list(backend)
+        self.backend = backend = self.backends[0]
         self.clock = clock
         spec = backend.spec
         self.templates = CaptionTemplates.load(config.actions.vocabulary)
@@ -117,17 +188,23 @@ class Bridge:
                           model_version=spec.model_version, width=spec.width, height=spec.height,
                           fps=config.stream.fps, frames_per_chunk=spec.frames_per_chunk, vocabulary=vocabulary,
                           limits=config.limits, max_quality=config.stream.max_quality,
-                          max_datagram=config.network.max_datagram)
+                          max_datagram=config.network.max_datagram,
+                          max_sessions_per_host=config.network.host_share(config.limits.max_sessions),
+                          image_problem=lambda data: start_image_problem(data, config.limits.max_image_pixels))
         self.endpoint = DaemonEndpoint(info=info, token=config.network.token)
         self.endpoint.readiness = "loading"
         self.endpoint.progress = 0.0
         self.sessions: dict[int, _Playback] = {}
         self.udp: UdpEndpoint | None = None
-        self.worker: GenerationWorker | None = None
+        self.studio: StudioServer | None = None
+        self.worker: WorkerPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._status_message = ""
+        self._churn_log = ChurnLog(clock)
         self.closed = asyncio.Event()
+        self.recorders = None if recording is None else DaemonRecorders(
+            recording, spec=backend.spec, config=config, vocabulary_version=self.templates.version, clock=clock)
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -137,11 +214,22 @@ class Bridge:
         network = self.config.network
         _, self.udp = await loop.create_datagram_endpoint(lambda: UdpEndpoint(self._on_datagrams),
                                                           local_addr=(network.host, network.port))
-        self.worker = GenerationWorker(backend=self.backend, max_image_pixels=self.config.limits.max_image_pixels,
-                                       stall_timeout_s=self.config.backend.stall_timeout,
-                                       post=lambda item: loop.call_soon_threadsafe(self._on_worker, item),
-                                       clock=self.clock)
+        self.worker = WorkerPool(backends=self.backends, max_image_pixels=self.config.limits.max_image_pixels,
+                                 stall_timeout_s=self.config.backend.stall_timeout,
+                                 post=lambda item: loop.call_soon_threadsafe(self._on_worker, item),
+                                 clock=self.clock)
         self.worker.start()
+        if self.config.web.enabled:
+            self.studio = StudioServer(host=network.host, config=self.config.web,
+                                       max_message_bytes=self.config.limits.max_control_bytes,
+                                       on_datagrams=self._on_datagrams, on_disconnect=self._on_disconnect)
+            try:
+                await self.studio.start()
+            except OSError as exc:
+                self.studio = None
+                await self.close()
+                raise ConfigError(f"cannot serve the studio on {network.host}:{self.config.web.port}: "
+                                  f"{exc.strerror or exc} (choose another --web-port, or --no-web)") from None
         return self.udp.local_address
 
     async def close(self) -> None:
@@ -150,6 +238,8 @@ class Bridge:
             return
         for session_id in list(self.sessions):
             self.endpoint.close_session(session_id, "shutdown")
+        if self.recorders is not None:
+            self.recorders.close_all("shutdown")
         self._flush()
         if self.worker is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.worker.stop, SHUTDOWN_TIMEOUT_S - 1)
@@ -157,7 +247,16 @@ class Bridge:
             self._timer.cancel()
         if self.udp is not None and self.udp.transport is not None:
             self.udp.transport.close()
+        if self.studio is not None:
+            await self.studio.close()
         self.closed.set()
+
+    def load(self, now: float | None = None) -> Load:
+        """Sessions and streaming rate right now, for the discovery record."""
+        now = self.clock() if now is None else now
+        fps = sum(sum(1 for t in p.sent_times if now - t <= 1.0) for p in self.sessions.values())
+        return Load(devices=len(self.backends), sessions=len(self.sessions),
+                    max_sessions=self.config.limits.max_sessions, fps=float(fps))
 
     # --- inputs -----------------------------------------------------------------------------
 
@@ -166,6 +265,12 @@ class Bridge:
         for data, address in batch:
             self.endpoint.receive_datagram(data, address, now)
         self._process(now)
+
+    def _on_disconnect(self, peer: WebSocketPeer) -> None:
+        """A closed browser tab frees its sessions at once (no idle timeout to wait for)."""
+        for session_id in [s for s in self.endpoint.session_ids if self.endpoint.address_of(s) == peer]:
+            self.endpoint.close_session(session_id, "disconnected")
+        self._process(self.clock())
 
     def _on_worker(self, item: object) -> None:
         now = self.clock()
@@ -188,6 +293,10 @@ class Bridge:
                 playback.requested = False
                 playback.latency = Latency(queue_ms=item.queue_s * 1e3, generate_ms=item.generate_s * 1e3,
                                            encode_ms=item.encode_s * 1e3, send_ms=playback.latency.send_ms)
+        elif isinstance(item, ChunkSkipped):
+            playback = self.sessions.get(item.session)
+            if playback is not None and item.world == playback.world:
+                playback.requested = False
         elif isinstance(item, SessionFailed):
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
@@ -206,6 +315,8 @@ class Bridge:
         if failure.world_lost:
             playback.world = 0  # nothing to continue: the client must start again
             playback.frames.clear()
+        elif failure.kept_world:
+            playback.world = failure.kept_world  # the new world never opened: the old one goes on
         self.endpoint.send_error(failure.session, ErrorCode(failure.code), failure.message)
         self._send_status(failure.session, playback, now, message=failure.message)
 
@@ -213,6 +324,9 @@ class Bridge:
         endpoint = self.endpoint
         while (event := endpoint.next_event()) is not None:
             self._on_event(event, now)
+            if self.recorders is not None:
+                playback = self.sessions.get(getattr(event, "session", -1))
+                self.recorders.observe(event, inbox=playback.inbox if playback else None, now=now)
         self._pace(now)
         self._flush()
         self._arm_timer(now)
@@ -226,13 +340,13 @@ class Bridge:
                                       speed=Speed() if options.speed else None)
             inbox.quality = event.quality
             self.sessions[event.session] = _Playback(inbox=inbox, fps=event.fps)
-            log.info("session %08x opened by %s %s from %s", event.session, event.client, event.engine,
-                     event.address)
+            self._churn_log.info("session %08x opened by '%s' '%s' from %s", event.session,
+                                 printable(event.client), printable(event.engine), event.address)
             self._send_status(event.session, self.sessions[event.session], now)
         elif isinstance(event, SessionClosed):
             if self.sessions.pop(event.session, None) is not None:
                 self.worker.close_world(event.session)
-                log.info("session %08x closed: %s", event.session, event.reason)
+                self._churn_log.info("session %08x closed: %s", event.session, printable(event.reason))
         elif isinstance(event, StartRequested):
             playback = self.sessions[event.session]
             playback.world += 1
@@ -241,7 +355,7 @@ class Bridge:
             playback.inbox.new_world(event.prompt)
             self.worker.open_world(event.session, playback.world, event.image, event.prompt, event.seed)
         elif isinstance(event, InputReceived):
-            self.sessions[event.session].inbox.put_input(event.seq, event.axes)
+            self.sessions[event.session].inbox.put_input(event.seq, event.axes, chunk=event.chunk)
         elif isinstance(event, EventsChanged):
             playback = self.sessions[event.session]
             chunk = playback.inbox.set_events(event.events)
@@ -270,9 +384,13 @@ class Bridge:
             interval = 1.0 / playback.fps
             while playback.frames and now >= playback.next_send_at:
                 frame: FrameReady = playback.frames.popleft()
-                self.endpoint.send_frame(session_id, jpeg=frame.jpeg, chunk=frame.chunk,
-                                         frame_in_chunk=frame.frame_in_chunk, last_in_chunk=frame.last_in_chunk,
-                                         input_seq=frame.input_seq, action=frame.action, now=now)
+                number = self.endpoint.send_frame(session_id, jpeg=frame.jpeg, chunk=frame.chunk,
+                                                  frame_in_chunk=frame.frame_in_chunk,
+                                                  last_in_chunk=frame.last_in_chunk, input_seq=frame.input_seq,
+                                                  action=frame.action, now=now)
+                if self.recorders is not None and frame.frame_in_chunk == 0:
+                    self.recorders.chunk_begun(session_id, chunk=frame.chunk, action=frame.action,
+                                               input_seq=frame.input_seq, first_frame=number, now=now)
                 if frame.frame_in_chunk == 0:
                     playback.latency = Latency(queue_ms=playback.latency.queue_ms,
                                                generate_ms=playback.latency.generate_ms,
@@ -285,7 +403,8 @@ class Bridge:
                 # Late by more than a frame (a pause, a starved loop): resume the cadence, never burst.
                 playback.next_send_at = following if following >= now - interval else now + interval
             lead = playback.first_frame_wait_s + self.config.stream.start_margin_s
-            if ready and not playback.requested and now >= self._starves_at(playback, now) - lead:
+            if ready and not playback.requested and playback.inbox.has_conditioning() and \
+                    now >= self._starves_at(playback, now) - lead:
                 playback.requested = True
                 playback.asked_at = now
                 playback.first_ready_at = None
@@ -304,13 +423,20 @@ class Bridge:
                                   queue=queue, fps=float(len(recent)), frames_sent=playback.frames_sent,
                                   action=playback.action, input_seq=playback.input_seq, latency=playback.latency,
                                   message=message or self._status_message)
+        if self.recorders is not None:
+            self.recorders.status(session_id, state=readiness, chunk=playback.chunk, action=playback.action,
+                                  latency=playback.latency, now=now)
         playback.next_status_at = now + STATUS_INTERVAL_S
 
     # --- output and timer -------------------------------------------------------------------
 
     def _flush(self) -> None:
+        datagrams = self.endpoint.datagrams_to_send()
+        if self.studio is not None and any(isinstance(address, WebSocketPeer) for _, address in datagrams):
+            self.studio.send([d for d in datagrams if isinstance(d[1], WebSocketPeer)])
+            datagrams = [d for d in datagrams if not isinstance(d[1], WebSocketPeer)]
         if self.udp is not None:
-            self.udp.send(self.endpoint.datagrams_to_send())
+            self.udp.send(datagrams)
 
     def _arm_timer(self, now: float) -> None:
         stall = self.worker.stall_deadline() if self.worker is not None else None
@@ -321,7 +447,7 @@ class Bridge:
                 continue
             if playback.frames:
                 deadlines.append(playback.next_send_at)
-            if not playback.requested:
+            if not playback.requested and playback.inbox.has_conditioning():
                 lead = playback.first_frame_wait_s + self.config.stream.start_margin_s
                 deadlines.append(self._starves_at(playback, now) - lead)
         if self._timer is not None:
@@ -342,18 +468,34 @@ class Bridge:
         self._process(now)
 
 
+async def _keep_load_current(bridge: Bridge, advertisement: Advertisement) -> None:
+    while True:
+        await asyncio.sleep(LOAD_REFRESH_S)
+        await advertisement.update(bridge.load())
+
+
 async def run_bridge(config: BridgeConfig, *, stop: asyncio.Event, started: asyncio.Future | None = None,
-                     backend: WorldBackend | None = None) -> None:
+                     backend: WorldBackend | None = None, recording: DaemonRecordingOptions | None = None) -> None:
     """Serve until ``stop`` is set, then shut down in order within the shutdown timeout."""
-    bridge = Bridge(config, backend or build_backend(config))
+    bridge = Bridge(config, backend or build_backends(config), recording=recording)
     async with AsyncExitStack() as stack:
         address = await bridge.start()
         stack.push_async_callback(bridge.close)
         if config.network.advertise_enabled:
-            await stack.enter_async_context(advertise(config, bridge.backend.spec, address[1]))
+            advertisement = await stack.enter_async_context(
+                advertise(config, bridge.backend.spec, address[1], load=bridge.load()))
+            refresher = asyncio.create_task(_keep_load_current(bridge, advertisement))
+            stack.callback(refresher.cancel)
         log.info("yume-bridge %s serving the %s backend on udp://%s:%d", __version__, config.backend.name,
                  address[0], address[1])
+        if bridge.studio is not None:
+            web_host, web_port = bridge.studio.local_address
+            log.info("studio: open http://%s:%d/ in a browser", _url_host(web_host), web_port)
         if started is not None and not started.done():
             started.set_result((bridge, address))
         await stop.wait()
         log.info("shutting down")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
