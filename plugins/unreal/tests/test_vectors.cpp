@@ -13,10 +13,6 @@ using Json = nlohmann::json;
 
 namespace {
 
-// Revision 1.1 accepts an integral float (7.0) where an integer is expected; the 1.0 vector that
-// refused it became json_fraction_for_int (7.5) in the revision's own vectors.
-constexpr const char* kSupersededByRevision11 = "json_float_for_int";
-
 Json load(const char* name) {
     std::ifstream file(std::string(YUME_VECTOR_DIR) + "/" + name);
     REQUIRE_MESSAGE(file.good(), "cannot open protocol/vectors/" << name);
@@ -175,9 +171,6 @@ TEST_CASE("vectors: every invalid datagram is rejected with the expected code") 
     REQUIRE(file["datagrams"].size() >= 20);
     for (const Json& vector : file["datagrams"]) {
         const std::string name = vector["name"];
-        if (name == kSupersededByRevision11) {
-            continue;
-        }
         SUBCASE(name.c_str()) {
             Result<DecodedControl> decoded = decode_control(hex(vector["hex"]));
             REQUIRE_FALSE(decoded.ok());
