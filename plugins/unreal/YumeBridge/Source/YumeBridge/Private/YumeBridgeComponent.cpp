@@ -193,8 +193,7 @@ void UYumeBridgeComponent::SetLook(FVector2D Look)
 {
 	if (UYumeBridgeConnection* Connection = GetConnection())
 	{
-		Connection->LookScale = 1.f;  // the component's own scale applies
-		Connection->SetLook(Look * LookScale);
+		Connection->SetLookUnscaled(Look * LookScale);  // the component's own scale applies
 	}
 }
 

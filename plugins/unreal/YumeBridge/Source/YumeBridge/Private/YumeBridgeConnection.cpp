@@ -386,8 +386,12 @@ void UYumeBridgeConnection::SetMovement(FVector2D Movement)
 
 void UYumeBridgeConnection::SetLook(FVector2D Look)
 {
-	const FVector2D Scaled = Look * LookScale;
-	const FVector2D Clamped(FMath::Clamp(Scaled.X, -1.0, 1.0), FMath::Clamp(Scaled.Y, -1.0, 1.0));
+	SetLookUnscaled(Look * LookScale);
+}
+
+void UYumeBridgeConnection::SetLookUnscaled(FVector2D Look)
+{
+	const FVector2D Clamped(FMath::Clamp(Look.X, -1.0, 1.0), FMath::Clamp(Look.Y, -1.0, 1.0));
 	if (Clamped != PendingLook)
 	{
 		PendingLook = Clamped;

@@ -144,6 +144,9 @@ public:
 	/** Polls the session, uploads the newest frame, reconnects when due. Runs while the game is paused too. */
 	void Tick(float DeltaTime);
 
+	/** SetLook without this connection's LookScale: a component applies its own. */
+	void SetLookUnscaled(FVector2D Look);
+
 	void AddView(UYumeBridgeComponent* View);
 	void RemoveView(UYumeBridgeComponent* View);
 	int32 NumViews() const;
