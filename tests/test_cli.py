@@ -73,3 +73,18 @@ def test_the_client_explains_an_unreachable_daemon():
         result = CliRunner().invoke(main, ["client", "--host", "127.0.0.1", "--port", "9", "--script", "W:1s"])
     assert result.exit_code == 1
     assert "unreachable" in result.output
+
+
+def test_the_dit_speed_flags_reach_the_backend_configuration():
+    with mock.patch("yume_bridge.cli._run_until_signal") as run:
+        result = CliRunner().invoke(main, ["serve", "--no-compile", "--attention", "cudnn", "--fp8"])
+    assert result.exit_code == 0, result.output
+    config, _ = run.call_args.args
+    assert (config.backend.compile, config.backend.attention, config.backend.fp8) == (False, "cudnn", True)
+
+
+def test_compile_is_left_to_the_device_unless_asked_for():
+    with mock.patch("yume_bridge.cli._run_until_signal") as run:
+        CliRunner().invoke(main, ["serve"])
+    config, _ = run.call_args.args
+    assert config.backend.compile is None and config.backend.attention == "auto" and not config.backend.fp8

@@ -61,7 +61,8 @@ def build_backend(config: BridgeConfig) -> WorldBackend:
         try:
             return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
                                                  steps=options.steps, shift=options.shift, device=options.device,
-                                                 dtype=options.dtype, fps=stream.fps))
+                                                 dtype=options.dtype, fps=stream.fps, compile=options.compile,
+                                                 attention=options.attention, fp8=options.fp8))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     from yume_bridge.backends.preview import PreviewBackend
