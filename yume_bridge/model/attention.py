@@ -51,15 +51,22 @@ _SDPA_BACKENDS = {
 }
 
 
-def _flash_attention_3() -> Callable[..., torch.Tensor]:
-    """``flash_attn_interface.flash_attn_func`` (the FlashAttention-3 Hopper build); ImportError when absent."""
-    return importlib.import_module("flash_attn_interface").flash_attn_func
+_flash_attention_3: Callable[..., torch.Tensor] | None = None
+"""``flash_attn_interface.flash_attn_func``, imported by the first FA3 probe (not inside compiled code)."""
+
+
+def _import_flash_attention_3() -> Callable[..., torch.Tensor]:
+    """The FlashAttention-3 Hopper build's entry point; ImportError when the package is absent."""
+    global _flash_attention_3
+    if _flash_attention_3 is None:
+        _flash_attention_3 = importlib.import_module("flash_attn_interface").flash_attn_func
+    return _flash_attention_3
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, backend: AttentionBackend) -> torch.Tensor:
     """Unmasked, non-causal attention with scale 1/√d; q, k, v and the result are [B, L, heads, d]."""
     if backend is AttentionBackend.FA3:
-        out = _flash_attention_3()(q, k, v)
+        out = (_flash_attention_3 or _import_flash_attention_3())(q, k, v)
         return out[0] if isinstance(out, tuple) else out  # some releases also return the log-sum-exp
     q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [B, n, L, d]
     if backend in (AttentionBackend.DEFAULT, AttentionBackend.AUTO):
