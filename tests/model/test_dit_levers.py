@@ -49,7 +49,7 @@ def test_each_lever_alone_keeps_the_output_of_the_plain_path(model, history, lev
 
 
 def test_fp32_rope_stays_within_a_loose_bound_of_fp64_rope(model):
-    # The figure itself is printed by benchmarks/bench_yume.py; this only guards against a broken rotation.
+    # The figure itself is printed by benchmarks/bench_dit_levers.py; this only guards against a broken rotation.
     fp32 = run(model, replace(PLAIN, rope_dtype=torch.float32), 350)
     assert relative_error(fp32, run(model, PLAIN, 350)) <= 1e-4
 
