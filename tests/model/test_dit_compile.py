@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
-from tests.model.dit_reference_outputs import LATENT_SHAPE, TIMESTEP, reference_inputs, reference_model
-from yume_bridge.model.dit import DitOptions
+from tests.model.dit_reference_outputs import ARGS, LATENT_SHAPE, TIMESTEP, reference_inputs, reference_model
+from yume_bridge.model.dit import DitOptions, WanModel
 
 torch_dynamo = pytest.importorskip("torch._dynamo")
 
@@ -57,3 +59,19 @@ def test_generated_kernels_equal_eager_in_fp32_without_recompiling_per_chunk(bac
     errors, graphs = compiled_against_eager(backend, (5, 13, 100))
     assert max(errors) <= 1e-5
     assert graphs == [2, 2, 2]
+
+
+@torch.inference_mode()
+def test_all_blocks_share_one_compiled_graph_so_a_deep_model_stays_compiled():
+    # Were each block its own graph, 30 blocks would pass dynamo's recompile limit and fall back to eager.
+    torch.manual_seed(0)
+    model = WanModel(replace(ARGS, num_layers=5)).eval()
+    torch_dynamo.reset()
+    torch_dynamo.utils.counters.clear()
+    model.configure(DitOptions(compile=True, compile_backend="eager"))
+    try:
+        text, clean, noisy = reference_inputs(13)
+        model(noisy, torch.tensor([TIMESTEP]), model.prepare(text, LATENT_SHAPE, clean))
+        assert torch_dynamo.utils.counters["stats"]["unique_graphs"] == 2
+    finally:
+        torch_dynamo.reset()
