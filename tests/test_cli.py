@@ -23,9 +23,9 @@ def test_serve_with_no_arguments_runs_the_preview_world_on_loopback():
     with mock.patch("yume_bridge.cli._run_until_signal") as run:
         result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code == 0, result.output
-    config, backend = run.call_args.args
+    config, backends = run.call_args.args
     assert config.network.host == "127.0.0.1" and config.backend.name == "preview"
-    assert not config.network.advertise_enabled and backend.spec.width == 960
+    assert not config.network.advertise_enabled and [b.spec.width for b in backends] == [960]
 
 
 def test_binding_beyond_loopback_generates_and_stores_a_token(tmp_path, monkeypatch):
@@ -88,3 +88,34 @@ def test_compile_is_left_to_the_device_unless_asked_for():
         CliRunner().invoke(main, ["serve"])
     config, _ = run.call_args.args
     assert config.backend.compile is None and config.backend.attention == "auto" and not config.backend.fp8
+
+
+def test_the_studio_is_on_at_loopback_and_off_beyond_it_unless_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert config_from_options(_options()).web.enabled
+    assert not config_from_options(_options(host="0.0.0.0")).web.enabled
+    beyond = config_from_options(_options(host="0.0.0.0", web=True, web_port=48001))
+    assert beyond.web.enabled and beyond.web.port == 48001 and beyond.network.token  # never without the token
+    assert not config_from_options(_options(web=False)).web.enabled
+
+
+def test_a_busy_studio_port_is_explained_instead_of_a_traceback():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--port", "0", "--web-port", str(port), "--no-advertise"])
+    assert result.exit_code != 0 and "cannot serve the studio" in result.output and "--no-web" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_dit_speed_options_can_come_from_the_config_file(tmp_path):
+    toml = tmp_path / "bridge.toml"
+    toml.write_text('[serve]\ncompile = true\nattention = "math"\n', "utf-8")
+    with mock.patch("yume_bridge.cli._run_until_signal") as run:
+        result = CliRunner().invoke(main, ["serve", "--config", str(toml)])
+    assert result.exit_code == 0, result.output
+    config, _ = run.call_args.args
+    assert config.backend.compile is True and config.backend.attention == "math"

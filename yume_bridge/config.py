@@ -6,13 +6,17 @@ everything below receives the part it needs through keyword-only constructors.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from yume_bridge.protocol.wire import DEFAULT_PORT, Limits
+
+DEFAULT_WEB_PORT = DEFAULT_PORT + 1
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -49,6 +53,24 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The browser studio: HTTP and WebSocket on the daemon's host (``--web``, ``--web-port``)."""
+
+    enabled: bool = False
+    """Library default off; ``yume-bridge serve`` turns it on at loopback (see ``web_default``)."""
+    port: int = DEFAULT_WEB_PORT
+    max_queued_frame_bytes: int = 4 * 1024 * 1024
+    """Frame bytes waiting for one slow browser; beyond this its oldest waiting frames are dropped whole."""
+    max_queued_control: int = 1024
+    """Control messages waiting for one browser; a peer that lets more pile up is disconnected."""
+
+
+def web_default(network: NetworkConfig, requested: bool | None) -> bool:
+    """``--web/--no-web`` when given, else on at loopback only: off loopback the studio is opt-in."""
+    return network.loopback if requested is None else requested
+
+
+@dataclass(frozen=True)
 class StreamConfig:
     fps: float = 16.0
     max_quality: int = 95
@@ -81,6 +103,8 @@ class BackendConfig:
     image: Path | None = None
     weights: Path | None = None
     device: str = "auto"
+    devices: tuple[str, ...] = ()
+    """One generation worker per device (``cuda:0``, ``cuda:1``, ... or ``all``); empty: one, on ``device``."""
     dtype: str = "bfloat16"
     steps: int = 4
     shift: float = 7.0
@@ -105,6 +129,7 @@ class BridgeConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     actions: ActionConfig = field(default_factory=ActionConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     limits: Limits = field(default_factory=Limits)
     log_level: str = "info"
     log_format: str = "text"
@@ -120,14 +145,20 @@ class BridgeConfig:
             raise ConfigError(f"port must be within 1..65535 (or 0 for any), got {self.network.port}")
         if not self.network.loopback and not self.network.token:
             raise ConfigError("binding beyond loopback needs a token (--token or --token-file)")
+        if not 0 <= self.web.port < 65536:
+            raise ConfigError(f"web port must be within 1..65535 (or 0 for any), got {self.web.port}")
         if self.backend.name not in ("preview", "yume"):
             raise ConfigError(f"backend must be preview or yume, got {self.backend.name!r}")
         if self.backend.name == "yume" and self.backend.weights is None:
             raise ConfigError("the yume backend needs --weights DIR (the Yume-5B-720P folder)")
 
 
-def load_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML config file into flat option names (as the CLI spells them, with underscores)."""
+def load_toml(path: Path, known: Collection[str], section: str = "serve") -> dict[str, Any]:
+    """Read a TOML config file into option names (as the CLI spells them, with underscores).
+
+    Keys sit at the top level or in a ``[serve]`` section; an unknown key or section is an error that
+    names the closest valid one, so a typo never passes silently.
+    """
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -135,10 +166,29 @@ def load_toml(path: Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict):
-            flat.update({k.replace("-", "_"): v for k, v in value.items()})
+            if key != section:
+                raise ConfigError(f"{path}: unknown section [{key}]{_did_you_mean(key, [section], '[', ']')}; "
+                                  f"options go at the top level or under [{section}]")
+            flat.update(_known_options(path, value, known, f"[{section}] "))
         else:
-            flat[key.replace("-", "_")] = value
+            flat.update(_known_options(path, {key: value}, known, ""))
     return flat
+
+
+def _known_options(path: Path, table: dict[str, Any], known: Collection[str], where: str) -> dict[str, Any]:
+    options = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            spelled = [k.replace("_", "-") for k in known]
+            raise ConfigError(f"{path}: unknown option {where}{key!r}{_did_you_mean(key, spelled)}")
+        options[name] = value
+    return options
+
+
+def _did_you_mean(word: str, choices: Collection[str], before: str = "'", after: str = "'") -> str:
+    close = difflib.get_close_matches(word.replace("_", "-"), list(choices), n=1, cutoff=0.5)
+    return f" (did you mean {before}{close[0]}{after}?)" if close else ""
 
 
 def with_limits(config: BridgeConfig, **changes: Any) -> BridgeConfig:

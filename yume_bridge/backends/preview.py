@@ -148,8 +148,8 @@ class PreviewWorld(World):
         if self.stall is not None:
             self.stall.maybe_hang()
         width = self.spec.width
-        look = request.action.look.name.lower().replace("_", "+")
-        label = f"chunk {request.index}   move {request.action.movement.symbol}   look {look}   (preview world)"
+        action = request.action
+        label = f"chunk {request.index}   move {action.movement.label}   look {action.look.label}   (preview world)"
         hud = _render_band([label], width,
                            self.spec.height - 34, 18, (255, 255, 255))
         events = [f"EVENT: {text}" for text in request.events[-3:]] or ([self.caption] if self.caption else [])
