@@ -77,3 +77,33 @@ def test_fp8_on_a_cpu_fails_the_load_with_a_reason(tiny_folder):
     backend = YumeBackend(backend_config(tiny_folder, fp8=True))
     with pytest.raises(BackendError, match="FP8"):
         backend.load(lambda stage, fraction: None)
+
+
+def test_with_compiled_blocks_every_compile_happens_in_warm_up_and_none_in_a_session(tiny_folder):
+    import torch._dynamo as dynamo
+
+    from yume_bridge.actions import Action, CaptionTemplates
+    from yume_bridge.backends.base import ChunkRequest, StartRequest
+
+    backend = YumeBackend(backend_config(tiny_folder))
+    backend.load(lambda stage, fraction: None)
+    dit = backend.models.dit
+    # Dynamo's own tracing and guards without generating kernels: the same graphs, seconds instead of minutes.
+    dit.configure(replace(dit.options, compile=True, compile_backend="eager"))
+    dynamo.reset()
+    dynamo.utils.counters.clear()
+    try:
+        backend.warm_up()
+        warmed = dynamo.utils.counters["stats"]["unique_graphs"]
+        caption = CaptionTemplates.load("camera").caption(Action())
+        starts = (StartRequest(image=image(), prompt="", seed=1), StartRequest(image=None, prompt="a castle", seed=2))
+        for start in starts:
+            world = backend.open_world(start)
+            for index in range(2):
+                list(world.generate_chunk(ChunkRequest(index=index, action=Action(), events=(), caption=caption)))
+            world.close()
+        assert warmed == 3  # image start: every block, and the last (drops the history); text start: one
+        assert dynamo.utils.counters["stats"]["unique_graphs"] == warmed
+    finally:
+        dynamo.reset()
+        backend.close()
