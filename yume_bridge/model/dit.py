@@ -290,7 +290,8 @@ class HistoryEmbeddingCache:
 
     Keys are caller-given latent ids (stable while a latent stays in the
     history). Bounded: after each use only the entries that use needed are
-    kept, so the cache never holds more than one chunk's history tokens.
+    kept, so the cache never holds more than one history's tokens; overflow
+    cannot happen, stale entries are dropped at the next use.
     """
 
     _entries: dict[tuple[int, Rate], tuple[torch.Tensor, tuple[int, int]]] = field(default_factory=dict)
@@ -311,20 +312,17 @@ class HistoryEmbeddingCache:
         used: dict[tuple[int, Rate], tuple[torch.Tensor, tuple[int, int]]] = {}
         tokens, grids = [], []
         for segment in compression_schedule(history.shape[2]):
-            indices = range(segment.start, segment.stop)
-            missing = [i for i in indices if (ids[i], segment.rate) not in self._entries and (ids[i], segment.rate)
-                       not in used]
+            keys = {i: (ids[i], segment.rate) for i in range(segment.start, segment.stop)}
+            missing = [i for i, key in keys.items() if key not in self._entries and key not in used]
             if missing:
                 embedded = model._patchify(history[:, :, missing].to(dtype), segment.rate)  # [B, D, m, rows, cols]
                 for j, i in enumerate(missing):
                     frame = embedded[:, :, j].flatten(2).transpose(1, 2).float()  # [B, rows*cols, D]
-                    used[(ids[i], segment.rate)] = (frame, tuple(embedded.shape[3:]))
-            for i in indices:
-                key = (ids[i], segment.rate)
-                entry = used.get(key) or self._entries[key]
-                used[key] = entry
+                    used[keys[i]] = (frame, tuple(embedded.shape[3:]))
+            for key in keys.values():
+                used[key] = entry = used.get(key) or self._entries[key]
                 tokens.append(entry[0])
-            grids.append((segment.frames, *entry[1]))
+            grids.append((segment.frames, *entry[1]))  # every latent of a segment has the same (rows, cols)
         self._entries = used
         return torch.cat(tokens, dim=1), grids
 
