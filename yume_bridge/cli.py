@@ -115,6 +115,12 @@ def main() -> None:
               default="auto", show_default=True, help="yume: attention kernel; auto = fastest that runs.")
 @click.option("--fp8/--no-fp8", default=False, show_default=True,
               help="yume: float8 linear layers in the DiT (needs torchao and an Ada/Hopper GPU).")
+@click.option("--vae-dtype", type=click.Choice(["auto", "bfloat16", "float32"]), default="auto", show_default=True,
+              help="yume: VAE precision (auto = bfloat16 on CUDA, float32 on CPU).")
+@click.option("--decoder", type=click.Choice(["full", "tiny"]), default="full", show_default=True,
+              help="yume: frames from the full Wan2.2 VAE or the ~50x cheaper TAEHV tiny decoder (softer detail).")
+@click.option("--tiny-decoder", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="yume: the taew2_2 .pth/.safetensors file [default: looked for in --weights].")
 @click.option("--vocabulary", type=click.Choice(["camera", "person"]), default="camera", show_default=True,
               help="Caption sentences for actions.")
 @click.option("--speed/--no-speed", default=False, show_default=True, help="Add speed fields to captions.")
@@ -132,6 +138,10 @@ def main() -> None:
               help="Seconds a chunk may make no progress before it is given up.")
 @click.option("--fail-every", default=0, type=click.IntRange(0), help="preview: fail every n-th chunk (drills).")
 @click.option("--stall-at", default=0, type=click.IntRange(0), help="preview: hang once, on the n-th chunk (drills).")
+@click.option("--record", "record_folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Record every session into this folder (one .ybr file per session; see docs/recording.md).")
+@click.option("--record-limit", default=256, show_default=True, type=click.IntRange(1),
+              help="Largest recording, in MiB (inputs stop being recorded first).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
 @click.option("--print-config", is_flag=True, help="Print the effective settings and where each came from, then exit.")
@@ -148,7 +158,17 @@ def serve(**options: Any) -> None:
         backend = build_backends(config)
     except (ConfigError, ImportError) as exc:
         raise click.ClickException(str(exc)) from None
-    _run_until_signal(config, backend)
+    _run_until_signal(config, backend, recording=_daemon_recording(options, config))
+
+
+def _daemon_recording(options: dict[str, Any], config: BridgeConfig):
+    if options.get("record_folder") is None:
+        return None
+    from yume_bridge.daemon.recorder import DaemonRecordingOptions
+
+    image = config.backend.image.read_bytes() if config.backend.image is not None else None
+    return DaemonRecordingOptions(folder=options["record_folder"], limit_bytes=options["record_limit"] << 20,
+                                  default_image=image)
 
 
 def _print_config(ctx: click.Context, options: dict[str, Any]) -> None:
@@ -185,7 +205,9 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
                       port=options.get("web_port", DEFAULT_WEB_PORT)),
         backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),
                               device=options["device"], devices=_devices(options.get("devices") or ""),
-                              dtype=options["dtype"], steps=options["steps"],
+                              dtype=options["dtype"], vae_dtype=options.get("vae_dtype", "auto"),
+                              decoder=options.get("decoder", "full"), tiny_decoder=options.get("tiny_decoder"),
+                              steps=options["steps"],
                               shift=options["shift"], stall_timeout=options.get("stall_timeout", 30.0),
                               fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0),
                               compile=options.get("compile"), attention=options.get("attention", "auto"),
@@ -202,7 +224,7 @@ def _devices(text: str) -> tuple[str, ...]:
     return devices
 
 
-def _run_until_signal(config: BridgeConfig, backend) -> None:
+def _run_until_signal(config: BridgeConfig, backend, recording=None) -> None:
     from yume_bridge.daemon.app import SHUTDOWN_TIMEOUT_S, run_bridge
 
     async def main_task() -> None:
@@ -222,7 +244,7 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
                 loop.add_signal_handler(sig, on_signal)
             except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C arrives as KeyboardInterrupt
                 pass
-        task = asyncio.create_task(run_bridge(config, stop=stop, backend=backend))
+        task = asyncio.create_task(run_bridge(config, stop=stop, backend=backend, recording=recording))
         done, _ = await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()  # a start-up failure (e.g. port in use)
@@ -265,10 +287,18 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
 @click.option("--encoding", type=click.Choice(["msgpack", "json"]), default="msgpack", show_default=True)
 @click.option("--reconnect/--no-reconnect", default=True, show_default=True,
               help="Reconnect with backoff when the daemon restarts.")
+@click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a session recording here (replay it with `yume-bridge replay`).")
+@click.option("--record-frames", is_flag=True, help="Keep every received frame in the recording too.")
+@click.option("--video", type=click.Path(dir_okay=False, path_type=Path), help="Write the received stream as MP4.")
+@click.option("--full-size", is_flag=True, help="--video at the stream's resolution (default: half size).")
+@click.option("--captions", is_flag=True, help="--video with the applied action and the events burned in.")
+@click.option("--force", is_flag=True, help="Overwrite an existing recording, video or frames.")
 @click.option("--quiet", is_flag=True, help="Only the JSON summary; no progress lines on stderr.")
 def client(**options: Any) -> None:
     """Play a scripted session against a daemon and print a JSON summary."""
     from yume_bridge.tools.client import ClientOptions, Transport, parse_script
+    from yume_bridge.tools.outputs import client_outputs
 
     try:
         script = parse_script(options["script"])
@@ -289,15 +319,19 @@ def client(**options: Any) -> None:
         quality=options["quality"], encoding=Encoding(options["encoding"]),
         max_datagram=options["max_datagram"] or (MAX_DATAGRAM if over_websocket else DEFAULT_DATAGRAM),
         output=options["out"], reconnect=options["reconnect"], transport=transport)
-    summary = _run_client_until_interrupted(client_options, say)
-    if options["out"] is not None:
-        _write_animation(options["out"])
+    try:
+        with client_outputs(client_options, record=options["record_path"], record_frames=options["record_frames"],
+                            video=_video_options(options), force=options["force"]) as outputs:
+            summary = _run_client_until_interrupted(outputs.client_options, say, observer=outputs.observer)
+            outputs.finish(summary.as_dict(), progress=_progress_bar)
+    except (FileExistsError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
     if not summary.connected or summary.frames_complete == 0:
         raise SystemExit(1)
 
 
-def _run_client_until_interrupted(client_options, say):
+def _run_client_until_interrupted(client_options, say, observer=None):
     """Run the client; Ctrl+C ends the session politely and still returns what arrived."""
     from yume_bridge.tools.client import run_client
 
@@ -313,7 +347,7 @@ def _run_client_until_interrupted(client_options, say):
             loop.add_signal_handler(signal.SIGINT, on_interrupt)
         except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C arrives as KeyboardInterrupt
             pass
-        return await run_client(client_options, progress=say, stop=stop)
+        return await run_client(client_options, progress=say, stop=stop, observer=observer)
 
     return asyncio.run(main_task())
 
@@ -374,15 +408,16 @@ def _choose_daemon(port: int, token: str | None, say) -> tuple[str, int]:
                                "with `yume-bridge serve`, or give --host and --port")
 
 
-def _write_animation(folder: Path) -> None:
-    """An animated WebP of the received frames beside them, when Pillow can write one."""
-    from PIL import Image, features
+def _video_options(options: dict[str, Any]):
+    """(path, full size, captions) for --video, or None."""
+    if options.get("video") is None:
+        return None
+    return options["video"], options["full_size"], options["captions"]
 
-    paths = sorted(folder.glob("frame_*.jpg"))
-    if not paths or not features.check("webp"):
-        return
-    frames = [Image.open(p).reduce(2) for p in paths[:600]]
-    frames[0].save(folder / "stream.webp", save_all=True, append_images=frames[1:], duration=62, quality=70)
+
+def _progress_bar(length: int, label: str):
+    """A click progress bar on stderr (a context manager whose ``update(n)`` advances it)."""
+    return click.progressbar(length=length, label=label, file=sys.stderr)
 
 
 @main.command()
@@ -408,9 +443,11 @@ def discover(timeout: float, as_json: bool) -> None:
 
 @main.command("check-weights")
 @click.argument("folder", type=click.Path(path_type=Path))
-def check_weights_command(folder: Path) -> None:
+@click.option("--tiny-decoder", type=click.Path(path_type=Path),
+              help="Also check this taew2_2 tiny-decoder file (one in FOLDER is always checked).")
+def check_weights_command(folder: Path, tiny_decoder: Path | None) -> None:
     """Check a Yume-5B-720P folder: files, keys, shapes, dtypes; no tensor is loaded."""
-    from yume_bridge.model.layout import missing_files
+    from yume_bridge.model.layout import find_tiny_decoder, missing_files
 
     if not folder.is_dir() or not any(folder.iterdir()):
         click.echo(missing_files(folder)[0])
@@ -421,7 +458,7 @@ def check_weights_command(folder: Path) -> None:
     except ImportError as exc:
         raise click.ClickException(f"the model extra is not installed ({exc}); "
                                    "pip install 'yume-bridge[model]'") from None
-    problems = check_weights(folder)
+    problems = check_weights(folder, tiny_decoder=tiny_decoder or find_tiny_decoder(folder))
     for problem in problems:
         click.echo(str(problem))
     if problems:
@@ -472,3 +509,66 @@ def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int 
         return
     results = asyncio.run(run_benchmarks(seconds=seconds, quality=quality))
     click.echo(json.dumps(results, indent=2) if as_json else format_table(results))
+
+
+@main.command()
+@click.argument("recording", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write the replayed frames here.")
+@click.option("--video", type=click.Path(dir_okay=False, path_type=Path), help="Write the replay as MP4.")
+@click.option("--full-size", is_flag=True, help="--video at the stream's resolution (default: half size).")
+@click.option("--captions", is_flag=True, help="--video with the applied action and the events burned in.")
+@click.option("--offline", is_flag=True, help="Generate in this process instead of asking a daemon.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The daemon to replay through.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--token", default=None)
+@click.option("--backend", type=click.Choice(["preview", "yume"]), default=None,
+              help="--offline: the backend [default: the recording's].")
+@click.option("--weights", type=click.Path(path_type=Path), help="--offline with the yume backend: its folder.")
+@click.option("--device", default=None, help="--offline: device [default: the recording's].")
+@click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default=None,
+              help="--offline: DiT dtype [default: the recording's].")
+@click.option("--force", is_flag=True, help="Overwrite existing frames or video.")
+def replay(recording: Path, **options: Any) -> None:
+    """Make a recorded session again, chunk by chunk, and check that the daemon applied the same actions."""
+    from yume_bridge.protocol.recording import RecordingError
+    from yume_bridge.tools.outputs import ReplayRequest, run_replay
+
+    request = ReplayRequest(recording=recording, out=options["out"], video=_video_options(options),
+                            offline=options["offline"], host=options["host"], port=options["port"],
+                            token=options["token"], backend=options["backend"], weights=options["weights"],
+                            device=options["device"], dtype=options["dtype"], force=options["force"])
+    try:
+        result = run_replay(request, warn=lambda line: click.echo(f"warning: {line}", err=True),
+                            progress=_progress_bar)
+    except (RecordingError, FileExistsError, ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--recording", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The session recording to include.")
+@click.option("--log", "logs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A log file to include (repeatable; the last 5 MiB of each).")
+@click.option("--host", default=None, help="Also ask this daemon for its versions and status.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--token", default=None)
+@click.option("--timeout", default=3.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds to wait for the daemon's answer (--host).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The zip to write [default: yume-bridge-report-<time>.zip].")
+@click.option("--force", is_flag=True, help="Overwrite an existing report.")
+def report(recording: Path | None, logs: tuple[Path, ...], host: str | None, port: int, token: str | None,
+           timeout: float, output: Path | None, force: bool) -> None:
+    """Bundle a recording, versions, the last status and latency, and logs into one zip for a bug report."""
+    import time
+
+    from yume_bridge.tools.report import query_daemon, write_report
+
+    output = output or Path(time.strftime("yume-bridge-report-%Y%m%d-%H%M%S.zip"))
+    daemon = asyncio.run(query_daemon(host, port, token, timeout)) if host else None
+    try:
+        names = write_report(output, recording=recording, logs=logs, daemon=daemon, force=force)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {output} ({', '.join(names)})")

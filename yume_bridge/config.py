@@ -106,6 +106,12 @@ class BackendConfig:
     devices: tuple[str, ...] = ()
     """One generation worker per device (``cuda:0``, ``cuda:1``, ... or ``all``); empty: one, on ``device``."""
     dtype: str = "bfloat16"
+    vae_dtype: str = "auto"
+    """yume: VAE dtype; "auto" = bfloat16 on CUDA, float32 on the CPU."""
+    decoder: str = "full"
+    """yume: "full" (Wan2.2 VAE) or "tiny" (TAEHV taew2_2, needs its file)."""
+    tiny_decoder: Path | None = None
+    """yume: the taew2_2 file; None = looked for in the weights folder."""
     steps: int = 4
     shift: float = 7.0
     stall_timeout: float = 30.0

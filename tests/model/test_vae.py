@@ -68,3 +68,36 @@ def test_streaming_decode_yields_1_then_4_frames_per_latent_and_equals_whole_cli
     whole = vae.model.decode(vae.denormalize(latents)).sample  # diffusers' own whole-clip loop
     torch.testing.assert_close(streamed, whole)
     assert streamed.min() >= -1 and streamed.max() <= 1
+
+
+@torch.inference_mode()
+def test_padding_inside_the_convolutions_gives_diffusers_own_frames_and_latents(tiny_models):
+    from diffusers import AutoencoderKLWan
+
+    from yume_bridge.model.vae import InPlacePaddingCausalConv3d
+
+    vae: YumeVAE = tiny_models.vae
+    assert any(isinstance(m, InPlacePaddingCausalConv3d) for m in vae.model.modules())
+    args = YumeArgs.preset("tiny").vae
+    plain = AutoencoderKLWan(**args.diffusers_config()).eval()  # diffusers' modules untouched: F.pad copies
+    plain.load_state_dict(vae.model.state_dict(), strict=True)
+    latents = torch.randn(1, 48, 3, 4, 8, generator=torch.Generator().manual_seed(3))
+    expected = plain.decode(vae.denormalize(latents)).sample.clamp(-1, 1)
+    torch.testing.assert_close(vae.decode(latents), expected)
+    video = torch.rand(1, 3, 5, 64, 128, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    torch.testing.assert_close(vae.encode(video), vae.normalize(plain.encode(video).latent_dist.mean))
+
+
+@torch.inference_mode()
+def test_channels_last_weights_decode_the_same_frames(tiny_models):
+    import copy
+
+    from yume_bridge.model.vae import use_channels_last
+
+    vae: YumeVAE = tiny_models.vae
+    latents = torch.randn(1, 48, 2, 4, 8, generator=torch.Generator().manual_seed(5))
+    expected = vae.decode(latents)
+    reordered = YumeVAE(copy.deepcopy(vae.model))
+    use_channels_last(reordered)
+    assert reordered.model.decoder.conv_in.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(reordered.decode(latents), expected, rtol=1e-4, atol=1e-5)

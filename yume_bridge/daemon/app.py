@@ -21,6 +21,7 @@ from yume_bridge.backends.base import WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
 from yume_bridge.daemon.discovery import Advertisement, Load, advertise
 from yume_bridge.daemon.pool import WorkerPool
+from yume_bridge.daemon.recorder import DaemonRecorders, DaemonRecordingOptions
 from yume_bridge.daemon.udp import UdpEndpoint
 from yume_bridge.daemon.websocket import StudioServer, WebSocketPeer
 from yume_bridge.daemon.worker import (
@@ -77,7 +78,7 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
     """The configured backend, not yet loaded (loading happens on the generation thread)."""
     stream, options = config.stream, config.backend
     if options.name == "yume":
-        from yume_bridge.model.layout import missing_files
+        from yume_bridge.model.layout import TINY_DECODER_FILES, find_tiny_decoder, missing_files
 
         problems = missing_files(options.weights)  # seconds before torch, diffusers and transformers load
         if problems:
@@ -86,15 +87,23 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
         from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig  # torch only when asked for
         from yume_bridge.model.checkweights import check_weights
 
-        problems = check_weights(options.weights)
+        tiny = None
+        if options.decoder == "tiny":
+            tiny = options.tiny_decoder or find_tiny_decoder(options.weights)
+            if tiny is None:
+                raise ConfigError(f"--decoder tiny needs the taew2_2 file: put {TINY_DECODER_FILES[0]} or "
+                                  f"{TINY_DECODER_FILES[1]} in {options.weights} or pass --tiny-decoder PATH")
+        problems = check_weights(options.weights, tiny_decoder=tiny)
         if problems:
             raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
         try:
             return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
                                                  steps=options.steps, shift=options.shift,
                                                  device=device or options.device,
-                                                 dtype=options.dtype, fps=stream.fps, compile=options.compile,
-                                                 attention=options.attention, fp8=options.fp8))
+                                                 dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
+                                                 decoder=options.decoder, tiny_decoder=options.tiny_decoder,
+                                                 compile=options.compile, attention=options.attention,
+                                                 fp8=options.fp8))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     from yume_bridge.backends.preview import PreviewBackend
@@ -139,7 +148,7 @@ class Bridge:
     """The daemon: a UDP socket and the studio's WebSocket, one protocol endpoint, a generation worker per device."""
 
     def __init__(self, config: BridgeConfig, backend: WorldBackend | Sequence[WorldBackend], *,
-                 clock=time.monotonic) -> None:
+                 clock=time.monotonic, recording: DaemonRecordingOptions | None = None) -> None:
         self.config = config
         self.backends = [backend] if isinstance(backend, WorldBackend) else list(backend)
         self.backend = backend = self.backends[0]
@@ -164,6 +173,8 @@ class Bridge:
         self._timer: asyncio.TimerHandle | None = None
         self._status_message = ""
         self.closed = asyncio.Event()
+        self.recorders = None if recording is None else DaemonRecorders(
+            recording, spec=backend.spec, config=config, vocabulary_version=self.templates.version, clock=clock)
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -197,6 +208,8 @@ class Bridge:
             return
         for session_id in list(self.sessions):
             self.endpoint.close_session(session_id, "shutdown")
+        if self.recorders is not None:
+            self.recorders.close_all("shutdown")
         self._flush()
         if self.worker is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.worker.stop, SHUTDOWN_TIMEOUT_S - 1)
@@ -275,6 +288,9 @@ class Bridge:
         endpoint = self.endpoint
         while (event := endpoint.next_event()) is not None:
             self._on_event(event, now)
+            if self.recorders is not None:
+                playback = self.sessions.get(getattr(event, "session", -1))
+                self.recorders.observe(event, inbox=playback.inbox if playback else None, now=now)
         self._pace(now)
         self._flush()
         self._arm_timer(now)
@@ -303,7 +319,7 @@ class Bridge:
             playback.inbox.new_world(event.prompt)
             self.worker.open_world(event.session, playback.world, event.image, event.prompt, event.seed)
         elif isinstance(event, InputReceived):
-            self.sessions[event.session].inbox.put_input(event.seq, event.axes)
+            self.sessions[event.session].inbox.put_input(event.seq, event.axes, chunk=event.chunk)
         elif isinstance(event, EventsChanged):
             playback = self.sessions[event.session]
             chunk = playback.inbox.set_events(event.events)
@@ -332,9 +348,13 @@ class Bridge:
             interval = 1.0 / playback.fps
             while playback.frames and now >= playback.next_send_at:
                 frame: FrameReady = playback.frames.popleft()
-                self.endpoint.send_frame(session_id, jpeg=frame.jpeg, chunk=frame.chunk,
-                                         frame_in_chunk=frame.frame_in_chunk, last_in_chunk=frame.last_in_chunk,
-                                         input_seq=frame.input_seq, action=frame.action, now=now)
+                number = self.endpoint.send_frame(session_id, jpeg=frame.jpeg, chunk=frame.chunk,
+                                                  frame_in_chunk=frame.frame_in_chunk,
+                                                  last_in_chunk=frame.last_in_chunk, input_seq=frame.input_seq,
+                                                  action=frame.action, now=now)
+                if self.recorders is not None and frame.frame_in_chunk == 0:
+                    self.recorders.chunk_begun(session_id, chunk=frame.chunk, action=frame.action,
+                                               input_seq=frame.input_seq, first_frame=number, now=now)
                 if frame.frame_in_chunk == 0:
                     playback.latency = Latency(queue_ms=playback.latency.queue_ms,
                                                generate_ms=playback.latency.generate_ms,
@@ -347,7 +367,8 @@ class Bridge:
                 # Late by more than a frame (a pause, a starved loop): resume the cadence, never burst.
                 playback.next_send_at = following if following >= now - interval else now + interval
             lead = playback.first_frame_wait_s + self.config.stream.start_margin_s
-            if ready and not playback.requested and now >= self._starves_at(playback, now) - lead:
+            if ready and not playback.requested and playback.inbox.has_conditioning() and \
+                    now >= self._starves_at(playback, now) - lead:
                 playback.requested = True
                 playback.asked_at = now
                 playback.first_ready_at = None
@@ -366,6 +387,9 @@ class Bridge:
                                   queue=queue, fps=float(len(recent)), frames_sent=playback.frames_sent,
                                   action=playback.action, input_seq=playback.input_seq, latency=playback.latency,
                                   message=message or self._status_message)
+        if self.recorders is not None:
+            self.recorders.status(session_id, state=readiness, chunk=playback.chunk, action=playback.action,
+                                  latency=playback.latency, now=now)
         playback.next_status_at = now + STATUS_INTERVAL_S
 
     # --- output and timer -------------------------------------------------------------------
@@ -387,7 +411,7 @@ class Bridge:
                 continue
             if playback.frames:
                 deadlines.append(playback.next_send_at)
-            if not playback.requested:
+            if not playback.requested and playback.inbox.has_conditioning():
                 lead = playback.first_frame_wait_s + self.config.stream.start_margin_s
                 deadlines.append(self._starves_at(playback, now) - lead)
         if self._timer is not None:
@@ -415,9 +439,9 @@ async def _keep_load_current(bridge: Bridge, advertisement: Advertisement) -> No
 
 
 async def run_bridge(config: BridgeConfig, *, stop: asyncio.Event, started: asyncio.Future | None = None,
-                     backend: WorldBackend | None = None) -> None:
+                     backend: WorldBackend | None = None, recording: DaemonRecordingOptions | None = None) -> None:
     """Serve until ``stop`` is set, then shut down in order within the shutdown timeout."""
-    bridge = Bridge(config, backend or build_backends(config))
+    bridge = Bridge(config, backend or build_backends(config), recording=recording)
     async with AsyncExitStack() as stack:
         address = await bridge.start()
         stack.push_async_callback(bridge.close)

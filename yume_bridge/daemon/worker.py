@@ -8,6 +8,7 @@ for a chunk are served in the order they asked, one chunk each: round-robin.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
@@ -21,10 +22,35 @@ from PIL import Image, UnidentifiedImageError
 
 from yume_bridge.actions import Action, Axes, AxisQuantizer, CaptionTemplates, InputWindow, Speed
 from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest, World, WorldBackend
-from yume_bridge.daemon.frames import encode_jpeg
+from yume_bridge.daemon.encoder import FrameEncoder
 
 log = logging.getLogger(__name__)
 MAX_COMMANDS = 256
+
+
+class ScheduledInputs:
+    """Inputs that name their chunk (a replay): the newest one for each of the next ``LIMIT`` chunks.
+
+    Overflow policy: an input for a chunk already taken, or further ahead than
+    ``LIMIT``, is dropped. Once a session sends one, its chunks wait for theirs.
+    """
+
+    LIMIT = 64
+
+    def __init__(self) -> None:
+        self._inputs: dict[int, tuple[int, Axes]] = {}
+        self.active = False
+
+    def put(self, chunk: int, seq: int, axes: Axes, next_chunk: int) -> None:
+        self.active = True
+        if next_chunk <= chunk < next_chunk + self.LIMIT:
+            self._inputs[chunk] = (seq, axes)
+
+    def has(self, chunk: int) -> bool:
+        return not self.active or chunk in self._inputs
+
+    def pop(self, chunk: int) -> tuple[int, Axes] | None:
+        return self._inputs.pop(chunk, None) if self.active else None
 
 
 class ConditioningInbox:
@@ -36,22 +62,33 @@ class ConditioningInbox:
         self._quantizer = quantizer
         self._speed = speed
         self._window = InputWindow()
+        self._scheduled = ScheduledInputs()
         self._newest_seq = 0
         self._events: tuple[str, ...] = ()
         self._scene: tuple[str, ...] = ()  # the start prompt: the caption's event text before any events
         self.next_chunk = 0  # session-wide chunk number (continues across worlds)
         self.world_chunk = 0  # chunk index within the current world
+        self.events_chunk = 0  # the first chunk that sees the latest event change
         self.quality = 85
 
-    def put_input(self, seq: int, axes: Axes) -> None:
+    def put_input(self, seq: int, axes: Axes, *, chunk: int | None = None) -> None:
         with self._lock:
+            if chunk is not None:
+                self._scheduled.put(chunk, seq, axes, self.next_chunk)
+                return
             self._window.add(axes)
             self._newest_seq = max(self._newest_seq, seq)
+
+    def has_conditioning(self) -> bool:
+        """False while a session that schedules inputs per chunk has not sent the next chunk's."""
+        with self._lock:
+            return self._scheduled.has(self.next_chunk)
 
     def set_events(self, events: tuple[str, ...]) -> int:
         """Replace the active events; returns the first chunk number that will see them."""
         with self._lock:
             self._events = events
+            self.events_chunk = self.next_chunk
             return self.next_chunk
 
     def captions_for_events(self) -> list[str]:
@@ -68,7 +105,12 @@ class ConditioningInbox:
     def take(self) -> tuple[int, ChunkRequest, int]:
         """Sample the conditioning now: (chunk number, request, newest input seq consumed)."""
         with self._lock:
-            action: Action = self._quantizer.quantize(self._window.take())
+            scheduled = self._scheduled.pop(self.next_chunk)
+            if scheduled is not None:
+                self._newest_seq, axes = scheduled
+                action: Action = self._quantizer.quantize(axes)
+            else:
+                action = self._quantizer.quantize(self._window.take())
             request = ChunkRequest(index=self.world_chunk, action=action, events=self._events,
                                    caption=self._templates.caption(action, self._scene + self._events, self._speed))
             number = self.next_chunk
@@ -207,6 +249,7 @@ class GenerationWorker:
         self._generation = 0
         self._busy: _Busy | None = None
         self._thread = threading.Thread(target=self._run, name="yume-generation", daemon=True)
+        self._encoder = FrameEncoder(clock=clock)  # JPEG off the generation thread, frames in order
         self.queue_depth = 0
 
     def start(self) -> None:
@@ -219,7 +262,8 @@ class GenerationWorker:
             self._commands.clear()
             self._cond.notify_all()
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        stopped = not self._thread.is_alive()
+        return self._encoder.close(timeout) and stopped
 
     def _submit(self, command: object) -> None:
         with self._cond:
@@ -347,24 +391,29 @@ class GenerationWorker:
         quality = job.inbox.quality
         encode_s = 0.0
         frames_per_chunk = self.backend.spec.frames_per_chunk
+
+        def deliver(index: int, jpeg: bytes, seconds: float, done: float) -> None:  # on the encoder thread
+            nonlocal encode_s
+            encode_s += seconds
+            self._emit(generation, FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1,
+                                              jpeg, input_seq, request.action.id, done))
+
         try:
             for index, frame in enumerate(world.generate_chunk(request)):
-                t0 = self._clock()
-                jpeg = encode_jpeg(frame, quality)
-                done = self._clock()
-                encode_s += done - t0
-                ready = FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1, jpeg,
-                                   input_seq, request.action.id, done)
-                if not self._emit(generation, ready) or self._stopping:
+                if generation != self._generation or self._stopping:
                     return
+                self._encoder.submit(frame, quality, functools.partial(deliver, index))
         except BackendError as exc:
+            self._encoder.flush()  # the frames made before the failure still go out first
             self._emit(generation, SessionFailed(job.session, job.world, "generator_failed", str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - a backend bug must not kill the daemon for everyone
             log.exception("backend raised while generating")
+            self._encoder.flush()
             self._emit(generation, SessionFailed(job.session, job.world, "generator_failed",
                                                  f"generator error: {exc}"))
             return
-        total = self._clock() - started
-        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at, total - encode_s,
-                                         encode_s))
+        generated = self._clock()
+        self._encoder.flush()  # ChunkDone follows the chunk's last frame
+        total = generated - started
+        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at, total, encode_s))

@@ -21,8 +21,9 @@ from yume_bridge.model import layout
 from yume_bridge.model.args import YumeArgs
 from yume_bridge.model.checkweights import check_weights
 from yume_bridge.model.dit import FP32_PARAMETERS, DitOptions, WanModel
+from yume_bridge.model.taehv import TinyDecoder, TinyDecoderError, load_tiny_decoder
 from yume_bridge.model.text import TextEncoder, build_text_encoder, convert_wan_t5_state_dict
-from yume_bridge.model.vae import YumeVAE, build_vae, convert_wan_vae_state_dict
+from yume_bridge.model.vae import YumeVAE, build_vae, convert_wan_vae_state_dict, use_channels_last
 
 __all__ = [
     "LoadError",
@@ -62,6 +63,16 @@ class LoadOptions:
     """Overrides ``dit_options.rope_dtype`` when set (older callers set it here)."""
     dit_options: DitOptions = field(default_factory=DitOptions)
     """The DiT's speed levers (compile, attention backend, caches, FP8), applied right after loading."""
+    decoder: str = "full"
+    """"full": the Wan2.2 VAE decoder; "tiny": the TAEHV ``taew2_2`` decoder (the VAE still encodes start images)."""
+    tiny_decoder: Path | None = None
+    """The ``taew2_2`` file for ``decoder="tiny"``; None = ``layout.find_tiny_decoder(folder)``."""
+    vae_channels_last: bool = False
+    """Channels-last 3-D VAE convs (CUDA; see ``vae.use_channels_last``)."""
+
+    def __post_init__(self) -> None:
+        if self.decoder not in ("full", "tiny"):
+            raise ValueError(f"decoder must be 'full' or 'tiny', got {self.decoder!r}")
 
     @property
     def effective_dit_options(self) -> DitOptions:
@@ -79,6 +90,8 @@ class YumeModels:
     vae: YumeVAE
     text: TextEncoder
     device: torch.device
+    tiny_decoder: TinyDecoder | None = None
+    """Set when frames are decoded by the tiny decoder instead of the VAE."""
 
 
 def _no_progress(stage: str, fraction: float) -> None:
@@ -154,7 +167,10 @@ def _load_vae(folder: Path, args: YumeArgs, options: LoadOptions, progress: Prog
         stage="vae",
         progress=progress,
     )
-    return YumeVAE(model.eval().requires_grad_(False))
+    vae = YumeVAE(model.eval().requires_grad_(False))
+    if options.vae_channels_last:
+        use_channels_last(vae)
+    return vae
 
 
 def _load_text(folder: Path, args: YumeArgs, options: LoadOptions, progress: Progress) -> TextEncoder:
@@ -201,7 +217,18 @@ def load_models(folder: str | Path, options: LoadOptions, progress: Progress = _
     progress("check", 1.0)
     steps = (("dit", _load_dit), ("vae", _load_vae), ("text_encoder", _load_text))
     loaded = {name: _load_component(folder, args, name, load, options, progress) for name, load in steps}
-    return YumeModels(args, loaded["dit"], loaded["vae"], loaded["text_encoder"], torch.device(options.device))
+    tiny = None
+    if options.decoder == "tiny":
+        path = options.tiny_decoder or layout.find_tiny_decoder(folder)
+        if path is None:
+            raise LoadError(folder, [f"--decoder tiny needs a tiny decoder file: put {layout.TINY_DECODER_FILES[0]} "
+                                     "(or .pth) in the folder or pass its path"])
+        try:
+            tiny = load_tiny_decoder(path, device=options.device, dtype=options.vae_dtype)
+        except TinyDecoderError as exc:
+            raise LoadError(folder, [str(exc)]) from None
+    return YumeModels(args, loaded["dit"], loaded["vae"], loaded["text_encoder"], torch.device(options.device),
+                      tiny_decoder=tiny)
 
 
 def _load_component(
@@ -288,4 +315,10 @@ def build_random_models(args: YumeArgs, options: LoadOptions, tokenizer, *, seed
         output_device=device,
     )
     dit, vae = dit.eval().requires_grad_(False), YumeVAE(vae.eval().requires_grad_(False))
-    return YumeModels(args, dit, vae, encoder, device)
+    if options.vae_channels_last:
+        use_channels_last(vae)
+    tiny = None
+    if options.decoder == "tiny":
+        with device, _default_dtype(options.vae_dtype):
+            tiny = TinyDecoder().eval().requires_grad_(False)
+    return YumeModels(args, dit, vae, encoder, device, tiny_decoder=tiny)
