@@ -218,7 +218,14 @@ def test_fp8_is_refused_with_a_clear_message_when_torchao_is_missing(model, monk
     assert isinstance(model.blocks[0].ffn[0], torch.nn.Linear)
 
 
-def test_fp8_is_refused_on_a_cpu(model):
-    pytest.importorskip("torchao")
+def test_fp8_is_refused_on_a_cpu_even_with_torchao_installed(model, monkeypatch):
+    import importlib
+    import types
+
+    real = importlib.import_module
+    installed = types.SimpleNamespace(quantize_=lambda *args, **kwargs: pytest.fail("nothing may be converted"))
+    monkeypatch.setattr(importlib, "import_module", lambda name, *a: installed if name.startswith("torchao") else
+                        real(name, *a))
     with pytest.raises(Fp8Unavailable, match="CUDA"):
         model.configure(DitOptions(fp8=True))
+    assert isinstance(model.blocks[0].ffn[0], torch.nn.Linear)
