@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import logging
@@ -125,6 +126,8 @@ def main() -> None:
               help="Caption sentences for actions.")
 @click.option("--speed/--no-speed", default=False, show_default=True, help="Add speed fields to captions.")
 @click.option("--max-sessions", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--sessions-per-host", default=None, type=click.IntRange(1, 64),
+              help="Sessions one remote machine may hold [default: all on loopback, half elsewhere].")
 @click.option("--idle-timeout", default=10.0, show_default=True, type=click.FloatRange(0.5, 3600),
               help="Seconds without packets before a session is closed.")
 @click.option("--token", default=None, help="Shared token clients must prove.")
@@ -192,10 +195,9 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
     if options.get("token_file"):
         token = Path(options["token_file"]).read_text("utf-8").strip()
     network = NetworkConfig(host=options["host"], port=options["port"], token=token,
-                            advertise=options.get("advertise"))
+                            advertise=options.get("advertise"), sessions_per_host=options.get("sessions_per_host"))
     if not network.loopback and not token:
-        network = NetworkConfig(host=network.host, port=network.port, token=_stored_token(),
-                                advertise=network.advertise)
+        network = dataclasses.replace(network, token=_stored_token())
     config = BridgeConfig(
         network=network,
         stream=StreamConfig(fps=options["fps"], max_quality=options["max_quality"], resolution=options["resolution"],
@@ -478,8 +480,10 @@ def check_weights_command(folder: Path, tiny_decoder: Path | None) -> None:
 @click.option("--transports", "compare_transports", is_flag=True,
               help="Instead: the reference client over UDP and over WebSocket, alternating rounds.")
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Rounds of --transports.")
+@click.option("--attack", is_flag=True, help="Instead: amplification, NACK flood, floods from one session, and "
+              "start-image memory, each against a daemon process (docs/SECURITY.md).")
 def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
-          soak_minutes: float | None, compare_transports: bool, rounds: int) -> None:
+          soak_minutes: float | None, compare_transports: bool, rounds: int, attack: bool) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
     from yume_bridge.tools.bench import (
         format_loss_table,
@@ -499,6 +503,11 @@ def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int 
 
     if clients is not None:
         click.echo(json.dumps(asyncio.run(load(clients, max(seconds, 6.0), load_fps)), indent=2))
+        return
+    if attack:
+        from yume_bridge.tools.attack import run_attacks
+
+        click.echo(json.dumps(asyncio.run(run_attacks(max(seconds, 3.0))), indent=2))
         return
     if soak_minutes is not None:
         click.echo(json.dumps(asyncio.run(soak(soak_minutes)), indent=2))

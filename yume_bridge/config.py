@@ -37,6 +37,13 @@ class NetworkConfig:
     token: str | None = None
     advertise: bool | None = None  # None: on when bound beyond loopback
     max_datagram: int = 65000
+    sessions_per_host: int | None = None
+    """Sessions one remote machine may hold; None: all of them on loopback, half (at least one) elsewhere."""
+
+    def host_share(self, max_sessions: int) -> int | None:
+        if self.sessions_per_host is not None:
+            return self.sessions_per_host
+        return None if self.loopback else max(1, max_sessions // 2)
 
     @property
     def loopback(self) -> bool:

@@ -154,8 +154,27 @@ def test_the_spec_reports_29_frames_per_chunk_at_16_fps(backend):
     assert (backend.spec.width, backend.spec.height) == (128, 64)
 
 
-def test_warm_up_runs_one_chunk(backend):
+class _CountingWorld:
+    def __init__(self, world) -> None:
+        self.world, self.frames, self.closed = world, 0, False
+
+    def generate_chunk(self, chunk_request):
+        for frame in self.world.generate_chunk(chunk_request):
+            self.frames += 1
+            yield frame
+
+    def close(self) -> None:
+        self.closed = True
+        self.world.close()
+
+
+def test_warm_up_runs_one_chunk(backend, monkeypatch):
+    opened: list[_CountingWorld] = []
+    real_open = backend.open_world
+    monkeypatch.setattr(backend, "open_world", lambda start: opened.append(_CountingWorld(real_open(start)))
+                        or opened[-1])
     backend.warm_up()
+    assert len(opened) == 1 and opened[0].frames == 29 and opened[0].closed
 
 
 def test_a_closed_world_refuses_to_generate(backend):

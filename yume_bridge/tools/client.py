@@ -111,6 +111,8 @@ class ClientOptions:
     output: Path | None = None
     reconnect: bool = False
     """Reconnect with backoff when the daemon goes away (restart, idle timeout)."""
+    ping_interval_s: float = 0.0
+    """Ping this often to measure round trips (0: only the keep-alive when nothing else is sent)."""
     transport: Transport = Transport.UDP
 
 
@@ -129,6 +131,7 @@ class Summary:
     action_names: list[str] = field(default_factory=list)
     events_acknowledged: list[int] = field(default_factory=list)
     rtt_ms: float | None = None
+    rtt_percentiles_ms: dict[str, float] = field(default_factory=dict)
     status_states: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     first_frame_s: float | None = None
@@ -184,6 +187,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                                                            remote_addr=(options.host, options.port))
     input_sent: dict[int, float] = {}
     latencies: list[float] = []
+    round_trips: list[float] = []
     reflected_up_to = 0
     frame_times: list[float] = []
     started_at = clock()
@@ -234,6 +238,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                     summary.status_states.append(event.status.state)
             elif isinstance(event, PongReceived):
                 summary.rtt_ms = round(event.rtt_s * 1e3, 3)
+                round_trips.append(event.rtt_s * 1e3)
             elif isinstance(event, ErrorReceived):
                 summary.errors.append(f"{event.code}: {event.message}")
             elif isinstance(event, Closed):
@@ -294,7 +299,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
             t += step_.seconds
         end = script_start + t + options.tail_s
         pending_events = sorted(options.events)
-        next_input = script_start
+        next_input = next_ping = script_start
         event_id = 0
         backoff = 0.25
         next_report = script_start + 1.0
@@ -329,6 +334,9 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                 if observer is not None:
                     observer.on_input(seq, current.move, current.look, now)
                 next_input = now + 1.0 / options.input_rate_hz
+            if options.ping_interval_s and now >= next_ping:
+                client.ping(now)
+                next_ping = now + options.ping_interval_s
             flush()
             await step(limit=max(0.0, next_input - clock()))
         if client.state is ClientState.CONNECTED:
@@ -351,6 +359,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     if len(frame_times) > 1:
         summary.fps = round((len(frame_times) - 1) / (frame_times[-1] - frame_times[0]), 2)
     summary.latency_ms = percentiles(latencies)
+    summary.rtt_percentiles_ms = percentiles(round_trips)
     return summary
 
 
