@@ -128,6 +128,12 @@ class BackendConfig:
     stall_at: int = 0
     """preview only: hang once, on the n-th chunk the backend makes (fault drills)."""
     stall_seconds: float = 60.0
+    compile: bool | None = None
+    """yume only: torch.compile the DiT blocks during warm-up; None = on for CUDA, off on CPU."""
+    attention: str = "auto"
+    """yume only: attention kernel (auto, cudnn, fa3, flash, efficient, math, default)."""
+    fp8: bool = False
+    """yume only: float8 linear layers in the DiT (torchao, CUDA compute capability ≥ 8.9)."""
 
 
 @dataclass(frozen=True)

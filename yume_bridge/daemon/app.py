@@ -129,7 +129,9 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
                                                  steps=options.steps, shift=options.shift,
                                                  device=device or options.device,
                                                  dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
-                                                 decoder=options.decoder, tiny_decoder=options.tiny_decoder))
+                                                 decoder=options.decoder, tiny_decoder=options.tiny_decoder,
+                                                 compile=options.compile, attention=options.attention,
+                                                 fp8=options.fp8))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     from yume_bridge.backends.preview import PreviewBackend
