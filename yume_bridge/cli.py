@@ -21,6 +21,7 @@ from yume_bridge.config import (
     BridgeConfig,
     ConfigError,
     NetworkConfig,
+    SimulatedGenerator,
     StreamConfig,
     load_toml,
     with_limits,
@@ -93,8 +94,16 @@ def main() -> None:
 @click.option("--fps", default=16.0, show_default=True, type=float)
 @click.option("--max-quality", default=95, show_default=True, type=click.IntRange(1, 100),
               help="Highest JPEG quality a client may ask for (bandwidth cap).")
-@click.option("--frames-per-chunk", default=29, show_default=True, type=click.IntRange(1, 1000),
-              help="preview backend: frames per chunk (the model makes 29).")
+@click.option("--frames-per-chunk", default=None, type=click.IntRange(1, 1000),
+              help="preview backend: frames per chunk [default: 4 x latents-per-chunk - 3, i.e. 29].")
+@click.option("--latents-per-chunk", default=8, show_default=True, type=click.IntRange(1, 8),
+              help="Latents per chunk (the model was trained on 8); fewer answer input sooner (docs/latency.md).")
+@click.option("--preempt", type=click.Choice(["auto", "latent", "off"]), default="auto", show_default=True,
+              help="Cut a chunk at the next latent boundary when the action changes; auto: when generation "
+                   "outpaces playback.")
+@click.option("--simulate", default=None, metavar="PROFILE",
+              help="preview backend: emulate the model's timing: h200, h200-bf16, h200-eager, "
+                   "ttff=0.3,speed=1.5 or ttff=0.3,latent=0.04.")
 @click.option("--steps", default=4, show_default=True, type=click.IntRange(1, 100))
 @click.option("--shift", default=7.0, show_default=True, type=float)
 @click.option("--device", default="auto", show_default=True)
@@ -128,6 +137,15 @@ def serve(**options: Any) -> None:
     _run_until_signal(config, backend)
 
 
+def _simulated(options: dict[str, Any]) -> SimulatedGenerator | None:
+    if not options.get("simulate"):
+        return None
+    if options["backend"] != "preview":
+        raise ConfigError("--simulate emulates the model's timing with the preview backend only")
+    return SimulatedGenerator.parse(options["simulate"], latents_per_chunk=options.get("latents_per_chunk", 8),
+                                    fps=options["fps"])
+
+
 def config_from_options(options: dict[str, Any]) -> BridgeConfig:
     token = options.get("token")
     if options.get("token_file"):
@@ -140,12 +158,15 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
     config = BridgeConfig(
         network=network,
         stream=StreamConfig(fps=options["fps"], max_quality=options["max_quality"], resolution=options["resolution"],
-                            frames_per_chunk=options["frames_per_chunk"]),
+                            frames_per_chunk=options.get("frames_per_chunk"),
+                            latents_per_chunk=options.get("latents_per_chunk", 8),
+                            preempt=options.get("preempt", "auto")),
         actions=ActionConfig(vocabulary=options["vocabulary"], speed=options["speed"]),
         backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),
                               device=options["device"], dtype=options["dtype"], steps=options["steps"],
                               shift=options["shift"], stall_timeout=options.get("stall_timeout", 30.0),
-                              fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0)),
+                              fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0),
+                              simulate=_simulated(options)),
         log_level=options["log_level"], log_format=options["log_format"])
     return with_limits(config, max_sessions=options["max_sessions"],
                        idle_timeout_ms=int(options["idle_timeout"] * 1000))

@@ -61,7 +61,8 @@ def build_backend(config: BridgeConfig) -> WorldBackend:
         try:
             return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
                                                  steps=options.steps, shift=options.shift, device=options.device,
-                                                 dtype=options.dtype, fps=stream.fps))
+                                                 dtype=options.dtype, fps=stream.fps,
+                                                 latents_per_chunk=stream.latents_per_chunk))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     from yume_bridge.backends.preview import PreviewBackend
@@ -74,9 +75,9 @@ def build_backend(config: BridgeConfig) -> WorldBackend:
             raise ConfigError(f"cannot read --image {options.image}: {exc.strerror}") from None
         except Exception as exc:  # BackendError: a readable reason
             raise ConfigError(f"--image {options.image}: {exc}") from None
-    spec = WorldSpec("preview", "preview", "1", stream.width, stream.height, stream.fps, stream.frames_per_chunk)
+    spec = WorldSpec("preview", "preview", "1", stream.width, stream.height, stream.fps, stream.chunk_frames)
     return PreviewBackend(spec=spec, default_image=default_image, fail_every=options.fail_every,
-                          stall_at=options.stall_at, stall_seconds=options.stall_seconds)
+                          stall_at=options.stall_at, stall_seconds=options.stall_seconds, simulate=options.simulate)
 
 
 @dataclass
