@@ -4,6 +4,10 @@ The event loop talks to it through ``submit`` (a bounded command queue) and the
 per-session ``ConditioningInbox`` (newest input wins, sampled when a chunk
 starts); results go back with ``loop.call_soon_threadsafe``. Sessions waiting
 for a chunk are served in the order they asked, one chunk each: round-robin.
+
+Pre-emption: the loop bumps the inbox's epoch and queues a ``_Preempt`` ahead of
+everything else; the chunk in flight stops at its next frame past the cut point,
+the world rolls back to the cut latent and the next chunk starts at once.
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from yume_bridge.actions import Action, Axes, AxisQuantizer, CaptionTemplates, InputWindow, Speed
-from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest, World, WorldBackend
+from yume_bridge.backends.base import (
+    BackendError,
+    ChunkRequest,
+    ChunkTiming,
+    StartRequest,
+    World,
+    WorldBackend,
+    latent_of_frame,
+)
 from yume_bridge.daemon.frames import encode_jpeg
 
 log = logging.getLogger(__name__)
@@ -42,6 +54,13 @@ class ConditioningInbox:
         self.next_chunk = 0  # session-wide chunk number (continues across worlds)
         self.world_chunk = 0  # chunk index within the current world
         self.quality = 85
+        self.epoch = 0
+        """Bumped by every cut: a chunk begun under an older epoch stops past ``cut_keep``."""
+        self.cut_keep: tuple[int, int] = (-1, 0)
+        """(chunk number, frames kept) of the last cut: frames of that chunk below the count still count."""
+        self.events_version = 0
+        self.last_taken: tuple[int, Action, int] | None = None
+        """(chunk number, action, events version) of the newest chunk sampled."""
 
     def put_input(self, seq: int, axes: Axes) -> None:
         with self._lock:
@@ -52,7 +71,28 @@ class ConditioningInbox:
         """Replace the active events; returns the first chunk number that will see them."""
         with self._lock:
             self._events = events
+            self.events_version += 1
             return self.next_chunk
+
+    def peek(self) -> tuple[Action, int]:
+        """The action and events version the next chunk would get if sampled from the newest input now."""
+        with self._lock:
+            return self._quantizer.peek(self._window.last), self.events_version
+
+    def cut(self, *, chunk: int, keep_frames: int, next_world_chunk: int) -> int:
+        """Pre-empt: chunks begun so far stop past ``keep_frames`` of ``chunk``; returns the new epoch."""
+        with self._lock:
+            self.epoch += 1
+            self.cut_keep = (chunk, keep_frames)
+            self.world_chunk = next_world_chunk
+            return self.epoch
+
+    def outdated(self, epoch: int, chunk: int, frame_in_chunk: int) -> bool:
+        """True for a frame of a chunk begun before a cut that the cut did not keep."""
+        if epoch == self.epoch:
+            return False
+        keep_chunk, keep_frames = self.cut_keep
+        return not (chunk == keep_chunk and frame_in_chunk < keep_frames)
 
     def captions_for_events(self) -> list[str]:
         with self._lock:
@@ -65,16 +105,21 @@ class ConditioningInbox:
             self.world_chunk = 0
             self._scene = (prompt.strip(),) if prompt.strip() else ()
 
-    def take(self) -> tuple[int, ChunkRequest, int]:
-        """Sample the conditioning now: (chunk number, request, newest input seq consumed)."""
+    def take(self, *, newest: bool = False) -> tuple[int, ChunkRequest, int, int]:
+        """Sample the conditioning now: (chunk number, request, newest input seq consumed, events version).
+
+        ``newest``: the newest sample rather than the window's mean (after a cut, the input that caused it).
+        """
         with self._lock:
-            action: Action = self._quantizer.quantize(self._window.take())
+            axes = self._window.take()
+            action: Action = self._quantizer.quantize(self._window.last if newest else axes)
             request = ChunkRequest(index=self.world_chunk, action=action, events=self._events,
                                    caption=self._templates.caption(action, self._scene + self._events, self._speed))
             number = self.next_chunk
             self.next_chunk += 1
             self.world_chunk += 1
-            return number, request, self._newest_seq
+            self.last_taken = (number, action, self.events_version)
+            return number, request, self._newest_seq, self.events_version
 
 
 # --- messages back to the loop --------------------------------------------------------------
@@ -88,6 +133,16 @@ class Readiness:
 
 
 @dataclass(frozen=True)
+class ChunkTimes:
+    """When a chunk was asked for and begun, and where its first frame's time went (on its frame 0)."""
+
+    asked_at: float
+    started_at: float
+    timing: ChunkTiming | None
+    encode_s: float
+
+
+@dataclass(frozen=True)
 class FrameReady:
     session: int
     world: int
@@ -98,6 +153,16 @@ class FrameReady:
     input_seq: int
     action: int
     ready_at: float
+    world_chunk: int = 0
+    epoch: int = 0
+    events_version: int = 0
+    cost_s: float = 0.0
+    """Generator time this frame took (since the previous frame of its chunk, or the chunk's start)."""
+    times: ChunkTimes | None = None
+
+    @property
+    def latent(self) -> int:
+        return latent_of_frame(self.frame_in_chunk)
 
 
 @dataclass(frozen=True)
@@ -108,6 +173,10 @@ class ChunkDone:
     queue_s: float
     generate_s: float
     encode_s: float
+    epoch: int = 0
+    cancelled: bool = False
+    unreported_s: float = 0.0
+    """Generator time after the last frame emitted (a cancelled chunk's unfinished tail)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +212,19 @@ class _Generate:
     world: int
     inbox: ConditioningInbox
     asked_at: float
+
+
+@dataclass(frozen=True)
+class _Preempt:
+    """Roll the world back to ``latents`` of world chunk ``chunk``, then generate the next chunk at once."""
+
+    session: int
+    world: int
+    chunk: int
+    latents: int
+    inbox: ConditioningInbox
+    asked_at: float
+    epoch: int
 
 
 @dataclass(frozen=True)
@@ -240,6 +322,16 @@ class GenerationWorker:
     def request_chunk(self, session: int, world: int, inbox: ConditioningInbox) -> None:
         self._submit(_Generate(session, world, inbox, self._clock()))
 
+    def preempt(self, session: int, world: int, *, chunk: int, latents: int, inbox: ConditioningInbox,
+                epoch: int) -> None:
+        """Replace this session's queued chunk by a rollback and a new chunk, ahead of everyone else."""
+        with self._cond:
+            self._commands = deque(c for c in self._commands
+                                   if not (isinstance(c, (_Generate, _Preempt)) and c.session == session))
+            self._commands.appendleft(_Preempt(session, world, chunk, latents, inbox, self._clock(), epoch))
+            self.queue_depth = sum(isinstance(c, (_Generate, _Preempt)) for c in self._commands)
+            self._cond.notify()
+
     def prepare(self, session: int, captions: list[str]) -> None:
         self._submit(_Prepare(session, tuple(captions)))
 
@@ -291,7 +383,7 @@ class GenerationWorker:
                 if self._stopping or generation != self._generation:
                     break
                 command = self._commands.popleft()
-                self.queue_depth = sum(isinstance(c, _Generate) for c in self._commands)
+                self.queue_depth = sum(isinstance(c, (_Generate, _Preempt)) for c in self._commands)
                 self._busy = _Busy(getattr(command, "session", 0), getattr(command, "world", 0), self._clock())
             self._execute(command, generation)
             with self._cond:
@@ -334,27 +426,50 @@ class GenerationWorker:
             entry = worlds.get(command.session)
             if entry is not None:
                 entry[1].prepare(command.captions)
+        elif isinstance(command, _Preempt):
+            self._preempt(command, generation)
         elif isinstance(command, _Generate):
             self._generate(command, generation)
 
-    def _generate(self, job: _Generate, generation: int) -> None:
+    def _preempt(self, job: _Preempt, generation: int) -> None:
+        entry = self._worlds.get(job.session)
+        if entry is None or entry[0] != job.world or job.epoch != job.inbox.epoch:
+            return
+        try:
+            entry[1].rollback(chunk=job.chunk, latents=job.latents)
+        except BackendError as exc:  # the world goes on from where it is: it remembers latents never shown
+            log.warning("session %08x: no rollback after a cut (%s)", job.session, exc)
+        self._generate(_Generate(job.session, job.world, job.inbox, job.asked_at), generation, newest=True)
+
+    def _generate(self, job: _Generate, generation: int, newest: bool = False) -> None:
         entry = self._worlds.get(job.session)
         if entry is None or entry[0] != job.world:
             return
         world = entry[1]
+        inbox = job.inbox
         started = self._clock()
-        number, request, input_seq = job.inbox.take()
-        quality = job.inbox.quality
+        epoch = inbox.epoch
+        number, request, input_seq, events_version = inbox.take(newest=newest)
+        quality = inbox.quality
         encode_s = 0.0
         frames_per_chunk = self.backend.spec.frames_per_chunk
+        last = started
         try:
             for index, frame in enumerate(world.generate_chunk(request)):
                 t0 = self._clock()
+                if inbox.outdated(epoch, number, index):  # cut: this frame would never be shown
+                    self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at,
+                                                     t0 - started - encode_s, encode_s, epoch, cancelled=True,
+                                                     unreported_s=t0 - last))
+                    return
                 jpeg = encode_jpeg(frame, quality)
                 done = self._clock()
                 encode_s += done - t0
+                times = ChunkTimes(job.asked_at, started, world.timing, done - t0) if index == 0 else None
                 ready = FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1, jpeg,
-                                   input_seq, request.action.id, done)
+                                   input_seq, request.action.id, done, request.index, epoch, events_version,
+                                   t0 - last, times)
+                last = done
                 if not self._emit(generation, ready) or self._stopping:
                     return
         except BackendError as exc:
@@ -365,6 +480,6 @@ class GenerationWorker:
             self._emit(generation, SessionFailed(job.session, job.world, "generator_failed",
                                                  f"generator error: {exc}"))
             return
-        total = self._clock() - started
-        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at, total - encode_s,
-                                         encode_s))
+        end = self._clock()
+        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at,
+                                         end - started - encode_s, encode_s, epoch, unreported_s=end - last))

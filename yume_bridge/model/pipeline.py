@@ -55,8 +55,8 @@ TEXT_START_RESOLUTIONS = frozenset({(704, 1280)})
 IMAGE_START_FRAMES = 17
 """The start image is repeated into 17 frames → 5 latents (§5.3)."""
 
-ROLLBACK_CHUNKS = 3
-"""Chunks a session can roll back into: the one shown, and up to two made ahead of it. Each keeps a reference to
+ROLLBACK_CHUNKS = 4
+"""Chunks a session can roll back into: the one shown, and up to three made ahead of it. Each keeps a reference to
 the history before it (≤ 1,016 latents, ≈ 199 MB in bf16 at 544×960), so this bounds the extra memory."""
 
 
