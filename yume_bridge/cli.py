@@ -227,6 +227,8 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
 @click.option("--quality", default=85, type=click.IntRange(1, 100))
 @click.option("--max-datagram", default=1200, show_default=True, type=click.IntRange(576, 65000))
 @click.option("--encoding", type=click.Choice(["msgpack", "json"]), default="msgpack", show_default=True)
+@click.option("--preempt", type=click.Choice(["latent", "off"]), default=None,
+              help="Ask the daemon to cut chunks at latent boundaries, or never [default: the daemon's policy].")
 @click.option("--reconnect/--no-reconnect", default=True, show_default=True,
               help="Reconnect with backoff when the daemon restarts.")
 def client(**options: Any) -> None:
@@ -247,7 +249,7 @@ def client(**options: Any) -> None:
         image=options["image"].read_bytes() if options["image"] else None, prompt=options["prompt"],
         seed=options["seed"], script=script, events=events, tail_s=options["tail"], fps=options["fps"],
         quality=options["quality"], max_datagram=options["max_datagram"], encoding=Encoding(options["encoding"]),
-        output=options["out"], reconnect=options["reconnect"])
+        output=options["out"], reconnect=options["reconnect"], preempt=options.get("preempt"))
     summary = asyncio.run(run_client(client_options))
     if options["out"] is not None:
         _write_animation(options["out"])
@@ -333,10 +335,28 @@ def check_weights_command(folder: Path) -> None:
               help="Instead: this many concurrent clients for --seconds.")
 @click.option("--load-fps", default=16.0, show_default=True, type=float, help="Frame rate of each --load client.")
 @click.option("--soak", "soak_minutes", type=float, default=None, help="Instead: sessions come and go for N minutes.")
+@click.option("--latency", is_flag=True,
+              help="Instead: key change to frame, pre-emption off/on x speed 1/1.5/3x x 8/4 latents (about 4 min).")
+@click.option("--ttff", default=0.3, show_default=True, type=click.FloatRange(0.0, 10.0),
+              help="With --latency: the emulated time to first frame, seconds.")
 def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
-          soak_minutes: float | None) -> None:
+          soak_minutes: float | None, latency: bool, ttff: float) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
-    from yume_bridge.tools.bench import format_loss_table, format_table, load, lossy_link, run_benchmarks, soak
+    from yume_bridge.tools.bench import (
+        format_latency_table,
+        format_loss_table,
+        format_table,
+        latency_matrix,
+        load,
+        lossy_link,
+        run_benchmarks,
+        soak,
+    )
+
+    if latency:
+        rows = asyncio.run(latency_matrix(ttff_s=ttff, seconds=max(seconds, 16.0)))
+        click.echo(json.dumps(rows, indent=2) if as_json else format_latency_table(rows))
+        return
 
     if clients is not None:
         click.echo(json.dumps(asyncio.run(load(clients, max(seconds, 6.0), load_fps)), indent=2))
