@@ -336,7 +336,7 @@ def check_weights_command(folder: Path) -> None:
 @click.option("--load-fps", default=16.0, show_default=True, type=float, help="Frame rate of each --load client.")
 @click.option("--soak", "soak_minutes", type=float, default=None, help="Instead: sessions come and go for N minutes.")
 @click.option("--latency", is_flag=True,
-              help="Instead: key change to frame, pre-emption off/on x speed 1/1.5/3x x 8/4 latents (about 4 min).")
+              help="Instead: key change to frame, pre-emption off/on x speed 1/1.5/3x x 8/4 latents (about 5 min).")
 @click.option("--ttff", default=0.3, show_default=True, type=click.FloatRange(0.0, 10.0),
               help="With --latency: the emulated time to first frame, seconds.")
 def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
@@ -354,7 +354,7 @@ def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int 
     )
 
     if latency:
-        rows = asyncio.run(latency_matrix(ttff_s=ttff, seconds=max(seconds, 16.0)))
+        rows = asyncio.run(latency_matrix(ttff_s=ttff, seconds=max(seconds, 20.0)))
         click.echo(json.dumps(rows, indent=2) if as_json else format_latency_table(rows))
         return
 

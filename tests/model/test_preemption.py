@@ -6,21 +6,16 @@ import numpy as np
 import pytest
 import torch
 
+from tests.model.test_backend import config
 from yume_bridge.actions import Action, CaptionTemplates, Look, Movement
 from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest
-from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig, YumeWorld
+from yume_bridge.backends.yume import YumeBackend, YumeWorld
 from yume_bridge.model.pipeline import Session
 from yume_bridge.model.vae import StreamingDecoder
 
 TEMPLATES = CaptionTemplates.load("camera")
 FORWARD = Action(Movement.W, Look.NONE)
 TURN = Action(Movement.D, Look.RIGHT)
-
-
-def config(folder, **overrides) -> YumeBackendConfig:
-    values = dict(weights=folder, resolution="64x128", device="cpu", dtype="float32", text_dtype="float32",
-                  allow_any_resolution=True)
-    return YumeBackendConfig(**(values | overrides))
 
 
 @pytest.fixture(scope="module")

@@ -242,12 +242,12 @@ _KEYS = ((0.0, 1.0), (1.0, 0.0), (0.0, -1.0), (-1.0, 0.0))  # W, D, S, A: each d
 
 
 def key_changes(seconds: float, seed: int) -> tuple[ScriptStep, ...]:
-    """Keys held for 2.0–3.2 s each (seeded): changes fall at every phase of a chunk, and each is held long
+    """Keys held for 2.4–3.4 s each (seeded): changes fall at every phase of a chunk, and most are held long
     enough to show even without pre-emption (a chunk applies the mean of the inputs since the last one)."""
     rng = random.Random(seed)
     steps, total = [ScriptStep(_KEYS[0], (0.0, 0.0), 1.5)], 1.5
     while total < seconds:
-        hold = rng.uniform(2.0, 3.2)
+        hold = rng.uniform(2.4, 3.4)
         steps.append(ScriptStep(_KEYS[len(steps) % len(_KEYS)], (0.0, 0.0), hold))
         total += hold
     return tuple(steps)
@@ -265,7 +265,7 @@ def _start_image() -> bytes:
     return buffer.getvalue()
 
 
-async def latency_matrix(*, ttff_s: float = 0.3, seconds: float = 16.0, seed: int = 1) -> list[dict]:
+async def latency_matrix(*, ttff_s: float = 0.3, seconds: float = 20.0, seed: int = 1) -> list[dict]:
     """Key change → first frame showing it, per pre-emption policy, generator speed and chunk length."""
     image = _start_image()
     rows = []
@@ -281,6 +281,7 @@ async def latency_matrix(*, ttff_s: float = 0.3, seconds: float = 16.0, seed: in
                              "ttff_ms": round(ttff_s * 1e3, 1), "p50_ms": figures.get("p50"),
                              "p90_ms": figures.get("p90"), "wasted_fraction": summary.wasted,
                              "changes": figures.get("count", 0), "cuts": summary.cuts,
+                             "input_consumed_p50_ms": summary.latency_ms.get("p50"),
                              "stages_ms": summary.stages_ms, "frames_lost": summary.frames_lost,
                              "errors": summary.errors})
     return rows
