@@ -5,14 +5,18 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench install install-test system-deps clean
+.PHONY: run client test bench install install-test system-deps clean
 
 run: $(VENV)/.installed
 	$(BIN)/yume-bridge serve $(ARGS)
 
+# A second terminal, while `make run` serves: a scripted walk, frames into out/frames/.
+client: $(VENV)/.installed
+	$(BIN)/yume-bridge client --out out/frames $(ARGS)
+
 test: system-deps $(VENV)/.installed-test
 	$(BIN)/ruff check yume_bridge tests benchmarks protocol examples
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=10 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(BIN)/yume-bridge bench
@@ -28,7 +32,10 @@ $(VENV)/.installed: $(VENV)/bin/python setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# TORCH_INDEX: a wheel index to take torch from, e.g. PyTorch's CPU-only index on a Linux box without a GPU
+# (otherwise pip may fetch the multi-gigabyte CUDA build).
 $(VENV)/.installed-test: $(VENV)/bin/python setup.cfg pyproject.toml
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet --index-url $(TORCH_INDEX) "torch==2.13.0")
 	$(BIN)/python -m pip install --quiet -e ".[model,test]"
 	touch $@ $(VENV)/.installed
 

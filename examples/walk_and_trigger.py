@@ -29,7 +29,8 @@ def main() -> None:
         image=args.image.read_bytes() if args.image else None,
         prompt="" if args.image else "a harbour town at dusk, lanterns along the quay",
         # Walk in, turn right while walking, look up, stand still.
-        script=parse_script("W:3s,W+\u2192:2s,\u2191:1s,none:1s"),
+        # Actions change once per chunk (1.8 s): steps of 2 s or more each show on screen.
+        script=parse_script("W:3s,W+\u2192:2s,\u2191:2s,none:2s"),
         # A trigger volume and a quest script would send these.
         events=((1.0, "a dragon circles the tower"), (4.0, "it starts to rain")),
         output=args.out, reconnect=True)

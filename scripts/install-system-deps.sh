@@ -12,8 +12,8 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null; then
-  echo "missing system packages: ${missing[*]} (install them with your package manager)" >&2
-  exit 1
+  echo "note: no apt here; the plugin and browser tests that need ${missing[*]} will be skipped" >&2
+  exit 0
 fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

@@ -38,6 +38,20 @@ def start_image() -> bytes:
     return jpeg_bytes()
 
 
+def wait_until_answering(port: int, process: subprocess.Popen, token: str | None = None,
+                         timeout_s: float = 30.0) -> None:
+    """Until the daemon at ``port`` answers a handshake (a loaded machine starts it slowly)."""
+    from yume_bridge.tools.client import probe
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode()
+        if asyncio.run(probe("127.0.0.1", port, token=token, timeout_s=1.0)) is not None:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the daemon on port {port} did not answer within {timeout_s:g} s")
+
+
 @pytest.fixture
 def daemon_process():
     """Start ``yume-bridge serve`` as a process; yields a function that returns its port."""
@@ -48,8 +62,8 @@ def daemon_process():
         process = subprocess.Popen([sys.executable, "-m", "yume_bridge", "serve", "--port", str(port), *args],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         processes.append(process)
-        time.sleep(1.2)
-        assert process.poll() is None, process.stdout.read().decode()
+        token = args[args.index("--token") + 1] if "--token" in args else None
+        wait_until_answering(port, process, token)
         return port
 
     yield start

@@ -23,9 +23,9 @@ def test_serve_with_no_arguments_runs_the_preview_world_on_loopback():
     with mock.patch("yume_bridge.cli._run_until_signal") as run:
         result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code == 0, result.output
-    config, backend = run.call_args.args
+    config, backends = run.call_args.args
     assert config.network.host == "127.0.0.1" and config.backend.name == "preview"
-    assert not config.network.advertise_enabled and backend.spec.width == 960
+    assert not config.network.advertise_enabled and [b.spec.width for b in backends] == [960]
 
 
 def test_binding_beyond_loopback_generates_and_stores_a_token(tmp_path, monkeypatch):

@@ -45,6 +45,11 @@ class Movement(IntEnum):
     def symbol(self) -> str:
         return "None" if self is Movement.NONE else self.name.replace("_", "+")
 
+    @property
+    def label(self) -> str:
+        """For people: ``none``, ``W``, ``W+A``."""
+        return "none" if self is Movement.NONE else self.name.replace("_", "+")
+
 
 class Look(IntEnum):
     """Camera rotation states; the value is the wire id (protocol/SPEC.md §7)."""
@@ -62,6 +67,11 @@ class Look(IntEnum):
     @property
     def symbol(self) -> str:
         return _LOOK_SYMBOLS[self]
+
+    @property
+    def label(self) -> str:
+        """For people: ``none``, ``right``, ``up+left``."""
+        return self.name.lower().replace("_", "+")
 
 
 _LOOK_SYMBOLS = {
@@ -141,6 +151,13 @@ class Action:
     def pitch(self) -> int:
         """+1 tilting up, -1 tilting down."""
         return _SIGNS_BY_LOOK[self.look][0]
+
+    @property
+    def label(self) -> str:
+        """For people: ``W+D, look right``, ``look up``, ``W``, ``none``."""
+        parts = [self.movement.label] if self.movement is not Movement.NONE else []
+        parts += [f"look {self.look.label}"] if self.look is not Look.NONE else []
+        return ", ".join(parts) or "none"
 
     def __str__(self) -> str:
         return f"{self.movement.symbol} {self.look.symbol}"

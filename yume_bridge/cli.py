@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import os
@@ -55,7 +56,9 @@ def _stored_token() -> str:
     """The token kept in the user's config folder, made on first use."""
     path = _config_dir() / "token"
     if path.exists():
-        return path.read_text("utf-8").strip()
+        token = path.read_text("utf-8").strip()
+        click.echo(f"Clients need this daemon's token (stored in {path}): {token}", err=True)
+        return token
     path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(18)
     path.write_text(token + "\n", "utf-8")
@@ -68,8 +71,9 @@ def _stored_token() -> str:
 def _read_config_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Fill option defaults from a TOML file (CLI flags still win)."""
     if value:
+        known = {p.name for p in ctx.command.params if p.name not in ("config", "print_config")}
         try:
-            ctx.default_map = {**(ctx.default_map or {}), **load_toml(Path(value))}
+            ctx.default_map = {**(ctx.default_map or {}), **load_toml(Path(value), known)}
         except ConfigError as exc:
             raise click.BadParameter(str(exc)) from None
     return value
@@ -107,6 +111,8 @@ def main() -> None:
 @click.option("--steps", default=4, show_default=True, type=click.IntRange(1, 100))
 @click.option("--shift", default=7.0, show_default=True, type=float)
 @click.option("--device", default="auto", show_default=True)
+@click.option("--devices", default="", help="Sessions across devices: one generation worker each, e.g. "
+              "cuda:0,cuda:1 or all; a new session goes to the least loaded.")
 @click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default="bfloat16",
               show_default=True)
 @click.option("--vocabulary", type=click.Choice(["camera", "person"]), default="camera", show_default=True,
@@ -124,14 +130,18 @@ def main() -> None:
 @click.option("--stall-at", default=0, type=click.IntRange(0), help="preview: hang once, on the n-th chunk (drills).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
+@click.option("--print-config", is_flag=True, help="Print the effective settings and where each came from, then exit.")
 def serve(**options: Any) -> None:
     """Run the daemon (the preview world by default: no GPU, no weights)."""
+    if options.pop("print_config"):
+        _print_config(click.get_current_context(), options)
+        return
     _setup_logging(options["log_level"], options["log_format"])
     try:
         config = config_from_options(options)
-        from yume_bridge.daemon.app import build_backend
+        from yume_bridge.daemon.app import build_backends
 
-        backend = build_backend(config)
+        backend = build_backends(config)
     except (ConfigError, ImportError) as exc:
         raise click.ClickException(str(exc)) from None
     _run_until_signal(config, backend)
@@ -144,6 +154,22 @@ def _simulated(options: dict[str, Any]) -> SimulatedGenerator | None:
         raise ConfigError("--simulate emulates the model's timing with the preview backend only")
     return SimulatedGenerator.parse(options["simulate"], latents_per_chunk=options.get("latents_per_chunk", 8),
                                     fps=options["fps"])
+
+
+def _print_config(ctx: click.Context, options: dict[str, Any]) -> None:
+    """One line per setting: its value and whether it came from a flag, the config file or the default."""
+    sources = {click.core.ParameterSource.COMMANDLINE: "command line",
+               click.core.ParameterSource.DEFAULT_MAP: "config file",
+               click.core.ParameterSource.ENVIRONMENT: "environment",
+               click.core.ParameterSource.DEFAULT: "default"}
+    names = [p.name for p in ctx.command.params if p.name in options]
+    width = max(map(len, names))
+    for name in names:
+        value = options[name]
+        shown = "(hidden)" if name == "token" and value else value
+        shown = "auto" if shown is None and name == "advertise" else shown
+        source = sources.get(ctx.get_parameter_source(name), "default")
+        click.echo(f"{name.replace('_', '-'):<{width}}  {shown!s:<24}  {source}")
 
 
 def config_from_options(options: dict[str, Any]) -> BridgeConfig:
@@ -163,13 +189,21 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
                             preempt=options.get("preempt", "auto")),
         actions=ActionConfig(vocabulary=options["vocabulary"], speed=options["speed"]),
         backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),
-                              device=options["device"], dtype=options["dtype"], steps=options["steps"],
+                              device=options["device"], devices=_devices(options.get("devices") or ""),
+                              dtype=options["dtype"], steps=options["steps"],
                               shift=options["shift"], stall_timeout=options.get("stall_timeout", 30.0),
                               fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0),
                               simulate=_simulated(options)),
         log_level=options["log_level"], log_format=options["log_format"])
     return with_limits(config, max_sessions=options["max_sessions"],
                        idle_timeout_ms=int(options["idle_timeout"] * 1000))
+
+
+def _devices(text: str) -> tuple[str, ...]:
+    devices = tuple(part.strip() for part in text.split(",") if part.strip())
+    if "all" in devices and len(devices) > 1:
+        raise ConfigError("--devices is either 'all' or a list such as cuda:0,cuda:1")
+    return devices
 
 
 def _run_until_signal(config: BridgeConfig, backend) -> None:
@@ -212,13 +246,14 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
 
 
 @main.command()
-@click.option("--host", default=None, help="Daemon address [default: discover one, else 127.0.0.1].")
+@click.option("--host", default=None, help="Daemon address [default: 127.0.0.1 if a daemon answers, else one "
+              "found on the LAN].")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option("--token", default=None)
 @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Start image to upload.")
 @click.option("--prompt", default="", help="Scene text (a text start when no image is given).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None)
-@click.option("--script", default="W:2s,W+\u2192:2s,none:1s", show_default=True,
+@click.option("--script", default="W:2s,W+\u2192:2s,none:2s", show_default=True,
               help="Inputs to play: KEYS:DURATION, comma-separated (keys W A S D, looks \u2192 \u2190 \u2191 \u2193).")
 @click.option("--event", "events", multiple=True, help="An event prompt at a time: '3s:a dragon circles the tower'.")
 @click.option("--tail", default=2.5, show_default=True, type=float, help="Seconds to keep receiving after the script.")
@@ -231,31 +266,77 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
               help="Ask the daemon to cut chunks at latent boundaries, or never [default: the daemon's policy].")
 @click.option("--reconnect/--no-reconnect", default=True, show_default=True,
               help="Reconnect with backoff when the daemon restarts.")
+@click.option("--quiet", is_flag=True, help="Only the JSON summary; no progress lines on stderr.")
 def client(**options: Any) -> None:
     """Play a scripted session against a daemon and print a JSON summary."""
-    from yume_bridge.tools.client import ClientOptions, parse_script, run_client
+    from yume_bridge.tools.client import ClientOptions, parse_script
 
     try:
         script = parse_script(options["script"])
         events = tuple(_parse_event(text) for text in options["events"])
+        image = _start_image(options["image"]) if options["image"] else None
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    host = options["host"]
-    port = options["port"]
+    say = (lambda line: None) if options["quiet"] else (lambda line: click.echo(line, err=True))
+    host, port = options["host"], options["port"]
     if host is None:
-        host, port = _discover_one(port)
+        host, port = _choose_daemon(port, options["token"], say)
     client_options = ClientOptions(
-        host=host, port=port, token=options["token"],
-        image=options["image"].read_bytes() if options["image"] else None, prompt=options["prompt"],
+        host=host, port=port, token=options["token"], image=image, prompt=options["prompt"],
         seed=options["seed"], script=script, events=events, tail_s=options["tail"], fps=options["fps"],
         quality=options["quality"], max_datagram=options["max_datagram"], encoding=Encoding(options["encoding"]),
         output=options["out"], reconnect=options["reconnect"], preempt=options.get("preempt"))
-    summary = asyncio.run(run_client(client_options))
+    summary = _run_client_until_interrupted(client_options, say)
     if options["out"] is not None:
         _write_animation(options["out"])
     click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
     if not summary.connected or summary.frames_complete == 0:
         raise SystemExit(1)
+
+
+def _run_client_until_interrupted(client_options, say):
+    """Run the client; Ctrl+C ends the session politely and still returns what arrived."""
+    from yume_bridge.tools.client import run_client
+
+    async def main_task():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_interrupt() -> None:
+            say("interrupted: closing the session and writing what arrived")
+            stop.set()
+
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C arrives as KeyboardInterrupt
+            pass
+        return await run_client(client_options, progress=say, stop=stop)
+
+    return asyncio.run(main_task())
+
+
+def _start_image(path: Path) -> bytes:
+    """The start image's bytes, re-encoded smaller when they exceed what the daemon accepts."""
+    from PIL import Image, UnidentifiedImageError
+
+    from yume_bridge.protocol.wire import Limits
+
+    data = path.read_bytes()
+    try:
+        with Image.open(path) as probe:
+            probe.verify()
+        if len(data) <= Limits().max_upload_bytes:
+            return data
+        with Image.open(path) as image:
+            image.thumbnail((1280, 1280))  # the daemon resizes to at most 1280 wide anyway
+            smaller = io.BytesIO()
+            image.convert("RGB").save(smaller, format="JPEG", quality=92)
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"{path} is not an image Pillow can read (PNG, JPEG, WebP, ...): {exc}") from None
+    click.echo(f"{path.name} is {len(data) / 2**20:.1f} MiB, over the daemon's "
+               f"{Limits().max_upload_bytes // 2**20} MiB upload limit: sending it as a "
+               f"{len(smaller.getvalue()) / 2**20:.1f} MiB JPEG of at most 1280 px", err=True)
+    return smaller.getvalue()
 
 
 def _parse_event(text: str) -> tuple[float, str]:
@@ -269,14 +350,25 @@ def _parse_event(text: str) -> tuple[float, str]:
     return seconds, words.strip()
 
 
-def _discover_one(port: int) -> tuple[str, int]:
-    from yume_bridge.daemon.discovery import browse
+def _choose_daemon(port: int, token: str | None, say) -> tuple[str, int]:
+    """This machine's daemon first, then the least loaded one advertising on the LAN; says which it chose."""
+    from yume_bridge.daemon.discovery import browse, least_loaded
+    from yume_bridge.tools.client import probe
 
-    found = asyncio.run(browse(1.5))
-    if found:
-        click.echo(f"using {found[0].name} at {found[0].host}:{found[0].port}", err=True)
-        return found[0].host, found[0].port
-    return "127.0.0.1", port
+    welcome = asyncio.run(probe("127.0.0.1", port, token=token))
+    if welcome is not None:
+        say(f"using the daemon on this machine, 127.0.0.1:{port} ({welcome.backend})")
+        return "127.0.0.1", port
+    say(f"no daemon answers on 127.0.0.1:{port}; looking on the LAN ...")
+    chosen = least_loaded(asyncio.run(browse(1.5)))
+    if chosen is not None:
+        load = chosen.load
+        busy = f", {load.sessions}/{load.max_sessions} sessions busy" if load is not None else ""
+        say(f"using {chosen.name} at {chosen.host}:{chosen.port} (the least loaded on the LAN{busy}; "
+            "--host picks another)")
+        return chosen.host, chosen.port
+    raise click.ClickException(f"no daemon answers on 127.0.0.1:{port} and none advertises on the LAN: start one "
+                               "with `yume-bridge serve`, or give --host and --port")
 
 
 def _write_animation(folder: Path) -> None:
@@ -304,15 +396,23 @@ def discover(timeout: float, as_json: bool) -> None:
     if not found:
         click.echo("no daemon found (is it bound beyond loopback and advertising?)")
     for daemon in found:
-        props = daemon.properties
+        props, load = daemon.properties, daemon.load
+        busy = (f"  {load.sessions}/{load.max_sessions} sessions on {load.devices} device(s), "
+                f"streaming {load.fps:g} fps" if load is not None else "")
         click.echo(f"{daemon.host}:{daemon.port}  {props.get('backend')} {props.get('width')}x{props.get('height')}"
-                   f"@{props.get('fps')}  token {props.get('token')}  ({daemon.name})")
+                   f"@{props.get('fps')}  token {props.get('token')}{busy}  ({daemon.name})")
 
 
 @main.command("check-weights")
 @click.argument("folder", type=click.Path(path_type=Path))
 def check_weights_command(folder: Path) -> None:
     """Check a Yume-5B-720P folder: files, keys, shapes, dtypes; no tensor is loaded."""
+    from yume_bridge.model.layout import missing_files
+
+    if not folder.is_dir() or not any(folder.iterdir()):
+        click.echo(missing_files(folder)[0])
+        raise SystemExit(1)
+    click.echo(f"checking {folder} (loading torch first, a few seconds) ...", err=True)
     try:
         from yume_bridge.model.checkweights import check_weights
     except ImportError as exc:

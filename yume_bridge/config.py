@@ -6,8 +6,10 @@ everything below receives the part it needs through keyword-only constructors.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -148,6 +150,8 @@ class BackendConfig:
     image: Path | None = None
     weights: Path | None = None
     device: str = "auto"
+    devices: tuple[str, ...] = ()
+    """One generation worker per device (``cuda:0``, ``cuda:1``, ... or ``all``); empty: one, on ``device``."""
     dtype: str = "bfloat16"
     steps: int = 4
     shift: float = 7.0
@@ -194,8 +198,12 @@ class BridgeConfig:
             raise ConfigError("the yume backend needs --weights DIR (the Yume-5B-720P folder)")
 
 
-def load_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML config file into flat option names (as the CLI spells them, with underscores)."""
+def load_toml(path: Path, known: Collection[str], section: str = "serve") -> dict[str, Any]:
+    """Read a TOML config file into option names (as the CLI spells them, with underscores).
+
+    Keys sit at the top level or in a ``[serve]`` section; an unknown key or section is an error that
+    names the closest valid one, so a typo never passes silently.
+    """
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -203,10 +211,29 @@ def load_toml(path: Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict):
-            flat.update({k.replace("-", "_"): v for k, v in value.items()})
+            if key != section:
+                raise ConfigError(f"{path}: unknown section [{key}]{_did_you_mean(key, [section], '[', ']')}; "
+                                  f"options go at the top level or under [{section}]")
+            flat.update(_known_options(path, value, known, f"[{section}] "))
         else:
-            flat[key.replace("-", "_")] = value
+            flat.update(_known_options(path, {key: value}, known, ""))
     return flat
+
+
+def _known_options(path: Path, table: dict[str, Any], known: Collection[str], where: str) -> dict[str, Any]:
+    options = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            spelled = [k.replace("_", "-") for k in known]
+            raise ConfigError(f"{path}: unknown option {where}{key!r}{_did_you_mean(key, spelled)}")
+        options[name] = value
+    return options
+
+
+def _did_you_mean(word: str, choices: Collection[str], before: str = "'", after: str = "'") -> str:
+    close = difflib.get_close_matches(word.replace("_", "-"), list(choices), n=1, cutoff=0.5)
+    return f" (did you mean {before}{close[0]}{after}?)" if close else ""
 
 
 def with_limits(config: BridgeConfig, **changes: Any) -> BridgeConfig:

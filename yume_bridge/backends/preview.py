@@ -197,8 +197,8 @@ class PreviewWorld(World):
         self.timing = None
         self._starts.append(_ChunkStart(request.index, self.camera, request.action))
         width = self.spec.width
-        look = request.action.look.name.lower().replace("_", "+")
-        label = f"chunk {request.index}   move {request.action.movement.symbol}   look {look}   (preview world)"
+        action = request.action
+        label = f"chunk {request.index}   move {action.movement.label}   look {action.look.label}   (preview world)"
         hud = _render_band([label], width, self.spec.height - 34, 18, (255, 255, 255))
         events = [f"EVENT: {text}" for text in request.events[-3:]] or ([self.caption] if self.caption else [])
         captions = _render_band(events, width, 0, 22, (255, 230, 120)) if events else None

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -20,7 +21,8 @@ from yume_bridge import __version__
 from yume_bridge.actions import AxisQuantizer, CaptionTemplates, Look, Movement, Speed
 from yume_bridge.backends.base import WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
-from yume_bridge.daemon.discovery import advertise
+from yume_bridge.daemon.discovery import Advertisement, Load, advertise
+from yume_bridge.daemon.pool import WorkerPool
 from yume_bridge.daemon.scheduling import (
     GenerationEstimate,
     PendingChange,
@@ -34,7 +36,6 @@ from yume_bridge.daemon.worker import (
     ChunkDone,
     ConditioningInbox,
     FrameReady,
-    GenerationWorker,
     Readiness,
     SessionFailed,
     decode_start_image,
@@ -58,12 +59,41 @@ FIRST_CHUNK_ESTIMATE_S = 0.5
 SHUTDOWN_TIMEOUT_S = 4.0
 QUEUED_CHUNKS = 3
 """Chunks of frames a session may have waiting to be sent; beyond that the oldest frames go (a paused client)."""
+LOAD_REFRESH_S = 2.0
+"""How often the advertised load (sessions, streaming fps) is refreshed when it changed."""
 
 
-def build_backend(config: BridgeConfig) -> WorldBackend:
+def build_backends(config: BridgeConfig) -> list[WorldBackend]:
+    """One backend per configured device (``--devices``), each for its own generation worker."""
+    devices = config.backend.devices
+    if devices == ("all",):
+        devices = _all_devices(config.backend.name)
+    if len(devices) <= 1:
+        return [build_backend(config, device=devices[0] if devices else None)]
+    return [build_backend(config, device=device) for device in devices]
+
+
+def _all_devices(backend: str) -> tuple[str, ...]:
+    if backend != "yume":
+        return ("cpu",)
+    import torch
+
+    count = torch.cuda.device_count()
+    if count == 0:
+        raise ConfigError("--devices all found no CUDA device; give --devices cpu or the devices to use")
+    return tuple(f"cuda:{index}" for index in range(count))
+
+
+def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBackend:
     """The configured backend, not yet loaded (loading happens on the generation thread)."""
     stream, options = config.stream, config.backend
     if options.name == "yume":
+        from yume_bridge.model.layout import missing_files
+
+        problems = missing_files(options.weights)  # seconds before torch, diffusers and transformers load
+        if problems:
+            raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
+        log.info("loading torch, diffusers and transformers to check %s ...", options.weights)
         from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig  # torch only when asked for
         from yume_bridge.model.checkweights import check_weights
 
@@ -72,7 +102,8 @@ def build_backend(config: BridgeConfig) -> WorldBackend:
             raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
         try:
             return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
-                                                 steps=options.steps, shift=options.shift, device=options.device,
+                                                 steps=options.steps, shift=options.shift,
+                                                 device=device or options.device,
                                                  dtype=options.dtype, fps=stream.fps,
                                                  latents_per_chunk=stream.latents_per_chunk))
         except ValueError as exc:
@@ -130,11 +161,13 @@ class _Playback:
 
 
 class Bridge:
-    """The daemon: one UDP socket, one protocol endpoint, one generation worker."""
+    """The daemon: one UDP socket, one protocol endpoint, one generation worker per device."""
 
-    def __init__(self, config: BridgeConfig, backend: WorldBackend, *, clock=time.monotonic) -> None:
+    def __init__(self, config: BridgeConfig, backend: WorldBackend | Sequence[WorldBackend], *,
+                 clock=time.monotonic) -> None:
         self.config = config
-        self.backend = backend
+        self.backends = [backend] if isinstance(backend, WorldBackend) else list(backend)
+        self.backend = backend = self.backends[0]
         self.clock = clock
         spec = backend.spec
         self.templates = CaptionTemplates.load(config.actions.vocabulary)
@@ -150,7 +183,7 @@ class Bridge:
         self.endpoint.progress = 0.0
         self.sessions: dict[int, _Playback] = {}
         self.udp: UdpEndpoint | None = None
-        self.worker: GenerationWorker | None = None
+        self.worker: WorkerPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._status_message = ""
@@ -166,10 +199,10 @@ class Bridge:
         network = self.config.network
         _, self.udp = await loop.create_datagram_endpoint(lambda: UdpEndpoint(self._on_datagrams),
                                                           local_addr=(network.host, network.port))
-        self.worker = GenerationWorker(backend=self.backend, max_image_pixels=self.config.limits.max_image_pixels,
-                                       stall_timeout_s=self.config.backend.stall_timeout,
-                                       post=lambda item: loop.call_soon_threadsafe(self._on_worker, item),
-                                       clock=self.clock)
+        self.worker = WorkerPool(backends=self.backends, max_image_pixels=self.config.limits.max_image_pixels,
+                                 stall_timeout_s=self.config.backend.stall_timeout,
+                                 post=lambda item: loop.call_soon_threadsafe(self._on_worker, item),
+                                 clock=self.clock)
         self.worker.start()
         return self.udp.local_address
 
@@ -187,6 +220,13 @@ class Bridge:
         if self.udp is not None and self.udp.transport is not None:
             self.udp.transport.close()
         self.closed.set()
+
+    def load(self, now: float | None = None) -> Load:
+        """Sessions and streaming rate right now, for the discovery record."""
+        now = self.clock() if now is None else now
+        fps = sum(sum(1 for t in p.sent_times if now - t <= 1.0) for p in self.sessions.values())
+        return Load(devices=len(self.backends), sessions=len(self.sessions),
+                    max_sessions=self.config.limits.max_sessions, fps=float(fps))
 
     # --- inputs -----------------------------------------------------------------------------
 
@@ -465,15 +505,24 @@ class Bridge:
         self._process(now)
 
 
+async def _keep_load_current(bridge: Bridge, advertisement: Advertisement) -> None:
+    while True:
+        await asyncio.sleep(LOAD_REFRESH_S)
+        await advertisement.update(bridge.load())
+
+
 async def run_bridge(config: BridgeConfig, *, stop: asyncio.Event, started: asyncio.Future | None = None,
                      backend: WorldBackend | None = None) -> None:
     """Serve until ``stop`` is set, then shut down in order within the shutdown timeout."""
-    bridge = Bridge(config, backend or build_backend(config))
+    bridge = Bridge(config, backend or build_backends(config))
     async with AsyncExitStack() as stack:
         address = await bridge.start()
         stack.push_async_callback(bridge.close)
         if config.network.advertise_enabled:
-            await stack.enter_async_context(advertise(config, bridge.backend.spec, address[1]))
+            advertisement = await stack.enter_async_context(
+                advertise(config, bridge.backend.spec, address[1], load=bridge.load()))
+            refresher = asyncio.create_task(_keep_load_current(bridge, advertisement))
+            stack.callback(refresher.cancel)
         log.info("yume-bridge %s serving the %s backend on udp://%s:%d", __version__, config.backend.name,
                  address[0], address[1])
         if started is not None and not started.done():

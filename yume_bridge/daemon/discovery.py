@@ -20,6 +20,34 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Load:
+    """What a daemon can take on, advertised in its TXT record so that clients pick the least loaded."""
+
+    devices: int
+    sessions: int
+    max_sessions: int
+    fps: float
+    """Frames per second the daemon streams right now, all sessions together."""
+
+    @property
+    def free_sessions(self) -> int:
+        return max(0, self.max_sessions - self.sessions)
+
+    def properties(self) -> dict[str, str]:
+        return {"devices": str(self.devices), "sessions": str(self.sessions), "max_sessions": str(self.max_sessions),
+                "free": str(self.free_sessions), "load_fps": f"{self.fps:.1f}"}
+
+    @classmethod
+    def from_properties(cls, properties: dict[str, str]) -> Load | None:
+        """None for a daemon that does not advertise its load (an older version) or garbles it."""
+        try:
+            return cls(devices=int(properties["devices"]), sessions=int(properties["sessions"]),
+                       max_sessions=int(properties["max_sessions"]), fps=float(properties["load_fps"]))
+        except (KeyError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
 class Daemon:
     """A daemon found on the network."""
 
@@ -27,6 +55,48 @@ class Daemon:
     host: str
     port: int
     properties: dict[str, str]
+
+    @property
+    def load(self) -> Load | None:
+        return Load.from_properties(self.properties)
+
+
+def least_loaded(daemons: list[Daemon]) -> Daemon | None:
+    """The daemon with the most free session slots per device, then the least streaming; unknown load last."""
+    def rank(daemon: Daemon) -> tuple:
+        load = daemon.load
+        if load is None:
+            return (1, 0.0, 0.0, daemon.name)
+        return (0 if load.free_sessions else 2, -load.free_sessions / max(1, load.devices), load.fps, daemon.name)
+
+    return min(daemons, key=rank, default=None)
+
+
+class Advertisement:
+    """A registered service whose load fields can be refreshed while it runs."""
+
+    def __init__(self, zc: AsyncZeroconf | None, info: AsyncServiceInfo) -> None:
+        self._zc = zc
+        self._info = info
+        self._load: Load | None = None
+
+    async def update(self, load: Load) -> None:
+        """Re-announce the TXT record when the load changed (at most as often as it is called)."""
+        if self._zc is None or load == self._load:
+            return
+        self._load = load
+        old = self._info
+        self._info = AsyncServiceInfo(old.type, old.name, port=old.port, server=old.server, addresses=old.addresses,
+                                      properties={**_decoded(old.properties), **load.properties()})
+        try:
+            await self._zc.async_update_service(self._info)
+        except Exception as exc:  # noqa: BLE001 - a stale load figure is harmless
+            log.debug("zeroconf update failed: %s", exc)
+
+
+def _decoded(properties: dict) -> dict[str, str]:
+    return {k.decode() if isinstance(k, bytes) else k: (v or b"").decode() if isinstance(v, bytes) else (v or "")
+            for k, v in properties.items()}
 
 
 def _addresses(host: str) -> list[bytes]:
@@ -50,7 +120,8 @@ def _zeroconf(interfaces: list[str] | None) -> AsyncZeroconf:
 
 
 @asynccontextmanager
-async def advertise(config, spec, port: int, interfaces: list[str] | None = None) -> AsyncIterator[None]:
+async def advertise(config, spec, port: int, interfaces: list[str] | None = None,
+                    load: Load | None = None) -> AsyncIterator[Advertisement]:
     """Register the service for the lifetime of the context; unregister on exit."""
     properties = {
         "protocol": str(PROTOCOL_VERSION),
@@ -61,6 +132,7 @@ async def advertise(config, spec, port: int, interfaces: list[str] | None = None
         "height": str(spec.height),
         "fps": f"{config.stream.fps:g}",
         "token": "required" if config.network.token else "none",
+        **(load.properties() if load is not None else {}),
     }
     hostname = socket.gethostname().split(".")[0] or "yume"
     info = AsyncServiceInfo(SERVICE_TYPE, f"{hostname}-{port}.{SERVICE_TYPE}", port=port, properties=properties,
@@ -72,10 +144,10 @@ async def advertise(config, spec, port: int, interfaces: list[str] | None = None
     except Exception as exc:  # noqa: BLE001 - discovery is a convenience; the daemon serves without it
         log.warning("zeroconf advertisement failed (%s); clients must be given host and port", exc)
         await zc.async_close()
-        yield
+        yield Advertisement(None, info)
         return
     try:
-        yield
+        yield Advertisement(zc, info)
     finally:
         try:
             await asyncio.wait_for(zc.async_unregister_service(info), 2.0)
@@ -101,7 +173,7 @@ async def browse(timeout: float = 2.0, interfaces: list[str] | None = None) -> l
             info = AsyncServiceInfo(SERVICE_TYPE, name)
             if await info.async_request(zc.zeroconf, 1000):
                 addresses = info.parsed_addresses()
-                props = {k.decode(): (v or b"").decode() for k, v in info.properties.items()}
+                props = _decoded(info.properties)
                 found.append(Daemon(name, addresses[0] if addresses else "", info.port or 0, props))
         return found
     finally:

@@ -27,6 +27,7 @@ __all__ = [
     "T5",
     "TOKENIZER",
     "VAE",
+    "missing_files",
     "read_args",
 ]
 
@@ -40,6 +41,15 @@ REQUIRED_FILES = (CONFIG, DIT, VAE, T5)
 
 IGNORED_DIT_PREFIXES = ("sideblock.", "mask_token")
 """Training-only modules (MDT masking) that a checkpoint might carry; never used at inference (§1.3)."""
+
+
+def missing_files(folder: Path) -> list[str]:
+    """A fast first look that needs no torch: one line per file the folder lacks; [] when all are there."""
+    if not folder.is_dir():
+        return [f"{folder} is not a directory"]
+    if not any(folder.iterdir()):
+        return [f"{folder} is empty: download the Yume-5B-720P weights into it (see docs/model.md)"]
+    return [f"{name} is missing" for name in REQUIRED_FILES if not (folder / name).is_file()]
 
 
 def read_args(folder: Path) -> YumeArgs:

@@ -322,5 +322,7 @@ def format_table(results: dict) -> str:
         lines.append(f"sustained stream 960x544 at {stream['requested_fps']:g} fps requested: {stream['fps']} "
                      f"frames/s, {stream['frames_complete']} complete, {stream['frames_lost']} lost")
     latency = results["input_latency_preview"]
-    lines.append(f"input-to-frame latency (preview, chunk {latency['chunk_ms']} ms): {latency['latency_ms']}")
+    figures = latency["latency_ms"]
+    spread = "  ".join(f"{k} {figures[k]:.0f} ms" for k in ("p50", "p90", "p99", "max") if k in figures)
+    lines.append(f"input-to-frame latency (preview, chunk {latency['chunk_ms']} ms): {spread or 'no input reflected'}")
     return "\n".join(lines)

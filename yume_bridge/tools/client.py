@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from yume_bridge.actions import Axes, AxisQuantizer
+from yume_bridge.actions import Action, Axes, AxisQuantizer
 from yume_bridge.daemon.udp import CallbackDatagramProtocol
 from yume_bridge.protocol.client import (
     ClientEndpoint,
@@ -72,6 +72,8 @@ def parse_script(text: str) -> tuple[ScriptStep, ...]:
             else:
                 raise ValueError(f"unknown key {key!r} in script step {item!r}")
         steps.append(ScriptStep((float(move[0]), float(move[1])), (float(look[0]), float(look[1])), seconds))
+    if not steps:
+        raise ValueError("the script is empty: give at least one KEYS:DURATION step (e.g. W:2s, or none:5s to stand)")
     return tuple(steps)
 
 
@@ -111,6 +113,7 @@ class Summary:
     fps: float = 0.0
     latency_ms: dict[str, float] = field(default_factory=dict)
     actions: list[int] = field(default_factory=list)
+    action_names: list[str] = field(default_factory=list)
     events_acknowledged: list[int] = field(default_factory=list)
     rtt_ms: float | None = None
     status_states: list[str] = field(default_factory=list)
@@ -150,9 +153,16 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 async def run_client(options: ClientOptions, clock: Callable[[], float] = time.monotonic,
-                     on_frame: Callable[[FrameReceived], None] | None = None) -> Summary:
-    """Run one scripted session against a daemon and summarise what arrived."""
+                     on_frame: Callable[[FrameReceived], None] | None = None,
+                     progress: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> Summary:
+    """Run one scripted session against a daemon and summarise what arrived.
+
+    ``progress`` receives a line for people (connecting, connected, one a second while streaming);
+    setting ``stop`` ends the session early and still returns the summary of what arrived.
+    """
     loop = asyncio.get_running_loop()
+    say = progress or (lambda line: None)
+    stopping = stop or asyncio.Event()
 
     def new_endpoint() -> ClientEndpoint:
         return ClientEndpoint(fps=options.fps, quality=options.quality, max_datagram=options.max_datagram,
@@ -193,7 +203,10 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
         while (event := client.next_event()) is not None:
             if isinstance(event, Connected):
                 summary.connected = True
-                summary.width, summary.height = event.welcome.width, event.welcome.height
+                welcome = event.welcome
+                summary.width, summary.height = welcome.width, welcome.height
+                say(f"connected to {options.host}:{options.port}: {welcome.backend} world {welcome.width}x"
+                    f"{welcome.height} at {welcome.fps:g} fps, daemon {welcome.daemon_version}, state {welcome.state}")
             elif isinstance(event, FrameReceived):
                 header = event.frame.header
                 summary.frames_complete += 1
@@ -202,6 +215,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                     summary.first_frame_s = round(now - started_at, 3)
                 if not summary.actions or summary.actions[-1] != header.action:
                     summary.actions.append(header.action)
+                    summary.action_names.append(Action.from_id(header.action).label)
                 if header.input_seq > reflected_up_to:
                     for seq in [s for s in input_sent if reflected_up_to < s <= header.input_seq]:
                         latencies.append((now - input_sent.pop(seq)) * 1e3)
@@ -263,9 +277,10 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
         input_sent.clear()
         reflected_up_to = 0
         state["uploaded"] = options.image is None
+        say(f"connecting to {options.host}:{options.port} ...")
         client.connect(clock())
         flush()
-        while client.state is ClientState.CONNECTING:
+        while client.state is ClientState.CONNECTING and not stopping.is_set():
             await step()
         if client.state is not ClientState.CONNECTED:
             return False
@@ -280,8 +295,10 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
 
     try:
         if not await establish():
-            if not summary.errors:
-                summary.errors.append("daemon unreachable")
+            if not summary.errors or any("unreachable" in error for error in summary.errors):
+                summary.errors = [f"daemon unreachable: no answer from {options.host}:{options.port}; is "
+                                      "`yume-bridge serve` running there, on that port (--port)? "
+                                      "`yume-bridge discover` lists daemons on the LAN"]
             return summary
         script_start = clock()
         timeline = []
@@ -296,7 +313,8 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
         next_ping = script_start
         event_id = 0
         backoff = 0.25
-        while clock() < end:
+        next_report = script_start + 1.0
+        while clock() < end and not stopping.is_set():
             if client.state is not ClientState.CONNECTED:
                 if not options.reconnect:
                     break
@@ -309,6 +327,9 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                 continue
             now = clock()
             elapsed = now - script_start
+            if now >= next_report:
+                next_report = now + 1.0
+                say(_progress_line(elapsed, frame_times, latencies, summary))
             while pending_events and pending_events[0][0] <= elapsed:
                 event_id += 1
                 client.send_event(now, event_id, pending_events.pop(0)[1])
@@ -351,6 +372,14 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     return summary
 
 
+def _progress_line(elapsed: float, frame_times: list[float], latencies: list[float], summary: Summary) -> str:
+    recent = [t for t in frame_times if t >= frame_times[-1] - 1.0] if frame_times else []
+    latency = f"latency p50 {np.percentile(latencies[-60:], 50):.0f} ms" if latencies else "latency -"
+    action = summary.action_names[-1] if summary.action_names else "-"
+    return (f"{elapsed:5.1f} s  {len(recent):3d} fps  {summary.frames_complete} frames  {latency}  "
+            f"action {action}")
+
+
 async def _wait(wake: asyncio.Event, client: ClientEndpoint, clock, limit: float = 0.05) -> None:
     timer = client.get_timer()
     timeout = limit if timer is None else max(0.0, min(limit, timer - clock()))
@@ -359,3 +388,40 @@ async def _wait(wake: asyncio.Event, client: ClientEndpoint, clock, limit: float
     except asyncio.TimeoutError:
         pass
     wake.clear()
+
+
+async def probe(host: str, port: int, token: str | None = None, timeout_s: float = 1.0,
+                clock: Callable[[], float] = time.monotonic):
+    """The daemon's welcome if one answers at host:port within ``timeout_s``, else None; the probe says bye."""
+    loop = asyncio.get_running_loop()
+    client = ClientEndpoint(token=token)
+    wake = asyncio.Event()
+
+    def on_datagram(data: bytes, address: tuple) -> None:
+        client.receive_datagram(data, clock())
+        wake.set()
+
+    try:
+        transport, _ = await loop.create_datagram_endpoint(lambda: CallbackDatagramProtocol(on_datagram),
+                                                           remote_addr=(host, port))
+    except OSError:
+        return None
+    welcome = None
+    try:
+        client.connect(clock())
+        deadline = clock() + timeout_s
+        while client.state is ClientState.CONNECTING and clock() < deadline:
+            for datagram in client.datagrams_to_send():
+                transport.sendto(datagram)
+            await _wait(wake, client, clock, max(0.0, min(0.05, deadline - clock())))
+            client.handle_timer(clock())
+            while (event := client.next_event()) is not None:
+                if isinstance(event, Connected):
+                    welcome = event.welcome
+        if client.state is ClientState.CONNECTED:
+            client.close(clock())
+        for datagram in client.datagrams_to_send():
+            transport.sendto(datagram)
+    finally:
+        transport.close()
+    return welcome

@@ -1,0 +1,104 @@
+"""Sequence parallelism for the DiT over torch.distributed: Ulysses all-to-all attention.
+
+Each of P ranks holds a contiguous 1/P of the token sequence (history and
+predicted tokens together, padded at the end to a multiple of P). Everything in a
+block except self-attention works per token, so it runs on the local shard
+unchanged. Self-attention swaps the split: one all-to-all turns
+[B, L/P, heads, d] into [B, L, heads/P, d], every rank attends over the whole
+sequence for its share of the heads, and a second all-to-all turns it back
+(DeepSpeed-Ulysses). The heads must divide by P: the 5B model's 24 heads split
+2, 3, 4, 6, 8, 12 or 24 ways.
+
+The process group is PyTorch's own: NCCL on GPUs, gloo on CPU (the tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+__all__ = ["SequenceShard", "gather_sequence", "shard_sequence", "ulysses_attention"]
+
+
+@dataclass(frozen=True)
+class SequenceShard:
+    """Which tokens of a sequence of ``length`` this rank holds: [start, stop) of the padded sequence."""
+
+    length: int
+    world_size: int
+    rank: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError(f"rank {self.rank} is outside a group of {self.world_size}")
+
+    @property
+    def local_length(self) -> int:
+        return -(-self.length // self.world_size)
+
+    @property
+    def padded_length(self) -> int:
+        return self.local_length * self.world_size
+
+    @property
+    def start(self) -> int:
+        return self.rank * self.local_length
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.local_length
+
+    def segment_lengths(self, lengths: tuple[int, ...]) -> tuple[int, ...]:
+        """How many of this shard's tokens fall in each segment; padding counts to the last segment."""
+        local, offset = [], 0
+        for index, size in enumerate(lengths):
+            end = offset + size if index < len(lengths) - 1 else self.padded_length
+            local.append(max(0, min(end, self.stop) - max(offset, self.start)))
+            offset += size
+        return tuple(local)
+
+
+def shard_sequence(x: torch.Tensor, shard: SequenceShard, dim: int = 1, pad_value: float = 0.0) -> torch.Tensor:
+    """This rank's slice of ``x`` along ``dim`` after padding the sequence to ``shard.padded_length``."""
+    pad = shard.padded_length - x.shape[dim]
+    if pad:
+        widths = [0, 0] * (x.dim() - 1 - dim) + [0, pad]
+        x = F.pad(x, widths, value=pad_value)
+    return x.narrow(dim, shard.start, shard.local_length)
+
+
+def gather_sequence(x: torch.Tensor, shard: SequenceShard, group: dist.ProcessGroup | None = None) -> torch.Tensor:
+    """Every rank's shard of [B, L/P, ...] joined along dim 1, padding removed → [B, L, ...] on all ranks."""
+    parts = [torch.empty_like(x) for _ in range(shard.world_size)]
+    dist.all_gather(parts, x.contiguous(), group=group)
+    return torch.cat(parts, dim=1)[:, : shard.length]
+
+
+def _all_to_all(x: torch.Tensor, scatter_dim: int, gather_dim: int, group: dist.ProcessGroup | None) -> torch.Tensor:
+    """Split ``x`` into world-size pieces along ``scatter_dim``, exchange, join the received ones on ``gather_dim``."""
+    world_size = dist.get_world_size(group)
+    sent = [piece.contiguous() for piece in x.chunk(world_size, dim=scatter_dim)]
+    received = [torch.empty_like(sent[0]) for _ in range(world_size)]
+    dist.all_to_all(received, sent, group=group)
+    return torch.cat(received, dim=gather_dim)
+
+
+def ulysses_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, shard: SequenceShard,
+                      group: dist.ProcessGroup | None = None) -> torch.Tensor:
+    """Full bidirectional attention of sequence-sharded q, k, v [B, L/P, heads, d] → [B, L/P, heads, d].
+
+    The padding at the end of the sequence is cut off before attending, so it is never a key.
+    """
+    heads = q.shape[2]
+    if heads % shard.world_size:
+        raise ValueError(f"{heads} heads do not split over {shard.world_size} ranks; choose a divisor of {heads}")
+    # [B, L/P, n, d] -> [B, L_padded, n/P, d]: every token, this rank's heads.
+    q, k, v = (_all_to_all(t, scatter_dim=2, gather_dim=1, group=group) for t in (q, k, v))
+    real = shard.length
+    out = F.scaled_dot_product_attention(q[:, :real].transpose(1, 2), k[:, :real].transpose(1, 2),
+                                         v[:, :real].transpose(1, 2)).transpose(1, 2)  # [B, L, n/P, d]
+    out = F.pad(out, (0, 0, 0, 0, 0, shard.padded_length - real))  # [B, L_padded, n/P, d]
+    return _all_to_all(out, scatter_dim=1, gather_dim=2, group=group)  # [B, L/P, n, d]
