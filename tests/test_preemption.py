@@ -6,10 +6,25 @@ import numpy as np
 import pytest
 
 from yume_bridge.actions import Action, Look, Movement
-from yume_bridge.backends.base import ChunkRequest, StartRequest, WorldSpec, frames_for_latents, latent_of_frame
+from yume_bridge.backends.base import (
+    ChunkRequest,
+    ChunkTiming,
+    StartRequest,
+    WorldSpec,
+    frames_for_latents,
+    latent_of_frame,
+)
 from yume_bridge.backends.preview import PreviewBackend
 from yume_bridge.config import BackendConfig, BridgeConfig, NetworkConfig, SimulatedGenerator, StreamConfig
-from yume_bridge.daemon.scheduling import PlaybackPosition, Shown, plan_cut
+from yume_bridge.daemon.scheduling import (
+    GenerationEstimate,
+    PendingChange,
+    PlaybackPosition,
+    Shown,
+    breakdown,
+    plan_cut,
+)
+from yume_bridge.daemon.worker import ChunkTimes
 from yume_bridge.protocol.wire import FrameFlags
 from yume_bridge.tools.client import ClientOptions, parse_script, run_client
 
@@ -61,6 +76,43 @@ def test_a_second_cut_of_the_same_chunk_keeps_no_more_than_the_first():
     cut = plan_cut(shown=shown, wanted_action=STRAFE.id, wanted_events=0, newest_taken=(5, STRAFE.id + 1, 0),
                    position=position(), latent_limit=3)
     assert cut is not None and cut.latents == 3 and cut.keep_frames == 9
+
+
+def test_the_breakdown_splits_a_change_into_stages_that_add_up_to_its_total():
+    change = PendingChange(arrived_at=100.0, action=STRAFE.id, events_version=0)
+    times = ChunkTimes(asked_at=100.5, started_at=100.6, timing=ChunkTiming(sample_s=0.25, first_decode_s=0.05),
+                       encode_s=0.002)
+    stages = breakdown(change, times, ready_at=100.902, sent_at=101.0)
+    assert (stages.wait_ms, stages.queue_ms, stages.generate_ms, stages.decode_ms, stages.encode_ms) == pytest.approx(
+        (500, 100, 250, 50, 2))
+    assert stages.pacing_ms == pytest.approx(98) and stages.total_ms == pytest.approx(1000)
+    parts = (stages.wait_ms, stages.queue_ms, stages.generate_ms, stages.decode_ms, stages.encode_ms, stages.pacing_ms)
+    assert sum(parts) == pytest.approx(stages.total_ms)
+
+
+def test_a_chunk_asked_for_before_the_change_arrived_counts_no_wait():
+    change = PendingChange(arrived_at=100.0, action=STRAFE.id, events_version=0)
+    times = ChunkTimes(asked_at=99.9, started_at=100.1, timing=None, encode_s=0.002)
+    stages = breakdown(change, times, ready_at=100.4, sent_at=100.4)
+    assert stages.wait_ms == 0 and stages.queue_ms == pytest.approx(100)
+
+
+def test_a_generator_slower_than_playback_is_asked_earlier_than_its_first_frame_needs():
+    fast = GenerationEstimate(first_frame_s=0.3, whole_chunk_s=0.9)
+    slow = GenerationEstimate(first_frame_s=0.3, whole_chunk_s=3.0)
+    assert fast.lead_s(chunk_frames=29, fps=FPS) == pytest.approx(0.3)
+    assert slow.lead_s(chunk_frames=29, fps=FPS) == pytest.approx(3.0 - 28 / FPS)
+    assert fast.faster_than_playback(chunk_frames=29, fps=FPS) and not slow.faster_than_playback(chunk_frames=29,
+                                                                                                 fps=FPS)
+
+
+def test_the_estimate_follows_the_measured_times():
+    estimate = GenerationEstimate(first_frame_s=0.5)
+    estimate.add_first_frame(0.3)  # the first measurement replaces the guess
+    assert estimate.first_frame_s == pytest.approx(0.3)
+    for _ in range(30):
+        estimate.add_first_frame(0.8)
+    assert estimate.first_frame_s == pytest.approx(0.8, abs=0.01)
 
 
 def spec() -> WorldSpec:
