@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# System packages the plugin tests need: mono + NUnit (Unity core), cmake + g++ + doctest + libturbojpeg
-# (Unreal core). Installs only what is missing; needs root or sudo when something is.
+# System packages the tests need: mono + NUnit (Unity core), cmake + g++ + doctest + libturbojpeg
+# (Unreal core), chromium + chromium-driver (the studio's headless browser test). Installs only what is
+# missing; needs root or sudo when something is.
 set -euo pipefail
 
-packages=(mono-mcs mono-runtime nunit-console libnunit-cil-dev cmake g++ make pkg-config libturbojpeg0-dev doctest-dev nlohmann-json3-dev)
+packages=(mono-mcs mono-runtime nunit-console libnunit-cil-dev cmake g++ make pkg-config libturbojpeg0-dev doctest-dev nlohmann-json3-dev
+          chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -59,7 +59,8 @@ def daemon_process():
 
     def start(*args: str) -> int:
         port = free_udp_port()
-        process = subprocess.Popen([sys.executable, "-m", "yume_bridge", "serve", "--port", str(port), *args],
+        command = [sys.executable, "-m", "yume_bridge", "serve", "--port", str(port), "--web-port", "0", *args]
+        process = subprocess.Popen(command,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         processes.append(process)
         token = args[args.index("--token") + 1] if "--token" in args else None

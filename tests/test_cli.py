@@ -73,3 +73,24 @@ def test_the_client_explains_an_unreachable_daemon():
         result = CliRunner().invoke(main, ["client", "--host", "127.0.0.1", "--port", "9", "--script", "W:1s"])
     assert result.exit_code == 1
     assert "unreachable" in result.output
+
+
+def test_the_studio_is_on_at_loopback_and_off_beyond_it_unless_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert config_from_options(_options()).web.enabled
+    assert not config_from_options(_options(host="0.0.0.0")).web.enabled
+    beyond = config_from_options(_options(host="0.0.0.0", web=True, web_port=48001))
+    assert beyond.web.enabled and beyond.web.port == 48001 and beyond.network.token  # never without the token
+    assert not config_from_options(_options(web=False)).web.enabled
+
+
+def test_a_busy_studio_port_is_explained_instead_of_a_traceback():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--port", "0", "--web-port", str(port), "--no-advertise"])
+    assert result.exit_code != 0 and "cannot serve the studio" in result.output and "--no-web" in result.output
+    assert "Traceback" not in result.output

@@ -17,6 +17,7 @@ import click
 
 from yume_bridge import __version__
 from yume_bridge.config import (
+    DEFAULT_WEB_PORT,
     ActionConfig,
     BackendConfig,
     BridgeConfig,
@@ -24,10 +25,12 @@ from yume_bridge.config import (
     NetworkConfig,
     SimulatedGenerator,
     StreamConfig,
+    WebConfig,
     load_toml,
+    web_default,
     with_limits,
 )
-from yume_bridge.protocol.wire import DEFAULT_PORT, Encoding
+from yume_bridge.protocol.wire import DEFAULT_DATAGRAM, DEFAULT_PORT, MAX_DATAGRAM, Encoding
 
 log = logging.getLogger("yume_bridge")
 
@@ -124,6 +127,10 @@ def main() -> None:
 @click.option("--token", default=None, help="Shared token clients must prove.")
 @click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--advertise/--no-advertise", default=None, help="Zeroconf advertisement [default: on off loopback].")
+@click.option("--web/--no-web", default=None,
+              help="Serve the browser studio over HTTP/WebSocket [default: on at loopback, off elsewhere].")
+@click.option("--web-port", default=DEFAULT_WEB_PORT, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port of the studio (0: any free port).")
 @click.option("--stall-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds a chunk may make no progress before it is given up.")
 @click.option("--fail-every", default=0, type=click.IntRange(0), help="preview: fail every n-th chunk (drills).")
@@ -167,7 +174,7 @@ def _print_config(ctx: click.Context, options: dict[str, Any]) -> None:
     for name in names:
         value = options[name]
         shown = "(hidden)" if name == "token" and value else value
-        shown = "auto" if shown is None and name == "advertise" else shown
+        shown = "auto" if shown is None and name in ("advertise", "web") else shown
         source = sources.get(ctx.get_parameter_source(name), "default")
         click.echo(f"{name.replace('_', '-'):<{width}}  {shown!s:<24}  {source}")
 
@@ -188,6 +195,8 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
                             latents_per_chunk=options.get("latents_per_chunk", 8),
                             preempt=options.get("preempt", "auto")),
         actions=ActionConfig(vocabulary=options["vocabulary"], speed=options["speed"]),
+        web=WebConfig(enabled=web_default(network, options.get("web")),
+                      port=options.get("web_port", DEFAULT_WEB_PORT)),
         backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),
                               device=options["device"], devices=_devices(options.get("devices") or ""),
                               dtype=options["dtype"], steps=options["steps"],
@@ -240,6 +249,8 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
         asyncio.run(main_task())
     except KeyboardInterrupt:
         pass
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot serve on {config.network.host}:{config.network.port}: "
                                    f"{exc.strerror or exc}") from None
@@ -248,7 +259,9 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
 @main.command()
 @click.option("--host", default=None, help="Daemon address [default: 127.0.0.1 if a daemon answers, else one "
               "found on the LAN].")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--port", default=None, type=int, help=f"[default: {DEFAULT_PORT} over UDP, {DEFAULT_WEB_PORT} over ws]")
+@click.option("--transport", type=click.Choice(["udp", "ws"]), default="udp", show_default=True,
+              help="UDP, or the studio's WebSocket (the same protocol; frames never lost, never NACKed).")
 @click.option("--token", default=None)
 @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Start image to upload.")
 @click.option("--prompt", default="", help="Scene text (a text start when no image is given).")
@@ -260,7 +273,8 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write received frames here.")
 @click.option("--fps", default=0.0, type=float, help="Wanted fps [default: the daemon's].")
 @click.option("--quality", default=85, type=click.IntRange(1, 100))
-@click.option("--max-datagram", default=1200, show_default=True, type=click.IntRange(576, 65000))
+@click.option("--max-datagram", default=None, type=click.IntRange(576, 65000),
+              help="Largest fragment datagram [default: 1200 over UDP, 65000 over ws].")
 @click.option("--encoding", type=click.Choice(["msgpack", "json"]), default="msgpack", show_default=True)
 @click.option("--preempt", type=click.Choice(["latent", "off"]), default=None,
               help="Ask the daemon to cut chunks at latent boundaries, or never [default: the daemon's policy].")
@@ -269,7 +283,7 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
 @click.option("--quiet", is_flag=True, help="Only the JSON summary; no progress lines on stderr.")
 def client(**options: Any) -> None:
     """Play a scripted session against a daemon and print a JSON summary."""
-    from yume_bridge.tools.client import ClientOptions, parse_script
+    from yume_bridge.tools.client import ClientOptions, Transport, parse_script
 
     try:
         script = parse_script(options["script"])
@@ -277,15 +291,20 @@ def client(**options: Any) -> None:
         image = _start_image(options["image"]) if options["image"] else None
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    transport = Transport(options["transport"])
+    over_websocket = transport is Transport.WEBSOCKET
     say = (lambda line: None) if options["quiet"] else (lambda line: click.echo(line, err=True))
-    host, port = options["host"], options["port"]
+    host = options["host"]
+    port = options["port"] or (DEFAULT_WEB_PORT if over_websocket else DEFAULT_PORT)
     if host is None:
-        host, port = _choose_daemon(port, options["token"], say)
+        host, port = ("127.0.0.1", port) if over_websocket else _choose_daemon(port, options["token"], say)
     client_options = ClientOptions(
         host=host, port=port, token=options["token"], image=image, prompt=options["prompt"],
         seed=options["seed"], script=script, events=events, tail_s=options["tail"], fps=options["fps"],
-        quality=options["quality"], max_datagram=options["max_datagram"], encoding=Encoding(options["encoding"]),
-        output=options["out"], reconnect=options["reconnect"], preempt=options.get("preempt"))
+        quality=options["quality"], encoding=Encoding(options["encoding"]),
+        max_datagram=options["max_datagram"] or (MAX_DATAGRAM if over_websocket else DEFAULT_DATAGRAM),
+        output=options["out"], reconnect=options["reconnect"], transport=transport,
+        preempt=options.get("preempt"))
     summary = _run_client_until_interrupted(client_options, say)
     if options["out"] is not None:
         _write_animation(options["out"])
@@ -435,27 +454,36 @@ def check_weights_command(folder: Path) -> None:
               help="Instead: this many concurrent clients for --seconds.")
 @click.option("--load-fps", default=16.0, show_default=True, type=float, help="Frame rate of each --load client.")
 @click.option("--soak", "soak_minutes", type=float, default=None, help="Instead: sessions come and go for N minutes.")
+@click.option("--transports", "compare_transports", is_flag=True,
+              help="Instead: the reference client over UDP and over WebSocket, alternating rounds.")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Rounds of --transports.")
 @click.option("--latency", is_flag=True,
               help="Instead: key change to frame, pre-emption off/on x speed 1/1.5/3x x 8/4 latents (about 5 min).")
 @click.option("--ttff", default=0.3, show_default=True, type=click.FloatRange(0.0, 10.0),
               help="With --latency: the emulated time to first frame, seconds.")
 def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
-          soak_minutes: float | None, latency: bool, ttff: float) -> None:
+          soak_minutes: float | None, compare_transports: bool, rounds: int, latency: bool, ttff: float) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
     from yume_bridge.tools.bench import (
         format_latency_table,
         format_loss_table,
         format_table,
+        format_transport_table,
         latency_matrix,
         load,
         lossy_link,
         run_benchmarks,
         soak,
+        transports,
     )
 
     if latency:
         rows = asyncio.run(latency_matrix(ttff_s=ttff, seconds=max(seconds, 20.0)))
         click.echo(json.dumps(rows, indent=2) if as_json else format_latency_table(rows))
+        return
+    if compare_transports:
+        figures = asyncio.run(transports(max(seconds, 6.0), rounds=rounds, quality=quality))
+        click.echo(json.dumps(figures, indent=2) if as_json else format_transport_table(figures))
         return
 
     if clients is not None:

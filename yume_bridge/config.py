@@ -16,6 +16,8 @@ from typing import Any
 
 from yume_bridge.protocol.wire import DEFAULT_PORT, Limits
 
+DEFAULT_WEB_PORT = DEFAULT_PORT + 1
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -107,6 +109,24 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The browser studio: HTTP and WebSocket on the daemon's host (``--web``, ``--web-port``)."""
+
+    enabled: bool = False
+    """Library default off; ``yume-bridge serve`` turns it on at loopback (see ``web_default``)."""
+    port: int = DEFAULT_WEB_PORT
+    max_queued_frame_bytes: int = 4 * 1024 * 1024
+    """Frame bytes waiting for one slow browser; beyond this its oldest waiting frames are dropped whole."""
+    max_queued_control: int = 1024
+    """Control messages waiting for one browser; a peer that lets more pile up is disconnected."""
+
+
+def web_default(network: NetworkConfig, requested: bool | None) -> bool:
+    """``--web/--no-web`` when given, else on at loopback only: off loopback the studio is opt-in."""
+    return network.loopback if requested is None else requested
+
+
+@dataclass(frozen=True)
 class StreamConfig:
     fps: float = 16.0
     max_quality: int = 95
@@ -172,6 +192,7 @@ class BridgeConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     actions: ActionConfig = field(default_factory=ActionConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     limits: Limits = field(default_factory=Limits)
     log_level: str = "info"
     log_format: str = "text"
@@ -192,6 +213,8 @@ class BridgeConfig:
                               f"on {MAX_LATENTS_PER_CHUNK}), got {self.stream.latents_per_chunk}")
         if self.stream.preempt not in PREEMPT_POLICIES:
             raise ConfigError(f"preempt must be one of {', '.join(PREEMPT_POLICIES)}, got {self.stream.preempt!r}")
+        if not 0 <= self.web.port < 65536:
+            raise ConfigError(f"web port must be within 1..65535 (or 0 for any), got {self.web.port}")
         if self.backend.name not in ("preview", "yume"):
             raise ConfigError(f"backend must be preview or yume, got {self.backend.name!r}")
         if self.backend.name == "yume" and self.backend.weights is None:

@@ -32,6 +32,7 @@ from yume_bridge.daemon.scheduling import (
     plan_cut,
 )
 from yume_bridge.daemon.udp import UdpEndpoint
+from yume_bridge.daemon.websocket import StudioServer, WebSocketPeer
 from yume_bridge.daemon.worker import (
     ChunkDone,
     ConditioningInbox,
@@ -161,7 +162,7 @@ class _Playback:
 
 
 class Bridge:
-    """The daemon: one UDP socket, one protocol endpoint, one generation worker per device."""
+    """The daemon: a UDP socket and the studio's WebSocket, one protocol endpoint, a generation worker per device."""
 
     def __init__(self, config: BridgeConfig, backend: WorldBackend | Sequence[WorldBackend], *,
                  clock=time.monotonic) -> None:
@@ -183,6 +184,7 @@ class Bridge:
         self.endpoint.progress = 0.0
         self.sessions: dict[int, _Playback] = {}
         self.udp: UdpEndpoint | None = None
+        self.studio: StudioServer | None = None
         self.worker: WorkerPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -204,6 +206,17 @@ class Bridge:
                                  post=lambda item: loop.call_soon_threadsafe(self._on_worker, item),
                                  clock=self.clock)
         self.worker.start()
+        if self.config.web.enabled:
+            self.studio = StudioServer(host=network.host, config=self.config.web,
+                                       max_message_bytes=self.config.limits.max_control_bytes,
+                                       on_datagrams=self._on_datagrams, on_disconnect=self._on_disconnect)
+            try:
+                await self.studio.start()
+            except OSError as exc:
+                self.studio = None
+                await self.close()
+                raise ConfigError(f"cannot serve the studio on {network.host}:{self.config.web.port}: "
+                                  f"{exc.strerror or exc} (choose another --web-port, or --no-web)") from None
         return self.udp.local_address
 
     async def close(self) -> None:
@@ -219,6 +232,8 @@ class Bridge:
             self._timer.cancel()
         if self.udp is not None and self.udp.transport is not None:
             self.udp.transport.close()
+        if self.studio is not None:
+            await self.studio.close()
         self.closed.set()
 
     def load(self, now: float | None = None) -> Load:
@@ -235,6 +250,12 @@ class Bridge:
         for data, address in batch:
             self.endpoint.receive_datagram(data, address, now)
         self._process(now)
+
+    def _on_disconnect(self, peer: WebSocketPeer) -> None:
+        """A closed browser tab frees its sessions at once (no idle timeout to wait for)."""
+        for session_id in [s for s in self.endpoint.session_ids if self.endpoint.address_of(s) == peer]:
+            self.endpoint.close_session(session_id, "disconnected")
+        self._process(self.clock())
 
     def _on_worker(self, item: object) -> None:
         now = self.clock()
@@ -473,8 +494,12 @@ class Bridge:
     # --- output and timer -------------------------------------------------------------------
 
     def _flush(self) -> None:
+        datagrams = self.endpoint.datagrams_to_send()
+        if self.studio is not None and any(isinstance(address, WebSocketPeer) for _, address in datagrams):
+            self.studio.send([d for d in datagrams if isinstance(d[1], WebSocketPeer)])
+            datagrams = [d for d in datagrams if not isinstance(d[1], WebSocketPeer)]
         if self.udp is not None:
-            self.udp.send(self.endpoint.datagrams_to_send())
+            self.udp.send(datagrams)
 
     def _arm_timer(self, now: float) -> None:
         stall = self.worker.stall_deadline() if self.worker is not None else None
@@ -525,7 +550,14 @@ async def run_bridge(config: BridgeConfig, *, stop: asyncio.Event, started: asyn
             stack.callback(refresher.cancel)
         log.info("yume-bridge %s serving the %s backend on udp://%s:%d", __version__, config.backend.name,
                  address[0], address[1])
+        if bridge.studio is not None:
+            web_host, web_port = bridge.studio.local_address
+            log.info("studio: open http://%s:%d/ in a browser", _url_host(web_host), web_port)
         if started is not None and not started.done():
             started.set_result((bridge, address))
         await stop.wait()
         log.info("shutting down")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -6,6 +6,8 @@
 3. The sustained frame rate one session streams from a daemon process (preview
    backend at a high fps), with frames lost.
 4. Input-to-frame latency with the preview backend at its default settings.
+5. (``--transports``) The reference client over UDP and over the studio's WebSocket, in
+   alternating rounds against one daemon: frames complete, frame rate, input-to-frame latency.
 
 ``--latency`` instead measures how soon a key change shows, with the preview
 world emulating the model's timing: pre-emption off/on × generation at 1×,
@@ -36,7 +38,8 @@ from yume_bridge.protocol.client import ClientEndpoint
 from yume_bridge.protocol.fragment import Reassembler
 from yume_bridge.protocol.messages import Vocabulary
 from yume_bridge.protocol.server import DaemonEndpoint, ServerInfo
-from yume_bridge.tools.client import STAGES, ClientOptions, ScriptStep, run_client
+from yume_bridge.protocol.wire import MAX_DATAGRAM
+from yume_bridge.tools.client import STAGES, ClientOptions, ScriptStep, Transport, run_client
 from yume_bridge.tools.netem import LinkProfile, LossyRelay
 
 
@@ -110,12 +113,13 @@ _daemon_pids: list[int] = []
 
 @contextmanager
 def daemon_process(*args: str):
-    """A ``yume-bridge serve`` subprocess on a free loopback port."""
+    """A ``yume-bridge serve`` subprocess on a free loopback port (the studio off unless ``--web-port`` is given)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    web = () if "--web-port" in args else ("--no-web",)
     process = subprocess.Popen([sys.executable, "-m", "yume_bridge", "serve", "--port", str(port),
-                                "--log-level", "warning", *args], stdout=subprocess.DEVNULL,
+                                "--log-level", "warning", *web, *args], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     _daemon_pids.append(process.pid)
     try:
@@ -163,6 +167,64 @@ async def load(clients: int, seconds: float, fps: float = 16.0) -> dict:
             "latency_p50_ms_per_session": p50s, "frames_lost": sum(s.frames_lost for s in summaries),
             "frames_complete": sum(s.frames_complete for s in summaries),
             "errors": sorted({e for s in summaries for e in s.errors})}
+
+
+def _free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _transport_row(fps: float, transport: Transport, summaries: list) -> dict:
+    p50s = [s.latency_ms.get("p50", 0.0) for s in summaries]
+    p90s = [s.latency_ms.get("p90", 0.0) for s in summaries]
+    return {"fps_requested": fps, "transport": transport.value,
+            "frames_received": sum(s.frames_received for s in summaries),
+            "frames_complete": sum(s.frames_complete for s in summaries),
+            "fps_median": statistics.median(s.fps for s in summaries),
+            "first_frame_s_median": statistics.median(s.first_frame_s or 0.0 for s in summaries),
+            "latency_p50_ms_median": round(statistics.median(p50s), 1),
+            "latency_p90_ms_median": round(statistics.median(p90s), 1),
+            "errors": sorted({e for s in summaries for e in s.errors})}
+
+
+TRANSPORT_RATES = (16.0, 120.0)
+"""The preview's playback rate (latency), and a rate that asks the transport for throughput."""
+
+
+async def transports(seconds: float, rounds: int = 3, quality: int = 85) -> dict:
+    """The reference client over UDP and over WebSocket, alternating rounds against one daemon process per rate."""
+    rows = []
+    for fps in TRANSPORT_RATES:
+        web_port = _free_tcp_port()
+        with daemon_process("--fps", str(fps), "--max-quality", "100", "--web-port", str(web_port)) as port:
+            script = (ScriptStep((0.0, 1.0), (0.0, 0.0), seconds / 2),
+                      ScriptStep((0.0, 1.0), (1.0, 0.0), seconds / 2))
+            common = dict(script=script, tail_s=1.5, fps=fps, quality=quality)
+            over = {Transport.UDP: ClientOptions(port=port, **common),
+                    Transport.WEBSOCKET: ClientOptions(port=web_port, transport=Transport.WEBSOCKET,
+                                                       max_datagram=MAX_DATAGRAM, **common)}
+            summaries: dict = {transport: [] for transport in over}
+            for index in range(rounds):
+                order = list(over) if index % 2 == 0 else list(reversed(over))  # noise hits both alike
+                for transport in order:
+                    summaries[transport].append(await run_client(over[transport]))
+        rows += [_transport_row(fps, transport, runs) for transport, runs in summaries.items()]
+    return {"rounds": rounds, "seconds": seconds, "quality": quality, "rows": rows}
+
+
+def format_transport_table(results: dict) -> str:
+    lines = [f"reference client, UDP vs WebSocket: {results['rounds']} alternating rounds of "
+             f"{results['seconds']:g} s each, q{results['quality']} (medians over rounds)", "",
+             f"{'fps asked':>9} {'transport':<9} {'complete/received':>18} {'fps':>7} {'first frame':>12} "
+             f"{'input→frame p50':>16} {'p90':>8}"]
+    for row in results["rows"]:
+        errors = f"  errors: {row['errors']}" if row["errors"] else ""
+        lines.append(f"{row['fps_requested']:>9g} {row['transport']:<9} "
+                     f"{row['frames_complete']:>8}/{row['frames_received']:<9} {row['fps_median']:>7.2f} "
+                     f"{row['first_frame_s_median']:>10.2f} s {row['latency_p50_ms_median']:>13.1f} ms "
+                     f"{row['latency_p90_ms_median']:>5.0f} ms{errors}")
+    return "\n".join(lines)
 
 
 def _process_figures(pid: int) -> tuple[int, int]:

@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from yume_bridge.protocol.client import (
     WorldStarted,
 )
 from yume_bridge.protocol.wire import Encoding, FrameFlags
+from yume_bridge.tools.websocket_link import WebSocketLink
 
 STAGES = ("wait_ms", "queue_ms", "generate_ms", "decode_ms", "encode_ms", "pacing_ms", "network_ms", "total_ms")
 """The latency breakdown's stages in order (SPEC §6.5); network_ms is measured here, the rest by the daemon."""
@@ -77,6 +79,12 @@ def parse_script(text: str) -> tuple[ScriptStep, ...]:
     return tuple(steps)
 
 
+class Transport(Enum):
+    UDP = "udp"
+    WEBSOCKET = "ws"
+    """The studio's WebSocket: one datagram per message (SPEC §13); ``port`` is then the studio's port."""
+
+
 @dataclass(frozen=True)
 class ClientOptions:
     host: str = "127.0.0.1"
@@ -97,6 +105,7 @@ class ClientOptions:
     output: Path | None = None
     reconnect: bool = False
     """Reconnect with backoff when the daemon goes away (restart, idle timeout)."""
+    transport: Transport = Transport.UDP
     preempt: str | None = None
     """Ask for a pre-emption policy ("latent" or "off"); None: the daemon's."""
 
@@ -177,8 +186,15 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
         flush()  # NACKs leave at once: a retransmission must beat the next frame
         wake.set()
 
-    transport, protocol = await loop.create_datagram_endpoint(lambda: CallbackDatagramProtocol(on_datagram),
-                                                              remote_addr=(options.host, options.port))
+    if options.transport is Transport.WEBSOCKET:
+        try:
+            transport = await WebSocketLink.connect(options.host, options.port, on_datagram)
+        except (OSError, asyncio.TimeoutError) as exc:
+            summary.errors.append(f"daemon unreachable: no studio at {options.host}:{options.port} ({exc})")
+            return summary
+    else:
+        transport, _ = await loop.create_datagram_endpoint(lambda: CallbackDatagramProtocol(on_datagram),
+                                                           remote_addr=(options.host, options.port))
     input_sent: dict[int, float] = {}
     latencies: list[float] = []
     reflected_up_to = 0
@@ -359,6 +375,8 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
             flush()
     finally:
         transport.close()
+        if isinstance(transport, WebSocketLink):
+            await transport.wait_closed()
     account_frames(client)
     if totals["received"]:
         summary.frames_received = totals["received"]
