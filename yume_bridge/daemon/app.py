@@ -272,7 +272,7 @@ class Bridge:
                 else:
                     playback.requested = False
                     if not item.cancelled:
-                        whole = item.queue_s + item.generate_s + item.encode_s
+                        whole = item.generate_s + item.encode_s  # the generator's own speed, without queueing
                         playback.estimate.add_whole_chunk(whole)
                         self._backend_estimate.add_whole_chunk(whole)
         elif isinstance(item, SessionFailed):
@@ -295,8 +295,9 @@ class Bridge:
             return
         if item.times is not None and item.epoch == playback.epoch:
             playback.chunk = item.chunk  # status reports the last chunk begun
-            playback.estimate.add_first_frame(item.ready_at - item.times.asked_at)
-            self._backend_estimate.add_first_frame(item.ready_at - item.times.asked_at)
+            if item.world_chunk > 0:  # a world's first chunk also waited for the world to open
+                playback.estimate.add_first_frame(item.ready_at - item.times.asked_at)
+                self._backend_estimate.add_first_frame(item.ready_at - item.times.asked_at)
         if not playback.frames and playback.next_send_at < now:
             playback.next_send_at = now
         playback.frames.append(item)

@@ -33,7 +33,7 @@ class GenerationEstimate:
     first_frame_s: float
     """From asking for a chunk to its first frame being ready (queue + sampling + first decode + JPEG)."""
     whole_chunk_s: float = 0.0
-    """From asking for a chunk to its last frame being ready."""
+    """From a chunk's start to its last frame being ready: the generator's own speed, without queueing."""
     samples: int = 0
 
     def add_first_frame(self, seconds: float) -> None:
