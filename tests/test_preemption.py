@@ -52,6 +52,13 @@ def test_a_new_action_cuts_the_chunk_at_the_end_of_the_latent_being_shown():
     assert (cut.chunk, cut.latents, cut.keep_frames) == (4, 3, 9)  # latent 2 (frames 5-8) is finished first
 
 
+def test_a_new_event_cuts_the_chunk_even_when_the_action_stays():
+    shown = Shown(chunk=4, world_chunk=4, action=FORWARD.id, events_version=1, frames_sent=3)
+    cut = plan_cut(shown=shown, wanted_action=FORWARD.id, wanted_events=2, newest_taken=(4, FORWARD.id, 1),
+                   position=position())
+    assert cut is not None and (cut.latents, cut.keep_frames) == (2, 5)
+
+
 def test_nothing_is_cut_while_the_pipeline_already_applies_what_is_wanted():
     shown = Shown(chunk=4, world_chunk=4, action=FORWARD.id, events_version=1, frames_sent=7)
     assert plan_cut(shown=shown, wanted_action=FORWARD.id, wanted_events=1, newest_taken=(5, FORWARD.id, 1),
