@@ -5,6 +5,7 @@
 #   Yume.Bridge.dll              Unity layer, type-checked against stubs/ (legacy Input Manager path)
 #   inputsystem/Yume.Bridge.dll  the same with ENABLE_INPUT_SYSTEM (Input System path)
 #   Yume.Bridge.Editor.dll       editor inspector and menu items, against stubs/
+#   Yume.Bridge.Tests.dll        PlayMode tests of the component, against stubs/ (they run in Unity only)
 #   Yume.Bridge.Samples.dll      the BasicViewer sample, against stubs/
 #   YumeBridgeInterop.exe        live interop check against a running daemon
 # The stub assemblies under build/stubs/ are compile-only stand-ins and are never shipped.
@@ -37,7 +38,8 @@ done_
 step "Yume.Bridge.Core.Tests.dll"
 cp "$nunit_dir/nunit.framework.dll" "$out/"
 "${strict[@]}" -target:library -r:"$out/Yume.Bridge.Core.dll" -r:"$out/nunit.framework.dll" \
-  -out:"$out/Yume.Bridge.Core.Tests.dll" -recurse:"$pkg/Tests/Editor/*.cs"
+  -out:"$out/Yume.Bridge.Core.Tests.dll" -recurse:"$pkg/Tests/Editor/*.cs" \
+  "$pkg/Tests/Runtime/LoopbackDaemon.cs" "$pkg/Tests/Runtime/LoopbackStreamTests.cs" # the engine-free PlayMode tests run here too
 done_
 
 step "stubs (UnityEngine, UnityEditor, ...)"
@@ -60,6 +62,11 @@ done_
 step "Yume.Bridge.Editor.dll"
 "${strict[@]}" -target:library -r:"$out/Yume.Bridge.Core.dll" -r:"$out/Yume.Bridge.dll" -r:"$stubs_out/UnityEngine.dll" \
   -r:"$stubs_out/UnityEditor.dll" -out:"$out/Yume.Bridge.Editor.dll" -recurse:"$pkg/Editor/*.cs"
+done_
+
+step "Yume.Bridge.Tests.dll (PlayMode)"
+"${strict[@]}" -target:library -r:"$out/Yume.Bridge.Core.dll" -r:"$out/Yume.Bridge.dll" -r:"$stubs_out/UnityEngine.dll" \
+  -r:"$out/nunit.framework.dll" -out:"$out/Yume.Bridge.Tests.dll" -recurse:"$pkg/Tests/Runtime/*.cs"
 done_
 
 step "Yume.Bridge.Samples.dll"

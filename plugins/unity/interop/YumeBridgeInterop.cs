@@ -6,6 +6,8 @@
 //                              [--encoding json|msgpack] [--min-frames N] [--expect-actions] [--drop-fragments PERCENT]
 // --drop-fragments discards that share of incoming fragments (seeded, repeatable) to exercise NACK and retransmission.
 // --check-errors then provokes two daemon errors (too_many_events, unknown_image) and checks they reach the right request.
+// --discover SECONDS first finds the daemon by DNS-SD (_yume-bridge._udp.local., the daemon started with --advertise):
+// the one answering with --port; its advertised address replaces --host.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -44,6 +46,7 @@ namespace Yume.Bridge.Interop
         public bool ExpectActions;
         public int DropFragmentsPercent;
         public bool CheckErrors;
+        public double DiscoverSeconds;
 
         public static Arguments Parse(string[] args)
         {
@@ -73,6 +76,7 @@ namespace Yume.Bridge.Interop
                         a.Seconds = seconds;
                         break;
                     case "--min-frames": a.MinFrames = ParseInt(name, value, 1, 1000000); break;
+                    case "--discover": a.DiscoverSeconds = ParseInt(name, value, 1, 60); break;
                     case "--drop-fragments": a.DropFragmentsPercent = ParseInt(name, value, 0, 50); break;
                     case "--encoding":
                         if (value == "json") a.Encoding = WireEncoding.Json;
@@ -95,7 +99,7 @@ namespace Yume.Bridge.Interop
 
         static InteropFailure Usage(string message) => new InteropFailure(ExitCodes.Usage, "arguments",
             message + "\nusage: YumeBridgeInterop.exe --host H --port N --image FILE [--token T] [--seconds S] " +
-            "[--encoding json|msgpack] [--min-frames N] [--expect-actions] [--drop-fragments PERCENT] [--check-errors]");
+            "[--encoding json|msgpack] [--min-frames N] [--expect-actions] [--drop-fragments PERCENT] [--check-errors] [--discover SECONDS]");
     }
 
     sealed class Program
@@ -113,7 +117,7 @@ namespace Yume.Bridge.Interop
         int framesChecked, framesRepaired, framesDecoded;
         double decodeMsTotal, lastDecodeAt = double.NegativeInfinity;
         readonly BaselineJpegDecoder decoder = new BaselineJpegDecoder();
-        byte[] decodeBuffer;
+        readonly DecodedImage decoded = new DecodedImage();
         long fragmentsDiscarded;
         long lastFrame = -1;
         readonly SortedSet<int> actionsWalking = new SortedSet<int>(), actionsTurning = new SortedSet<int>();
@@ -142,6 +146,7 @@ namespace Yume.Bridge.Interop
             try
             {
                 var image = ReadImage();
+                if (args.DiscoverSeconds > 0) Discover();
                 connection = new BridgeConnection(args.Host, args.Port, new ClientOptions(
                     token: args.Token, encoding: args.Encoding, engine: "interop console (mono " + Environment.Version + ")"));
                 if (args.DropFragmentsPercent > 0) connection.ReceiveFilter = LossyFilter(args.DropFragmentsPercent);
@@ -175,6 +180,30 @@ namespace Yume.Bridge.Interop
             {
                 connection?.Dispose();
             }
+        }
+
+        /// <summary>Finds the daemon listening on --port by DNS-SD and takes its advertised address as the host.</summary>
+        void Discover()
+        {
+            var clock = Stopwatch.StartNew();
+            var found = DaemonDiscovery.Browse(args.DiscoverSeconds);
+            var names = new List<WireValue>();
+            DiscoveredDaemon chosen = null;
+            foreach (var daemon in found)
+            {
+                names.Add(WireValue.String(daemon.ToString()));
+                if (daemon.Port == args.Port && daemon.PreferredAddress != null) chosen = daemon;
+            }
+            Put("discovered", WireValue.Array(names));
+            Put("discover_ms", WireValue.Float(Math.Round(clock.Elapsed.TotalMilliseconds, 1)));
+            if (chosen == null)
+                throw new InteropFailure(ExitCodes.Connect, "discover",
+                    $"no daemon on port {args.Port} answered the DNS-SD browse for {DnsSdCodec.ServiceType} within {args.DiscoverSeconds} s " +
+                    $"({found.Count} other daemon(s) found). Was it started with --advertise?");
+            args.Host = chosen.PreferredAddress.ToString();
+            Put("discovered_instance", WireValue.String(chosen.Instance));
+            Put("discovered_address", WireValue.String(args.Host));
+            Put("discovered_protocol", WireValue.Integer(chosen.ProtocolVersion));
         }
 
         /// <summary>Discards a seeded share of fragment datagrams (never control datagrams).</summary>
@@ -251,7 +280,11 @@ namespace Yume.Bridge.Interop
                 ClientEvent e;
                 while (connection.TryDequeueEvent(out e)) Observe(e, eventId, "stream", ExitCodes.Event);
                 var frame = connection.TakeNewestFrame();
-                if (frame != null) CheckFrame(frame, turned);
+                if (frame != null)
+                {
+                    CheckFrame(frame, turned);
+                    frame.Release(); // its buffer serves a later frame
+                }
                 else Thread.Sleep(2);
             }
             connection.Ping();
@@ -263,7 +296,7 @@ namespace Yume.Bridge.Interop
         void CheckFrame(CompleteFrame frame, bool turned)
         {
             string reason;
-            var info = JpegInfo.TryRead(frame.Jpeg, out reason);
+            var info = JpegInfo.TryRead(frame.Jpeg, out reason); // an exact copy: fine for a check
             if (info == null)
                 throw new InteropFailure(ExitCodes.Frames, "frames", $"frame {frame.Frame} is not a JPEG: {reason}");
             if (info.Width != welcome.Width || info.Height != welcome.Height)
@@ -286,17 +319,16 @@ namespace Yume.Bridge.Interop
         {
             lastDecodeAt = Now;
             var clock = Stopwatch.StartNew();
-            DecodedImage image;
+            var image = decoded;
             try
             {
-                image = decoder.Decode(frame.Jpeg, true, decodeBuffer);
+                decoder.DecodeInto(frame.Buffer, frame.Length, true, PixelLayout.Rgba32, image);
             }
             catch (Exception e)
             {
                 throw new InteropFailure(ExitCodes.Frames, "decode", $"frame {frame.Frame} does not decode: {e.Message}");
             }
             decodeMsTotal += clock.Elapsed.TotalMilliseconds;
-            decodeBuffer = image.Rgb;
             if (image.Width != welcome.Width || image.Height != welcome.Height)
                 throw new InteropFailure(ExitCodes.Frames, "decode", $"frame {frame.Frame} decodes to {image.Width}x{image.Height}");
             framesDecoded++;
@@ -350,6 +382,7 @@ namespace Yume.Bridge.Interop
         {
             var stats = connection.FrameStats;
             Put("frames_complete", WireValue.Integer(connection.FramesReceived));
+            Put("frame_buffers_created", WireValue.Integer(connection.FrameBuffersCreated));
             Put("frames_checked", WireValue.Integer(framesChecked));
             Put("frames_superseded", WireValue.Integer(connection.FramesSuperseded));
             Put("fragments", WireValue.Integer(stats.Fragments));

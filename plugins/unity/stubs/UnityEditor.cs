@@ -1,5 +1,6 @@
 // Compile-only stand-ins for the UnityEditor API the editor code uses. Never shipped.
 using System;
+using System.Collections.Generic;
 using UnityEngine;
 
 namespace UnityEditor
@@ -12,6 +13,8 @@ namespace UnityEditor
 
     public class SerializedObject
     {
+        public SerializedObject(UnityEngine.Object obj) { }
+        public UnityEngine.Object targetObject => null;
         public bool Update() => true;
         public bool ApplyModifiedProperties() => true;
         public SerializedProperty FindProperty(string propertyPath) => null;
@@ -59,6 +62,7 @@ namespace UnityEditor
         public static void LabelField(string label, string label2) { }
         public static void Space() { }
         public static string TextField(string label, string text) => text;
+        public static bool PropertyField(SerializedProperty property, params GUILayoutOption[] options) => false;
         public static void BeginHorizontal() { }
         public static void EndHorizontal() { }
     }
@@ -85,7 +89,57 @@ namespace UnityEditor
     public static class EditorUtility
     {
         public static void SetDirty(UnityEngine.Object target) { }
-        public static void DisplayDialog(string title, string message, string ok) { }
+        public static bool DisplayDialog(string title, string message, string ok) => true;
+        public static bool DisplayDialog(string title, string message, string ok, string cancel) => true;
+    }
+
+    /// <summary>Present so that a public type named SessionState in the plugin clashes here as it does in Unity (CS0104).</summary>
+    public static class SessionState
+    {
+        public static bool GetBool(string key, bool defaultValue) => defaultValue;
+        public static void SetBool(string key, bool value) { }
+        public static string GetString(string key, string defaultValue) => defaultValue;
+        public static void SetString(string key, string value) { }
+        public static void EraseString(string key) { }
+    }
+
+    public enum SettingsScope { User, Project }
+
+    public class SettingsProvider
+    {
+        public SettingsProvider(string path, SettingsScope scopes, IEnumerable<string> keywords = null) { }
+        public string label { get; set; }
+        public virtual void OnGUI(string searchContext) { }
+        public virtual void OnActivate(string searchContext, UnityEngine.UIElements.VisualElement rootElement) { }
+        public virtual void OnDeactivate() { }
+    }
+
+    [AttributeUsage(AttributeTargets.Method)]
+    public sealed class SettingsProviderAttribute : Attribute { }
+
+    public static class AssetDatabase
+    {
+        public static T LoadAssetAtPath<T>(string assetPath) where T : UnityEngine.Object => null;
+        public static void CreateAsset(UnityEngine.Object asset, string path) { }
+        public static void SaveAssets() { }
+        public static bool IsValidFolder(string path) => false;
+        public static string CreateFolder(string parentFolder, string newFolderName) => "";
+    }
+
+    public static class AssemblyReloadEvents
+    {
+        public delegate void AssemblyReloadCallback();
+        public static event AssemblyReloadCallback beforeAssemblyReload;
+        public static event AssemblyReloadCallback afterAssemblyReload;
+        static void Silence() { beforeAssemblyReload?.Invoke(); afterAssemblyReload?.Invoke(); }
+    }
+
+    public static class EditorPrefs
+    {
+        public static string GetString(string key, string defaultValue) => defaultValue;
+        public static void SetString(string key, string value) { }
+        public static bool HasKey(string key) => false;
+        public static void DeleteKey(string key) { }
     }
 
     public static class Undo
@@ -103,4 +157,9 @@ namespace UnityEditor
     {
         public static void SetParentAndAlign(GameObject child, GameObject parent) { }
     }
+}
+
+namespace UnityEngine.UIElements
+{
+    public class VisualElement { }
 }

@@ -68,6 +68,37 @@ namespace UnityEngine.InputSystem
         public ButtonControl rightButton => null;
     }
 
+    public class InputAction
+    {
+        public string name => "";
+        public bool enabled => false;
+        public InputActionMap actionMap => null;
+        public void Enable() { }
+        public void Disable() { }
+        public TValue ReadValue<TValue>() where TValue : struct => default(TValue);
+        public bool WasPressedThisFrame() => false;
+        public bool WasReleasedThisFrame() => false;
+        public bool IsPressed() => false;
+    }
+
+    public sealed class InputActionMap
+    {
+        public string name => "";
+        public bool enabled => false;
+        public void Enable() { }
+        public void Disable() { }
+        public InputAction FindAction(string actionNameOrId, bool throwIfNotFound = false) => null;
+    }
+
+    public class InputActionAsset : ScriptableObject
+    {
+        public bool enabled => false;
+        public void Enable() { }
+        public void Disable() { }
+        public InputAction FindAction(string actionNameOrId, bool throwIfNotFound = false) => null;
+        public InputActionMap FindActionMap(string nameOrId, bool throwIfNotFound = false) => null;
+    }
+
     public class Gamepad : InputDevice
     {
         public static Gamepad current => null;

@@ -105,6 +105,10 @@ namespace UnityEngine
 
     public class RenderTexture : Texture
     {
+        public RenderTexture(int width, int height, int depth) { }
+        public RenderTexture(int width, int height, int depth, RenderTextureFormat format) { }
+        public bool Create() => true;
+        public void Release() { }
         public static RenderTexture active { get; set; }
         public static RenderTexture GetTemporary(int width, int height) => null;
         public static RenderTexture GetTemporary(int width, int height, int depthBuffer) => null;
@@ -244,7 +248,17 @@ namespace UnityEngine
         public static bool GetMouseButtonDown(int button) => false;
     }
 
-    public class ScriptableObject : Object { }
+    public class ScriptableObject : Object
+    {
+        public static T CreateInstance<T>() where T : ScriptableObject => null;
+        public static ScriptableObject CreateInstance(Type type) => null;
+    }
+
+    public static class Resources
+    {
+        public static T Load<T>(string path) where T : Object => null;
+        public static Object Load(string path) => null;
+    }
 
     public class GUIStyle { }
 
@@ -311,6 +325,13 @@ namespace UnityEngine
 
     [AttributeUsage(AttributeTargets.Class)]
     public sealed class HelpURLAttribute : Attribute { public HelpURLAttribute(string url) { } }
+}
+
+namespace UnityEngine.TestTools
+{
+    /// <summary>Stand-in for the Test Framework's coroutine test attribute (the real one derives from NUnit's).</summary>
+    [AttributeUsage(AttributeTargets.Method)]
+    public sealed class UnityTestAttribute : Attribute { }
 }
 
 namespace UnityEngine.Events

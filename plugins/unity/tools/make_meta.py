@@ -32,6 +32,10 @@ IMPORTERS = {
     ".md": "TextScriptImporter:\n  externalObjects: {}\n" + COMMON_TAIL,
     ".txt": "TextScriptImporter:\n  externalObjects: {}\n" + COMMON_TAIL,
     ".json": "TextScriptImporter:\n  externalObjects: {}\n" + COMMON_TAIL,
+    # The Input System's InputActionImporter (a ScriptedImporter; this GUID is its script's, fixed by the package).
+    ".inputactions": "ScriptedImporter:\n  internalIDToNameTable: []\n  externalObjects: {}\n  serializedVersion: 2\n"
+                     + COMMON_TAIL + "  script: {fileID: 11500000, guid: 8404be70184654265930450def6a9037, type: 3}\n"
+                     "  generateWrapperCode: 0\n  wrapperCodePath: \n  wrapperClassName: \n  wrapperCodeNamespace: \n",
 }
 PACKAGE_MANIFEST = "PackageManifestImporter:\n  externalObjects: {}\n" + COMMON_TAIL
 DEFAULT = "DefaultImporter:\n  externalObjects: {}\n" + COMMON_TAIL

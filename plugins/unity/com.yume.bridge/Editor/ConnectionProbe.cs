@@ -1,4 +1,6 @@
 // Runs one real handshake (hello, retry, welcome, bye) from the editor, without Play mode, and says what happened.
+// Name resolution runs on the connection's thread (the editor never freezes on DNS), and a domain reload
+// (a script recompile) closes the socket first instead of leaking it.
 using System;
 using UnityEditor;
 using UnityEngine;
@@ -44,6 +46,7 @@ namespace Yume.Bridge.Editor
             }
             startedAt = EditorApplication.timeSinceStartup;
             EditorApplication.update += Poll;
+            AssemblyReloadEvents.beforeAssemblyReload += Cancel;
         }
 
         void Poll()
@@ -82,6 +85,7 @@ namespace Yume.Bridge.Editor
         public void Cancel()
         {
             EditorApplication.update -= Poll;
+            AssemblyReloadEvents.beforeAssemblyReload -= Cancel;
             connection?.Dispose(); // sends bye when the session opened
             connection = null;
         }

@@ -1,5 +1,5 @@
-// Inspector for YumeBridgeClient: a "Test connection" button that runs the real handshake from the editor
-// (no Play mode needed) and, in Play mode, the live status with the latency breakdown.
+// Inspector for YumeBridgeClient: "Find" (DNS-SD browse of the LAN), "Test connection" (the real handshake
+// from the editor, no Play mode needed) and, in Play mode, the live status with the latency breakdown.
 using System;
 using UnityEditor;
 using UnityEngine;
@@ -11,6 +11,7 @@ namespace Yume.Bridge.Editor
     public sealed class YumeBridgeClientEditor : UnityEditor.Editor
     {
         ConnectionProbe probe;
+        readonly DaemonFinder finder = new DaemonFinder();
 
         public override void OnInspectorGUI()
         {
@@ -19,11 +20,43 @@ namespace Yume.Bridge.Editor
             EditorGUILayout.Space();
             GUILayout.Label("Connection", EditorStyles.boldLabel);
 
+            DrawFinder(client);
             if (Application.isPlaying) DrawLive(client);
             else DrawProbe(client);
         }
 
-        public override bool RequiresConstantRepaint() => Application.isPlaying || (probe != null && probe.Running);
+        public override bool RequiresConstantRepaint() => Application.isPlaying || (probe != null && probe.Running) || finder.Running;
+
+        void DrawFinder(YumeBridgeClient client)
+        {
+            finder.Poll();
+            EditorGUI.BeginDisabledGroup(finder.Running);
+            if (GUILayout.Button(finder.Running ? "Finding…" : "Find daemons on the network")) finder.Start(YumeBridgeSettings.Current.discoverySeconds);
+            EditorGUI.EndDisabledGroup();
+            if (finder.Message == null) return;
+            EditorGUILayout.HelpBox(finder.Message, finder.Type);
+            if (finder.Found == null) return;
+            foreach (var daemon in finder.Found)
+            {
+                var address = daemon.PreferredAddress;
+                EditorGUILayout.BeginHorizontal();
+                EditorGUILayout.LabelField(daemon.ToString());
+                EditorGUI.BeginDisabledGroup(address == null);
+                if (GUILayout.Button("Use", GUILayout.Width(48))) Use(address.ToString(), daemon.Port);
+                EditorGUI.EndDisabledGroup();
+                EditorGUILayout.EndHorizontal();
+                var obstacle = daemon.Obstacle(!string.IsNullOrEmpty(client.Token));
+                if (obstacle != null) EditorGUILayout.HelpBox(obstacle, MessageType.Warning);
+            }
+        }
+
+        void Use(string host, int port)
+        {
+            serializedObject.Update();
+            serializedObject.FindProperty("host").stringValue = host;
+            serializedObject.FindProperty("port").intValue = port;
+            serializedObject.ApplyModifiedProperties(); // undoable, and marks the scene dirty
+        }
 
         void DrawProbe(YumeBridgeClient client)
         {

@@ -4,23 +4,47 @@ using System;
 
 namespace Yume.Bridge.Core
 {
-    /// <summary>Decoded pixels as RGB24 rows (top-down, or bottom-up for Texture2D.LoadRawTextureData).</summary>
+    /// <summary>How decoded pixels are laid out: RGBA32 is what GPUs take without conversion (alpha 255).</summary>
+    public enum PixelLayout { Rgb24 = 3, Rgba32 = 4 }
+
+    /// <summary>
+    /// Decoded pixels as RGB24 or RGBA32 rows (top-down, or bottom-up for Texture2D.GetRawTextureData). Reusable:
+    /// pass it back to <see cref="BaselineJpegDecoder.DecodeInto"/> and its buffer is refilled without allocation.
+    /// </summary>
     public sealed class DecodedImage
     {
-        public DecodedImage(int width, int height, byte[] rgb, bool bottomUp)
+        public DecodedImage(int width, int height, byte[] rgb, bool bottomUp, PixelLayout layout = PixelLayout.Rgb24)
         {
             Width = width;
             Height = height;
-            Rgb = rgb;
+            Pixels = rgb;
             BottomUp = bottomUp;
+            Layout = layout;
         }
 
-        public int Width { get; }
-        public int Height { get; }
+        /// <summary>An empty image to decode into.</summary>
+        public DecodedImage() : this(0, 0, new byte[0], false) { }
 
-        /// <summary>Width · Height · 3 bytes (the array may be longer when it was reused).</summary>
-        public byte[] Rgb { get; }
-        public bool BottomUp { get; }
+        public int Width { get; private set; }
+        public int Height { get; private set; }
+
+        /// <summary>Width · Height · BytesPerPixel bytes (the array may be longer when it was reused).</summary>
+        public byte[] Pixels { get; private set; }
+
+        public PixelLayout Layout { get; private set; }
+        public int BytesPerPixel => (int)Layout;
+        public int ByteCount => Width * Height * BytesPerPixel;
+        public bool BottomUp { get; private set; }
+
+        internal void Reset(int width, int height, bool bottomUp, PixelLayout layout)
+        {
+            Width = width;
+            Height = height;
+            BottomUp = bottomUp;
+            Layout = layout;
+            int size = width * height * (int)layout;
+            if (Pixels == null || Pixels.Length < size) Pixels = new byte[size];
+        }
     }
 
     /// <summary>
@@ -60,34 +84,55 @@ namespace Yume.Bridge.Core
         readonly HuffmanTable[] acTables = new HuffmanTable[4];
         readonly int[] coefficients = new int[64];
         readonly float[] workspace = new float[64];
+        readonly int[] huffmanCounts = new int[17];
+        // Reused across decodes so that a steady stream allocates nothing.
+        readonly Component[] componentStore = { new Component(), new Component(), new Component() };
+        readonly Component[][] componentsByCount = { null, new Component[1], new Component[2], new Component[3] };
+        readonly Component[][] scansByCount = { null, new Component[1], new Component[2], new Component[3] };
+        int[] cbLine = new int[0], crLine = new int[0];
         Component[] components;
         int width, height, hMax, vMax, mcusPerLine, mcusPerColumn, restartInterval;
 
         // Entropy-coded data reader.
         byte[] data;
+        int dataLength;
         int position;
         uint bitBuffer;
         int bitCount;
         bool hitMarker;
 
-        /// <summary>Decodes a JPEG; <paramref name="reuse"/> is filled when it is large enough (no allocation per frame).</summary>
+        /// <summary>Decodes a JPEG into RGB24; <paramref name="reuse"/> is filled when it is large enough.</summary>
         public DecodedImage Decode(byte[] jpeg, bool bottomUp, byte[] reuse = null)
         {
+            var image = new DecodedImage(0, 0, reuse, bottomUp);
+            DecodeInto(jpeg, jpeg.Length, bottomUp, PixelLayout.Rgb24, image);
+            return image;
+        }
+
+        /// <summary>
+        /// Decodes <c>jpeg[0 .. length)</c> into <paramref name="into"/>, reusing its buffer: once the buffers have grown
+        /// to the stream's frame size, a decode allocates nothing.
+        /// </summary>
+        public void DecodeInto(byte[] jpeg, int length, bool bottomUp, PixelLayout layout, DecodedImage into)
+        {
+            if (into == null) throw new ArgumentNullException(nameof(into));
+            if (length > jpeg.Length) throw new ArgumentException("length exceeds the buffer");
             data = jpeg;
+            dataLength = length;
             position = 0;
             components = null;
             restartInterval = 0;
-            if (jpeg.Length < 4 || jpeg[0] != 0xFF || jpeg[1] != 0xD8) throw new FormatException("not a JPEG (no SOI)");
+            if (length < 4 || jpeg[0] != 0xFF || jpeg[1] != 0xD8) throw new FormatException("not a JPEG (no SOI)");
             position = 2;
             bool scanned = false;
-            while (position < jpeg.Length)
+            while (position < length)
             {
                 int marker = NextMarker();
                 if (marker == 0xD9 || marker < 0) break;
                 if (marker == 0x01 || marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7)) continue;
-                int length = ReadU16();
-                int segmentEnd = position + length - 2;
-                if (length < 2 || segmentEnd > jpeg.Length) throw new FormatException("segment runs past the end");
+                int segmentLength = ReadU16();
+                int segmentEnd = position + segmentLength - 2;
+                if (segmentLength < 2 || segmentEnd > length) throw new FormatException("segment runs past the end");
                 switch (marker)
                 {
                     case 0xDB: ReadQuantTables(segmentEnd); break;
@@ -107,22 +152,21 @@ namespace Yume.Bridge.Core
                 position = segmentEnd;
             }
             if (!scanned || components == null) throw new FormatException("JPEG has no frame or no scan");
-            var result = ToRgb(bottomUp, reuse);
+            ToPixels(bottomUp, layout, into);
             data = null;
-            return result;
         }
 
         int NextMarker()
         {
-            while (position < data.Length && data[position] != 0xFF) position++;
-            while (position < data.Length && data[position] == 0xFF) position++;
-            if (position >= data.Length) return -1;
+            while (position < dataLength && data[position] != 0xFF) position++;
+            while (position < dataLength && data[position] == 0xFF) position++;
+            if (position >= dataLength) return -1;
             return data[position++];
         }
 
         int ReadU16()
         {
-            if (position + 2 > data.Length) throw new FormatException("JPEG ends inside a segment");
+            if (position + 2 > dataLength) throw new FormatException("JPEG ends inside a segment");
             int value = (data[position] << 8) | data[position + 1];
             position += 2;
             return value;
@@ -153,8 +197,9 @@ namespace Yume.Bridge.Core
                 int tc = data[position] >> 4, th = data[position] & 15;
                 position++;
                 if (th > 3 || tc > 1) throw new FormatException("bad Huffman table id");
-                var table = new HuffmanTable();
-                var counts = new int[17];
+                var table = (tc == 0 ? dcTables : acTables)[th] ?? new HuffmanTable();
+                Array.Clear(table.Fast, 0, table.Fast.Length);
+                var counts = huffmanCounts;
                 int total = 0;
                 for (int l = 1; l <= 16; l++)
                 {
@@ -193,12 +238,17 @@ namespace Yume.Bridge.Core
             width = (data[position + 3] << 8) | data[position + 4];
             int count = data[position + 5];
             if (width < 1 || height < 1 || (count != 1 && count != 3)) throw new FormatException("JPEG with no size or an unsupported component count");
-            components = new Component[count];
+            if (position + 6 + count * 3 > dataLength) throw new FormatException("JPEG ends inside the frame header");
+            components = componentsByCount[count];
             hMax = vMax = 1;
             for (int i = 0; i < count; i++)
             {
                 int o = position + 6 + i * 3;
-                var c = new Component { Id = data[o], H = data[o + 1] >> 4, V = data[o + 1] & 15, QuantTable = data[o + 2] & 3 };
+                var c = componentStore[i];
+                c.Id = data[o];
+                c.H = data[o + 1] >> 4;
+                c.V = data[o + 1] & 15;
+                c.QuantTable = data[o + 2] & 3;
                 if (c.H < 1 || c.H > 4 || c.V < 1 || c.V > 4) throw new FormatException("bad sampling factors");
                 hMax = Math.Max(hMax, c.H);
                 vMax = Math.Max(vMax, c.V);
@@ -211,7 +261,8 @@ namespace Yume.Bridge.Core
                 c.BlocksPerLine = mcusPerLine * c.H;
                 c.BlocksPerColumn = mcusPerColumn * c.V;
                 c.Stride = c.BlocksPerLine * 8;
-                c.Plane = new byte[c.Stride * c.BlocksPerColumn * 8];
+                int planeSize = c.Stride * c.BlocksPerColumn * 8;
+                if (c.Plane == null || c.Plane.Length < planeSize) c.Plane = new byte[planeSize];
             }
         }
 
@@ -219,11 +270,12 @@ namespace Yume.Bridge.Core
         {
             if (components == null) throw new FormatException("scan before frame");
             int count = data[position++];
-            var scan = new Component[count];
+            if (count < 1 || count > components.Length) throw new FormatException("scan with more components than the frame");
+            var scan = scansByCount[count];
             for (int i = 0; i < count; i++)
             {
                 int id = data[position++], tables = data[position++];
-                scan[i] = Array.Find(components, c => c.Id == id) ?? throw new FormatException("scan names an unknown component");
+                scan[i] = FindComponent(id) ?? throw new FormatException("scan names an unknown component");
                 scan[i].DcTable = tables >> 4;
                 scan[i].AcTable = tables & 15;
                 if (dcTables[scan[i].DcTable] == null || acTables[scan[i].AcTable] == null) throw new FormatException("scan uses a missing Huffman table");
@@ -236,8 +288,15 @@ namespace Yume.Bridge.Core
             if (count == 1) DecodeSingleComponentScan(scan[0]);
             else DecodeInterleavedScan(scan);
             // Skip to the next marker (past padding bits and any trailing fill bytes).
-            while (position + 1 < data.Length && !(data[position] == 0xFF && data[position + 1] != 0 && (data[position + 1] < 0xD0 || data[position + 1] > 0xD7)))
+            while (position + 1 < dataLength && !(data[position] == 0xFF && data[position + 1] != 0 && (data[position + 1] < 0xD0 || data[position + 1] > 0xD7)))
                 position++;
+        }
+
+        Component FindComponent(int id)
+        {
+            for (int i = 0; i < components.Length; i++)
+                if (components[i].Id == id) return components[i];
+            return null;
         }
 
         void DecodeInterleavedScan(Component[] scan)
@@ -262,7 +321,7 @@ namespace Yume.Bridge.Core
             for (int by = 0; by < blocksY; by++)
                 for (int bx = 0; bx < blocksX; bx++, n++)
                 {
-                    if (restartInterval > 0 && n > 0 && n % restartInterval == 0) Restart(new[] { c });
+                    if (restartInterval > 0 && n > 0 && n % restartInterval == 0) Restart(scansByCount[1]);
                     DecodeBlock(c, bx * 8, by * 8);
                 }
         }
@@ -272,7 +331,7 @@ namespace Yume.Bridge.Core
             bitBuffer = 0;
             bitCount = 0;
             hitMarker = false;
-            while (position + 1 < data.Length && !(data[position] == 0xFF && data[position + 1] >= 0xD0 && data[position + 1] <= 0xD7))
+            while (position + 1 < dataLength && !(data[position] == 0xFF && data[position + 1] >= 0xD0 && data[position + 1] <= 0xD7))
                 position++;
             position += 2;
             foreach (var c in scan) c.Pred = 0;
@@ -312,12 +371,12 @@ namespace Yume.Bridge.Core
             while (bitCount <= 24)
             {
                 int b = 0;
-                if (!hitMarker && position < data.Length)
+                if (!hitMarker && position < dataLength)
                 {
                     b = data[position];
                     if (b == 0xFF)
                     {
-                        int next = position + 1 < data.Length ? data[position + 1] : 0xD9;
+                        int next = position + 1 < dataLength ? data[position + 1] : 0xD9;
                         if (next == 0x00) position += 2;
                         else
                         {
@@ -454,7 +513,12 @@ namespace Yume.Bridge.Core
 
         static int Fix(double x) => (int)(x * 65536 + 0.5);
 
-        int[] ChromaLine(Component c) => new int[Math.Max(width, ((width * c.H + hMax - 1) / hMax) * (hMax / c.H)) + 2];
+        int[] ChromaLine(Component c, ref int[] line)
+        {
+            int needed = Math.Max(width, ((width * c.H + hMax - 1) / hMax) * (hMax / c.H)) + 2;
+            if (line.Length < needed) line = new int[needed];
+            return line;
+        }
 
         /// <summary>
         /// One output row of a chroma component at full resolution: libjpeg's "fancy" triangle filter for the
@@ -498,43 +562,49 @@ namespace Yume.Bridge.Core
             line[2 * compWidth - 1] = (thisSum * 4 + 7) >> 4;
         }
 
-        DecodedImage ToRgb(bool bottomUp, byte[] reuse)
+        void ToPixels(bool bottomUp, PixelLayout layout, DecodedImage into)
         {
-            int size = width * height * 3;
-            var rgb = reuse != null && reuse.Length >= size ? reuse : new byte[size];
+            into.Reset(width, height, bottomUp, layout);
+            var rgb = into.Pixels;
+            int bpp = (int)layout;
+            bool alpha = layout == PixelLayout.Rgba32;
             var y = components[0];
             if (components.Length == 1)
             {
                 for (int row = 0; row < height; row++)
                 {
-                    int o = (bottomUp ? height - 1 - row : row) * width * 3, src = row * y.Stride;
-                    for (int col = 0; col < width; col++, o += 3) rgb[o] = rgb[o + 1] = rgb[o + 2] = y.Plane[src + col];
+                    int o = (bottomUp ? height - 1 - row : row) * width * bpp, src = row * y.Stride;
+                    for (int col = 0; col < width; col++, o += bpp)
+                    {
+                        rgb[o] = rgb[o + 1] = rgb[o + 2] = y.Plane[src + col];
+                        if (alpha) rgb[o + 3] = 255;
+                    }
                 }
-                return new DecodedImage(width, height, rgb, bottomUp);
+                return;
             }
             Component cb = components[1], cr = components[2];
             int yH = hMax / y.H, yV = vMax / y.V;
-            var cbLine = ChromaLine(cb);
-            var crLine = ChromaLine(cr);
+            var cbRow = ChromaLine(cb, ref cbLine);
+            var crRow = ChromaLine(cr, ref crLine);
             for (int row = 0; row < height; row++)
             {
-                int o = (bottomUp ? height - 1 - row : row) * width * 3;
+                int o = (bottomUp ? height - 1 - row : row) * width * bpp;
                 int yRow = (row / yV) * y.Stride;
-                UpsampleRow(cb, row, cbLine);
-                UpsampleRow(cr, row, crLine);
-                for (int col = 0; col < width; col++, o += 3)
+                UpsampleRow(cb, row, cbRow);
+                UpsampleRow(cr, row, crRow);
+                for (int col = 0; col < width; col++, o += bpp)
                 {
                     int luma = y.Plane[yRow + col / yH];
-                    int blue = cbLine[col], red = crLine[col];
+                    int blue = cbRow[col], red = crRow[col];
                     int r = luma + CrToR[red];
                     int g = luma + ((CbToG[blue] + CrToG[red]) >> 16);
                     int b = luma + CbToB[blue];
                     rgb[o] = (byte)(r < 0 ? 0 : r > 255 ? 255 : r);
                     rgb[o + 1] = (byte)(g < 0 ? 0 : g > 255 ? 255 : g);
                     rgb[o + 2] = (byte)(b < 0 ? 0 : b > 255 ? 255 : b);
+                    if (alpha) rgb[o + 3] = 255;
                 }
             }
-            return new DecodedImage(width, height, rgb, bottomUp);
         }
     }
 }

@@ -1,5 +1,6 @@
 // Runs a ClientSession over a UdpTransport on one background thread; every public member is thread-safe.
 // Engines poll it: TryDequeueEvent() for events, TakeNewestFrame() for the newest complete frame.
+// Name resolution happens on that thread too, so Start() never blocks the engine's main thread on DNS.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -24,6 +25,7 @@ namespace Yume.Bridge.Core
         UdpTransport transport;
         Thread thread;
         volatile bool stopping;
+        bool stopped;
         CompleteFrame newestFrame;
         long framesReceived, framesSuperseded;
 
@@ -42,7 +44,7 @@ namespace Yume.Bridge.Core
         /// <summary>Set whenever a new complete frame is waiting; a decode thread can wait on it.</summary>
         public WaitHandle FrameSignal => frameSignal;
 
-        public SessionState State { get { lock (sync) return session.State; } }
+        public ClientSessionState State { get { lock (sync) return session.State; } }
         public WelcomeMessage Welcome { get { lock (sync) return session.Welcome; } }
         public StatusMessage LastStatus { get { lock (sync) return session.LastStatus; } }
         public double? SmoothedRttMs { get { lock (sync) return session.SmoothedRttMs; } }
@@ -55,6 +57,9 @@ namespace Yume.Bridge.Core
         public long FramesSuperseded => Interlocked.Read(ref framesSuperseded);
 
         public long DatagramsDropped { get { lock (sync) return session.DatagramsDropped; } }
+
+        /// <summary>Frame buffers the pool had to create (stays small when every taker releases its frames).</summary>
+        public long FrameBuffersCreated { get { lock (sync) return session.FramePool?.Created ?? 0; } }
 
         /// <summary>
         /// Diagnostics: when set, a received datagram for which this returns false is discarded before the
@@ -75,24 +80,66 @@ namespace Yume.Bridge.Core
                     {
                         Fragments = s.Fragments, FramesCompleted = s.FramesCompleted, FramesSuperseded = s.FramesSuperseded,
                         FramesAbandoned = s.FramesAbandoned, Duplicates = s.Duplicates, Stale = s.Stale, Dropped = s.Dropped,
-                        NacksSent = s.NacksSent,
+                        NacksSent = s.NacksSent, Cuts = s.Cuts,
                     };
                 }
             }
         }
 
-        /// <summary>Opens the socket, sends the first hello and starts the network thread. Throws when the host does not resolve.</summary>
+        /// <summary>
+        /// Starts the network thread, which resolves the host, opens the socket and sends the first hello. Returns
+        /// at once: a host that does not resolve or a socket that cannot open ends in a <see cref="SessionClosed"/>
+        /// event (<see cref="CloseReason.Unreachable"/>), never in a blocked caller.
+        /// </summary>
         public void Start()
         {
             lock (sync)
             {
-                if (transport != null) throw new InvalidOperationException("already started");
-                transport = new UdpTransport(host, port);
-                session.Connect(Now);
+                if (thread != null) throw new InvalidOperationException("already started");
+                session.Connect(Now); // queues the hello; it is sent once the socket is open
+                thread = new Thread(Run) { IsBackground = true, Name = "yume-bridge network" };
+            }
+            thread.Start();
+        }
+
+        /// <summary>Resolves and opens the socket on the network thread; false (and the session closed) when that fails.</summary>
+        bool OpenTransport()
+        {
+            UdpTransport opened;
+            try
+            {
+                opened = new UdpTransport(host, port);
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException || e is ArgumentException)
+            {
+                lock (sync)
+                {
+                    session.FailTransport($"Cannot reach {Endpoint}: {Describe(e)}", Now);
+                    DrainSessionEventsLocked();
+                }
+                return false;
+            }
+            lock (sync)
+            {
+                if (stopping)
+                {
+                    opened.Dispose();
+                    return false;
+                }
+                transport = opened;
                 FlushLocked();
             }
-            thread = new Thread(Run) { IsBackground = true, Name = "yume-bridge network" };
-            thread.Start();
+            return true;
+        }
+
+        static string Describe(Exception e)
+        {
+            var socketError = e as System.Net.Sockets.SocketException;
+            if (socketError != null && (socketError.SocketErrorCode == System.Net.Sockets.SocketError.HostNotFound ||
+                                        socketError.SocketErrorCode == System.Net.Sockets.SocketError.NoData ||
+                                        socketError.SocketErrorCode == System.Net.Sockets.SocketError.TryAgain))
+                return "the host name does not resolve. Check the Host field (a typo, or a name only another network knows).";
+            return e.Message;
         }
 
         /// <summary>Sends bye (when open), stops the thread and closes the socket. Idempotent.</summary>
@@ -100,16 +147,17 @@ namespace Yume.Bridge.Core
         {
             lock (sync)
             {
-                if (transport == null) return;
+                if (thread == null || stopped) return;
+                stopped = true;
                 session.Close(Now);
                 FlushLocked();
                 DrainSessionEventsLocked();
             }
             stopping = true;
-            if (thread != null && thread != Thread.CurrentThread) thread.Join(1000);
+            if (thread != Thread.CurrentThread) thread.Join(1000);
             lock (sync)
             {
-                transport.Dispose();
+                transport?.Dispose();
                 transport = null;
             }
         }
@@ -166,13 +214,14 @@ namespace Yume.Bridge.Core
             }
         }
 
-        /// <summary>The newest complete frame not yet taken, or null. Never older than one returned before.</summary>
+        /// <summary>The newest complete frame not yet taken, or null. Never older than one returned before. Release it when done.</summary>
         public CompleteFrame TakeNewestFrame() => Interlocked.Exchange(ref newestFrame, null);
 
         // ---- network thread -------------------------------------------------------------------
 
         void Run()
         {
+            if (!OpenTransport()) return;
             var buffer = new byte[UdpTransport.MaxDatagramBytes];
             while (!stopping)
             {
@@ -181,7 +230,7 @@ namespace Yume.Bridge.Core
                 lock (sync)
                 {
                     socket = transport;
-                    if (socket == null || session.State == SessionState.Closed) break;
+                    if (socket == null || session.State == ClientSessionState.Closed) break;
                     var timer = session.GetTimer();
                     waitUs = timer.HasValue ? (int)Math.Max(0, Math.Min(MaxWaitMicroseconds, (timer.Value - Now) * 1e6)) : MaxWaitMicroseconds;
                 }
@@ -216,7 +265,7 @@ namespace Yume.Bridge.Core
 
         void FlushLocked()
         {
-            if (transport == null) return;
+            if (transport == null || session.PendingDatagramCount == 0) return; // the idle loop allocates nothing
             foreach (var datagram in session.DatagramsToSend()) transport.Send(datagram);
         }
 
@@ -229,7 +278,12 @@ namespace Yume.Bridge.Core
                 if (frame != null)
                 {
                     Interlocked.Increment(ref framesReceived);
-                    if (Interlocked.Exchange(ref newestFrame, frame.Frame) != null) Interlocked.Increment(ref framesSuperseded);
+                    var superseded = Interlocked.Exchange(ref newestFrame, frame.Frame);
+                    if (superseded != null)
+                    {
+                        Interlocked.Increment(ref framesSuperseded);
+                        superseded.Release();
+                    }
                     frameSignal.Set();
                     continue;
                 }

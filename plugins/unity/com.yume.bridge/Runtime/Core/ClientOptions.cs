@@ -7,7 +7,14 @@ namespace Yume.Bridge.Core
     public sealed class ClientOptions
     {
         public const string DefaultClientName = "yume-bridge-unity";
-        public const string PluginVersion = "0.1.0";
+        public const string PluginVersion = "0.2.0";
+
+        /// <summary>Protocol v1.1: the minor version and the capabilities this client announces in its hello.</summary>
+        public const int ProtocolMinor = 1;
+        public static readonly string[] Capabilities = { "path_response" };
+
+        /// <summary>Pre-emption policy to ask for in the hello ("latent" or "off"); null leaves it to the daemon.</summary>
+        public string Preempt { get; }
 
         public ClientOptions(
             string token = null,
@@ -36,8 +43,11 @@ namespace Yume.Bridge.Core
             double startResendSeconds = 1.0,
             int startMaxAttempts = 4,
             double? silenceTimeoutSeconds = null,
-            int maxQueuedEvents = 256)
+            int maxQueuedEvents = 256,
+            string preempt = null)
         {
+            if (preempt != null && CodePoints.Count(preempt) > 16) throw new ArgumentException("preempt: at most 16 characters (\"latent\" or \"off\")");
+            Preempt = string.IsNullOrEmpty(preempt) ? null : preempt;
             if (width < 0 || height < 0 || width > 65535 || height > 65535) throw new ArgumentException("width and height lie in 0…65535");
             if (fps != 0 && !(fps >= 1 && fps <= 240)) throw new ArgumentException("fps is 0 (the daemon's) or 1…240");
             if (quality < 1 || quality > 100) throw new ArgumentException("quality lies in 1…100");

@@ -15,6 +15,7 @@ namespace Yume.Bridge.Core
             public uint Seed;
             public bool WaitingForUpload;
             public int Attempts;
+            public int RateLimited;
             public double NextAt = double.NegativeInfinity;
             public readonly HashSet<uint> Seqs = new HashSet<uint>();
         }
@@ -171,7 +172,7 @@ namespace Yume.Bridge.Core
         public void Ping(double now)
         {
             lastNow = now;
-            if (State == SessionState.Open) SendPing(now);
+            if (State == ClientSessionState.Open) SendPing(now);
         }
 
         // ---- sending --------------------------------------------------------------------------
@@ -194,7 +195,8 @@ namespace Yume.Bridge.Core
             if (uploadFile != null && upload == null) earliest = Earliest(earliest, lastNow);
             if (upload != null) earliest = Earliest(earliest, upload.NextTimer());
             if (start != null && !start.WaitingForUpload) earliest = Earliest(earliest, start.NextAt);
-            foreach (var e in pendingEvents.Values) earliest = Earliest(earliest, e.NextAt);
+            if (pendingEvents.Count > 0) // enumerating a SortedDictionary allocates: not on the idle tick
+                foreach (var e in pendingEvents.Values) earliest = Earliest(earliest, e.NextAt);
             return earliest;
         }
 
@@ -229,7 +231,13 @@ namespace Yume.Bridge.Core
             if (input == null) return;
             double due = lastInputSentAt + (inputDirty ? options.InputMinIntervalSeconds : options.InputHeartbeatSeconds);
             if (now < due) return;
-            var state = input;
+            SendInput(input, now);
+        }
+
+        // Apart from PumpInput: the lambda's captured locals are allocated where their scope begins, and the idle tick
+        // must allocate nothing.
+        void SendInput(InputState state, double now)
+        {
             var keys = new List<string>(state.Keys);
             if (keys.Count > Welcome.Limits.MaxKeys) keys.RemoveRange(Welcome.Limits.MaxKeys, keys.Count - Welcome.Limits.MaxKeys);
             long timeUs = (long)Math.Round(now * 1e6);
@@ -334,7 +342,12 @@ namespace Yume.Bridge.Core
                 Emit(new StartFailed(ErrorCodes.TextTooLong, $"The prompt is longer than the daemon's {Welcome.Limits.MaxPromptChars} characters."));
                 return;
             }
-            var request = start;
+            SendStart(start, now);
+        }
+
+        // Apart from PumpStart, for the same reason as SendInput.
+        void SendStart(StartRequest request, double now)
+        {
             uint seqUsed = PeekSeq;
             bool sent = SendSessionMessage(seq => new StartMessage(sessionId, seq, request.Source, request.Image, request.Prompt, request.Seed));
             if (!sent)
@@ -350,25 +363,26 @@ namespace Yume.Bridge.Core
 
         void PumpEvents(double now)
         {
-            var failed = new List<EventFailed>();
+            if (pendingEvents.Count == 0) return; // the idle tick allocates nothing
+            List<EventFailed> failed = null;
             foreach (var e in pendingEvents.Values)
             {
                 if (now < e.NextAt) continue;
                 if (e.Attempts >= options.EventMaxAttempts)
                 {
-                    failed.Add(new EventFailed(e.Id, ErrorCodes.NotAcknowledged, $"The daemon did not acknowledge event {e.Id} after {e.Attempts} attempts."));
+                    failed = Append(failed, new EventFailed(e.Id, ErrorCodes.NotAcknowledged, $"The daemon did not acknowledge event {e.Id} after {e.Attempts} attempts."));
                     continue;
                 }
                 if (CodePoints.Count(e.Text) > Welcome.Limits.MaxEventChars)
                 {
-                    failed.Add(new EventFailed(e.Id, ErrorCodes.TextTooLong, $"The event text is longer than the daemon's {Welcome.Limits.MaxEventChars} characters."));
+                    failed = Append(failed, new EventFailed(e.Id, ErrorCodes.TextTooLong, $"The event text is longer than the daemon's {Welcome.Limits.MaxEventChars} characters."));
                     continue;
                 }
                 uint seqUsed = PeekSeq;
                 var pending = e;
                 if (!SendSessionMessage(seq => new EventMessage(sessionId, seq, pending.Id, pending.Text)))
                 {
-                    failed.Add(new EventFailed(e.Id, ErrorCodes.TextTooLong, "The event message would exceed the daemon's datagram limit."));
+                    failed = Append(failed, new EventFailed(e.Id, ErrorCodes.TextTooLong, "The event message would exceed the daemon's datagram limit."));
                     continue;
                 }
                 if (e.Attempts == 0) e.FirstSentAt = now;
@@ -376,11 +390,20 @@ namespace Yume.Bridge.Core
                 e.Attempts++;
                 e.NextAt = now + options.EventResendSeconds;
             }
+            if (failed == null) return;
             foreach (var f in failed)
             {
                 pendingEvents.Remove(f.Id);
                 Emit(f);
             }
+        }
+
+        /// <summary>Adds to a list made only when the first item comes (the common, empty case allocates nothing).</summary>
+        static List<T> Append<T>(List<T> list, T item)
+        {
+            if (list == null) list = new List<T>();
+            list.Add(item);
+            return list;
         }
 
         void MeasureInputToFrame(CompleteFrame frame, double now)
@@ -424,6 +447,19 @@ namespace Yume.Bridge.Core
         }
 
         /// <summary>Reports an error against the request it answers: by <c>ref</c>, or by code for uploads.</summary>
+        /// <summary>
+        /// v1.1 rate_limited: keep the request. A refused start does not count as an attempt and waits 1, 2, 4, then
+        /// 8 s (the daemon's start budget refills one per few seconds); events and upload pieces keep their timers.
+        /// </summary>
+        void DeferRateLimitedRequest(ErrorMessage error, double now)
+        {
+            if (start == null || error.Ref == 0 || !start.Seqs.Contains(error.Ref)) return;
+            start.Attempts = Math.Max(0, start.Attempts - 1);
+            double wait = Math.Min(8.0, Math.Pow(2, start.RateLimited));
+            start.RateLimited++;
+            start.NextAt = Math.Max(start.NextAt, now + Math.Max(wait, options.StartResendSeconds));
+        }
+
         void RouteErrorToRequest(ErrorMessage error, double now)
         {
             if (start != null && error.Ref != 0 && start.Seqs.Contains(error.Ref))

@@ -6,7 +6,7 @@ using System.Collections.Generic;
 
 namespace Yume.Bridge.Core
 {
-    public enum SessionState { Idle, Handshaking, Open, Closed }
+    public enum ClientSessionState { Idle, Handshaking, Open, Closed }
 
     public sealed partial class ClientSession
     {
@@ -34,6 +34,7 @@ namespace Yume.Bridge.Core
         double lastValidAt, lastAuthenticatedAt = double.NegativeInfinity, silenceSeconds, nextPingAt;
         readonly Dictionary<long, double> outstandingPings = new Dictionary<long, double>();
         FrameReassembler reassembler;
+        readonly List<NackRequest> dueNacks = new List<NackRequest>();
         double lastNow;
 
         public ClientSession(ClientOptions options, IRandomSource random = null)
@@ -43,7 +44,7 @@ namespace Yume.Bridge.Core
         }
 
         public ClientOptions Options => options;
-        public SessionState State { get; private set; } = SessionState.Idle;
+        public ClientSessionState State { get; private set; } = ClientSessionState.Idle;
         public WelcomeMessage Welcome { get; private set; }
         public StatusMessage LastStatus { get; private set; }
         public StartedMessage LastStarted { get; private set; }
@@ -56,6 +57,9 @@ namespace Yume.Bridge.Core
         public SessionClosed CloseInfo { get; private set; }
         public ReassemblyStats FrameStats => reassembler?.Stats;
 
+        /// <summary>Where this session's frame buffers come from (null before the session opens).</summary>
+        public FramePool FramePool => reassembler?.Pool;
+
         /// <summary>Datagrams ignored: undecodable, wrong session, bad tag, replayed or unexpected.</summary>
         public long DatagramsDropped { get; private set; }
 
@@ -64,11 +68,11 @@ namespace Yume.Bridge.Core
         /// <summary>Starts the handshake: a hello with a fresh nonce (SPEC §3.1).</summary>
         public void Connect(double now)
         {
-            if (State != SessionState.Idle) throw new InvalidOperationException("a ClientSession connects once; make a new one to reconnect");
+            if (State != ClientSessionState.Idle) throw new InvalidOperationException("a ClientSession connects once; make a new one to reconnect");
             lastNow = now;
             clientNonce = new byte[HelloMessage.NonceLength];
             random.Fill(clientNonce);
-            State = SessionState.Handshaking;
+            State = ClientSessionState.Handshaking;
             handshakeDeadline = now + options.HandshakeTimeoutSeconds;
             helloInterval = options.HelloFirstRetransmitSeconds;
             SendHello(now);
@@ -79,11 +83,11 @@ namespace Yume.Bridge.Core
         public void ReceiveDatagram(byte[] data, int length, double now)
         {
             lastNow = now;
-            if (State != SessionState.Handshaking && State != SessionState.Open) return;
+            if (State != ClientSessionState.Handshaking && State != ClientSessionState.Open) return;
             var kind = ControlCodec.Classify(data, length);
             if (kind == DatagramKind.Fragment)
             {
-                if (State == SessionState.Open) ReceiveFragment(data, length, now);
+                if (State == ClientSessionState.Open) ReceiveFragment(data, length, now);
                 else DatagramsDropped++;
                 return;
             }
@@ -93,7 +97,7 @@ namespace Yume.Bridge.Core
                 DatagramsDropped++;
                 return;
             }
-            if (State == SessionState.Handshaking) ReceiveDuringHandshake(decoded, data, length, now);
+            if (State == ClientSessionState.Handshaking) ReceiveDuringHandshake(decoded, data, length, now);
             else ReceiveInSession(decoded, data, length, now);
             Pump(now);
         }
@@ -107,13 +111,16 @@ namespace Yume.Bridge.Core
         /// <summary>When <see cref="HandleTimer"/> should next be called, or null when nothing is scheduled.</summary>
         public double? GetTimer()
         {
-            if (State == SessionState.Handshaking) return Math.Min(nextHelloAt, handshakeDeadline);
-            if (State != SessionState.Open) return null;
+            if (State == ClientSessionState.Handshaking) return Math.Min(nextHelloAt, handshakeDeadline);
+            if (State != ClientSessionState.Open) return null;
             double earliest = Math.Min(lastValidAt + silenceSeconds, nextPingAt);
             earliest = Earliest(earliest, NextRequestTimer());
             earliest = Earliest(earliest, reassembler.NextTimer(lastNow));
             return earliest;
         }
+
+        /// <summary>How many datagrams wait to be taken (lets a shell skip <see cref="DatagramsToSend"/>, which allocates).</summary>
+        public int PendingDatagramCount => outgoing.Count;
 
         /// <summary>Takes the datagrams to send, oldest first.</summary>
         public List<byte[]> DatagramsToSend()
@@ -136,10 +143,21 @@ namespace Yume.Bridge.Core
         public void Close(double now, string reason = ByeReasons.Client)
         {
             lastNow = now;
-            if (State == SessionState.Open) SendSessionMessage(seq => new ByeMessage(sessionId, seq, reason));
-            if (State == SessionState.Handshaking || State == SessionState.Open)
+            if (State == ClientSessionState.Open) SendSessionMessage(seq => new ByeMessage(sessionId, seq, reason));
+            if (State == ClientSessionState.Handshaking || State == ClientSessionState.Open)
                 CloseWith(CloseReason.ClientClosed, ByeReasons.Client, "The session was closed by this client.");
-            else if (State == SessionState.Idle) State = SessionState.Closed;
+            else if (State == ClientSessionState.Idle) State = ClientSessionState.Closed;
+        }
+
+        /// <summary>
+        /// Ends the session because the shell could not reach the daemon at all (the host name does not resolve,
+        /// no socket could be opened): reported as <see cref="CloseReason.Unreachable"/> with the shell's message.
+        /// </summary>
+        public void FailTransport(string message, double now)
+        {
+            lastNow = now;
+            if (State == ClientSessionState.Idle) State = ClientSessionState.Handshaking;
+            CloseWith(CloseReason.Unreachable, ErrorCodes.DaemonUnreachable, message);
         }
 
         // ---- handshake ------------------------------------------------------------------------
@@ -148,7 +166,9 @@ namespace Yume.Bridge.Core
         {
             byte[] auth = tokenRequired && cookie != null ? SessionAuth.HelloAuth(options.Token, clientNonce, cookie) : null;
             var hello = new HelloMessage(1, clientNonce, options.ClientName, options.ClientVersion, options.Engine, options.Width,
-                                         options.Height, options.Fps, options.Quality, options.MaxDatagram, cookie, auth);
+                                         options.Height, options.Fps, options.Quality, options.MaxDatagram, cookie, auth,
+                                         minor: ClientOptions.ProtocolMinor, capabilities: ClientOptions.Capabilities,
+                                         preempt: options.Preempt);
             outgoing.Add(PadToMinimum(hello));
             hellosSent++;
             nextHelloAt = now + helloInterval;
@@ -257,7 +277,7 @@ namespace Yume.Bridge.Core
             sessionId = welcome.Session;
             sessionKey = key;
             replay.Accept(welcome.Seq);
-            State = SessionState.Open;
+            State = ClientSessionState.Open;
             lastValidAt = now;
             if (key != null) lastAuthenticatedAt = now;
             silenceSeconds = options.SilenceTimeoutSeconds ?? welcome.Limits.IdleTimeoutMs / 1000.0;
@@ -345,6 +365,14 @@ namespace Yume.Bridge.Core
                 OnPong(pong, now);
                 return;
             }
+            var challenge = message as PathChallengeMessage;
+            if (challenge != null)
+            {
+                // v1.1: the daemon saw this session from a new address; echoing the data (tagged) moves the stream there.
+                var data = challenge.Data;
+                SendSessionMessage(seq => new PathResponseMessage(sessionId, seq, data));
+                return;
+            }
             var bye = message as ByeMessage;
             if (bye != null)
             {
@@ -387,6 +415,13 @@ namespace Yume.Bridge.Core
 
         void OnSessionError(ErrorMessage error, double now)
         {
+            if (error.Code == ErrorCodes.RateLimited)
+            {
+                // v1.1: the request was dropped by a per-session budget, not refused: resend it later.
+                DeferRateLimitedRequest(error, now);
+                Emit(new SessionWarning("The daemon rate-limited a request (" + error.Message + "); it is sent again shortly."));
+                return;
+            }
             Emit(new DaemonErrorReceived(error));
             RouteErrorToRequest(error, now);
             if (error.Fatal || error.Code == ErrorCodes.ShuttingDown)
@@ -402,7 +437,7 @@ namespace Yume.Bridge.Core
                 if (frame != null)
                 {
                     MeasureInputToFrame(frame, now);
-                    EmitFrame(new FrameArrived(frame));
+                    EmitFrame(frame.Arrival);
                 }
             }
             SendDueNacks(now);
@@ -410,18 +445,23 @@ namespace Yume.Bridge.Core
 
         void SendDueNacks(double now)
         {
-            foreach (var nack in reassembler.TakeNacks(now))
+            if (reassembler.TakeNacks(now, dueNacks) == 0) return; // the loss-free path allocates nothing
+            int maxIndices = NackPadding.MaxIndices(Welcome.MaxDatagram);
+            foreach (var nack in dueNacks)
             {
                 var missing = new List<int>(nack.Missing);
-                SendSessionMessage(seq => new NackMessage(sessionId, seq, nack.Frame, missing));
+                if (missing.Count > maxIndices) missing.RemoveRange(maxIndices, missing.Count - maxIndices);
+                SendSessionMessage(seq => NackPadding.Padded(new NackMessage(sessionId, seq, nack.Frame, missing), Welcome.MaxDatagram,
+                                                             options.Encoding, sessionKey != null));
             }
+            dueNacks.Clear();
         }
 
         // ---- timers ---------------------------------------------------------------------------
 
         void Pump(double now)
         {
-            if (State == SessionState.Handshaking)
+            if (State == ClientSessionState.Handshaking)
             {
                 if (now >= handshakeDeadline)
                     CloseWith(CloseReason.Unreachable, ErrorCodes.DaemonUnreachable,
@@ -430,7 +470,7 @@ namespace Yume.Bridge.Core
                 else if (now >= nextHelloAt) SendHello(now);
                 return;
             }
-            if (State != SessionState.Open) return;
+            if (State != ClientSessionState.Open) return;
             if (now >= lastValidAt + silenceSeconds)
             {
                 CloseWith(CloseReason.DaemonSilent, ErrorCodes.DaemonSilent,
@@ -470,8 +510,8 @@ namespace Yume.Bridge.Core
 
         void CloseWith(CloseReason reason, string code, string message)
         {
-            if (State == SessionState.Closed) return;
-            State = SessionState.Closed;
+            if (State == ClientSessionState.Closed) return;
+            State = ClientSessionState.Closed;
             CloseInfo = new SessionClosed(reason, code, message);
             Emit(CloseInfo);
         }
@@ -487,12 +527,18 @@ namespace Yume.Bridge.Core
             events.Add(e);
         }
 
-        /// <summary>Only the newest undelivered frame is queued: a newer one replaces it in place.</summary>
+        /// <summary>Only the newest undelivered frame is queued: a newer one replaces it in place (the older goes back to the pool).</summary>
         void EmitFrame(FrameArrived frame)
         {
-            int index = events.FindIndex(x => x is FrameArrived);
-            if (index >= 0) events[index] = frame;
-            else Emit(frame);
+            for (int i = 0; i < events.Count; i++)
+            {
+                var older = events[i] as FrameArrived;
+                if (older == null) continue;
+                older.Frame.Release();
+                events[i] = frame;
+                return;
+            }
+            Emit(frame);
         }
 
         static double Earliest(double current, double? candidate) =>

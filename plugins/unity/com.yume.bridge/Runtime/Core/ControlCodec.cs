@@ -136,6 +136,8 @@ namespace Yume.Bridge.Core
                 case "ping": return PingMessage.Read(r);
                 case "pong": return PongMessage.Read(r);
                 case "nack": return NackMessage.Read(r);
+                case "path_challenge": return PathChallengeMessage.Read(r);
+                case "path_response": return PathResponseMessage.Read(r);
                 case "status": return StatusMessage.Read(r);
                 case "bye": return ByeMessage.Read(r);
                 case "error": return ErrorMessage.Read(r);

@@ -58,8 +58,17 @@ namespace Yume.Bridge.Core
 
         long IntOf(string name, WireValue value, long min, long max)
         {
-            if (value.Kind != WireKind.Integer) throw WrongType(name, "an integer");
             long result;
+            if (value.Kind == WireKind.Float)
+            {
+                // v1.1: an integral float (7.0, as some engines' JSON writers emit) is accepted as an integer; 7.5 is not.
+                double number = value.AsFloat;
+                if (Math.Floor(number) != number || number < long.MinValue || number > long.MaxValue) throw WrongType(name, "an integer");
+                result = (long)number;
+                if (result < min || result > max) throw ProtocolViolation.OutOfRange($"{context}.{name} is outside {min}…{max}");
+                return result;
+            }
+            if (value.Kind != WireKind.Integer) throw WrongType(name, "an integer");
             if (!value.TryGetInt64(out result) || result < min || result > max)
                 throw ProtocolViolation.OutOfRange($"{context}.{name} is outside {min}…{max}");
             return result;

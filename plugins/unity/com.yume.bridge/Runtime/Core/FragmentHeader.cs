@@ -9,9 +9,12 @@ namespace Yume.Bridge.Core
         None = 0,
         Retransmission = 1,
         LastInChunk = 2,
+        /// <summary>The first frame of a chunk that replaced a chunk cut short (pre-emption, SPEC §6.5).</summary>
+        AfterCut = 4,
     }
 
-    public sealed class FragmentHeader
+    /// <summary>A parsed fragment header: a value type, so that parsing a datagram allocates nothing.</summary>
+    public readonly struct FragmentHeader
     {
         public const int Size = 44;
         public const byte Magic0 = 0x59; // 'Y'
@@ -19,8 +22,11 @@ namespace Yume.Bridge.Core
         public const byte Version = 1;
 
         public FragmentHeader(FragmentFlags flags, uint session, uint frame, uint chunk, int frameInChunk, int fragmentIndex,
-                              int fragmentCount, int payloadLength, uint frameLength, uint inputSeq, ulong timeUs, int action)
+                              int fragmentCount, int payloadLength, uint frameLength, uint inputSeq, ulong timeUs, int action,
+                              int latent = 0, int cutLatents = 0)
         {
+            Latent = latent;
+            CutLatents = cutLatents;
             Flags = flags;
             Session = session;
             Frame = frame;
@@ -35,21 +41,28 @@ namespace Yume.Bridge.Core
             Action = action;
         }
 
-        public FragmentFlags Flags { get; }
-        public uint Session { get; }
-        public uint Frame { get; }
-        public uint Chunk { get; }
-        public int FrameInChunk { get; }
-        public int FragmentIndex { get; }
-        public int FragmentCount { get; }
-        public int PayloadLength { get; }
-        public uint FrameLength { get; }
-        public uint InputSeq { get; }
-        public ulong TimeUs { get; }
-        public int Action { get; }
+        public readonly FragmentFlags Flags;
+        public readonly uint Session;
+        public readonly uint Frame;
+        public readonly uint Chunk;
+        public readonly int FrameInChunk;
+        public readonly int FragmentIndex;
+        public readonly int FragmentCount;
+        public readonly int PayloadLength;
+        public readonly uint FrameLength;
+        public readonly uint InputSeq;
+        public readonly ulong TimeUs;
+        public readonly int Action;
+
+        /// <summary>SPEC §6.5: the latent (within its chunk) this frame was decoded from; 0 from an older daemon.</summary>
+        public readonly int Latent;
+
+        /// <summary>SPEC §6.5, on an <see cref="FragmentFlags.AfterCut"/> frame: how many latents of the cut chunk were shown.</summary>
+        public readonly int CutLatents;
 
         public bool IsRetransmission => (Flags & FragmentFlags.Retransmission) != 0;
         public bool IsLastInChunk => (Flags & FragmentFlags.LastInChunk) != 0;
+        public bool IsAfterCut => (Flags & FragmentFlags.AfterCut) != 0;
 
         /// <summary><c>ceil(frame_length / fragment_count)</c></summary>
         public long Stride => ((long)FrameLength + FragmentCount - 1) / FragmentCount;
@@ -63,8 +76,9 @@ namespace Yume.Bridge.Core
         /// <summary>
         /// Parses and checks a fragment: magic, version, 1 ≤ n, index &lt; n, L ≥ 1, (n − 1)·stride &lt; L and
         /// payload_length equal to both the bytes present and the prescribed size. Returns null with a reason otherwise.
+        /// Allocates nothing for a valid fragment.
         /// </summary>
-        public static FragmentHeader TryParse(byte[] data, int length, out string reason)
+        public static FragmentHeader? TryParse(byte[] data, int length, out string reason)
         {
             reason = null;
             if (length < Size) { reason = "shorter than the fragment header"; return null; }
@@ -74,7 +88,7 @@ namespace Yume.Bridge.Core
                 flags: (FragmentFlags)data[3], session: U32(data, 4), frame: U32(data, 8), chunk: U32(data, 12),
                 frameInChunk: U16(data, 16), fragmentIndex: U16(data, 18), fragmentCount: U16(data, 20),
                 payloadLength: U16(data, 22), frameLength: U32(data, 24), inputSeq: U32(data, 28), timeUs: U64(data, 32),
-                action: data[40]);
+                action: data[40], latent: data[41], cutLatents: data[42]);
             if (header.FragmentCount < 1) { reason = "fragment_count is 0"; return null; }
             if (header.FrameLength < 1) { reason = "frame_length is 0"; return null; }
             if (header.FragmentIndex >= header.FragmentCount) { reason = "fragment_index ≥ fragment_count"; return null; }
@@ -119,6 +133,8 @@ namespace Yume.Bridge.Core
             PutU32(d, 32, (uint)TimeUs);
             PutU32(d, 36, (uint)(TimeUs >> 32));
             d[40] = (byte)Action;
+            d[41] = (byte)Latent;
+            d[42] = (byte)CutLatents; // byte 43 stays 0 (reserved)
             Buffer.BlockCopy(payload, 0, d, Size, payload.Length);
             return d;
         }

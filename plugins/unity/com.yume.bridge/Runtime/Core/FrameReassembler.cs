@@ -1,5 +1,6 @@
 // Reassembles JPEG frames from fragments (SPEC §6.2) under the receiver policy of §6.3: newest complete
 // frame wins, at most 4 incomplete frames and 4 MiB of partial data, NACKs for frames with holes.
+// Steady state allocates nothing: partial frames, their buffers and the complete frames are pooled.
 using System;
 using System.Collections.Generic;
 
@@ -36,41 +37,6 @@ namespace Yume.Bridge.Core
             new ReassemblyOptions(frameDeadlineSeconds: limits.FrameDeadlineMs / 1000.0, maxNackFragments: limits.MaxNackFragments);
     }
 
-    /// <summary>A whole JPEG and the header fields every fragment of it carried.</summary>
-    public sealed class CompleteFrame
-    {
-        readonly byte[] jpeg;
-
-        internal CompleteFrame(FragmentHeader header, byte[] jpeg, double firstFragmentAt, double completedAt, bool repaired)
-        {
-            Frame = header.Frame;
-            Chunk = header.Chunk;
-            FrameInChunk = header.FrameInChunk;
-            InputSeq = header.InputSeq;
-            DaemonTimeUs = header.TimeUs;
-            Action = header.Action;
-            IsLastInChunk = header.IsLastInChunk;
-            this.jpeg = jpeg;
-            FirstFragmentAt = firstFragmentAt;
-            CompletedAt = completedAt;
-            RepairedByRetransmission = repaired;
-        }
-
-        public uint Frame { get; }
-        public uint Chunk { get; }
-        public int FrameInChunk { get; }
-        public uint InputSeq { get; }
-        public ulong DaemonTimeUs { get; }
-        public int Action { get; }
-        public bool IsLastInChunk { get; }
-        public double FirstFragmentAt { get; }
-        public double CompletedAt { get; }
-        public bool RepairedByRetransmission { get; }
-
-        /// <summary>The JPEG bytes. Shared, not copied: treat as read-only.</summary>
-        public byte[] Jpeg => jpeg;
-    }
-
     /// <summary>Missing fragment indices of one frame, to be sent as a <c>nack</c>.</summary>
     public sealed class NackRequest
     {
@@ -90,16 +56,19 @@ namespace Yume.Bridge.Core
     public sealed class ReassemblyStats
     {
         public long Fragments, FramesCompleted, FramesSuperseded, FramesAbandoned, Duplicates, Stale, Dropped, NacksSent;
+
+        /// <summary>Completed frames that began a chunk after a cut (pre-emption): chunks the daemon cut short.</summary>
+        public long Cuts;
     }
 
     public sealed class FrameReassembler
     {
         sealed class PartialFrame
         {
-            public byte[] FirstHeader;
+            public readonly byte[] FirstHeader = new byte[FragmentHeader.Size];
             public FragmentHeader Header;
-            public byte[] Buffer;
-            public bool[] Received;
+            public CompleteFrame Frame;   // from the pool; its buffer receives the payloads
+            public bool[] Received = new bool[0];
             public int ReceivedCount;
             public double FirstArrival, LastArrival, LastNack = double.NegativeInfinity;
             public int NackCount;
@@ -109,16 +78,23 @@ namespace Yume.Bridge.Core
         readonly uint session;
         readonly ReassemblyOptions options;
         readonly List<PartialFrame> incomplete = new List<PartialFrame>(); // oldest first
+        readonly Stack<PartialFrame> sparePartials = new Stack<PartialFrame>();
+        readonly List<int> missingScratch = new List<int>();
+        readonly FramePool pool;
         long partialBytes;
         bool anyCompleted;
         uint newestCompleted;
         CompleteFrame pending;
 
-        public FrameReassembler(uint session, ReassemblyOptions options)
+        /// <param name="pool">Where complete frames come from and go back to (<see cref="CompleteFrame.Release"/>); a new one when null.</param>
+        public FrameReassembler(uint session, ReassemblyOptions options, FramePool pool = null)
         {
             this.session = session;
             this.options = options ?? new ReassemblyOptions();
+            this.pool = pool ?? new FramePool();
         }
+
+        public FramePool Pool => pool;
 
         public ReassemblyStats Stats { get; } = new ReassemblyStats();
         public int IncompleteFrames => incomplete.Count;
@@ -131,8 +107,9 @@ namespace Yume.Bridge.Core
         {
             Stats.Fragments++;
             string reason;
-            var header = FragmentHeader.TryParse(datagram, length, out reason);
-            if (header == null) return Drop(FragmentOutcome.Malformed);
+            var parsed = FragmentHeader.TryParse(datagram, length, out reason);
+            if (parsed == null) return Drop(FragmentOutcome.Malformed);
+            var header = parsed.Value;
             if (header.Session != session) return Drop(FragmentOutcome.WrongSession);
             if (header.FrameLength > options.MaxFrameLength) return Drop(FragmentOutcome.TooLarge);
             if (anyCompleted && !IsNewer(header.Frame, newestCompleted))
@@ -153,17 +130,20 @@ namespace Yume.Bridge.Core
                 Stats.Duplicates++;
                 return FragmentOutcome.Duplicate;
             }
-            Buffer.BlockCopy(datagram, FragmentHeader.Size, partial.Buffer, (int)header.PayloadOffset, header.PayloadLength);
+            Buffer.BlockCopy(datagram, FragmentHeader.Size, partial.Frame.Buffer, (int)header.PayloadOffset, header.PayloadLength);
             partial.Received[header.FragmentIndex] = true;
             partial.ReceivedCount++;
             partial.LastArrival = now;
             partial.Repaired |= header.IsRetransmission;
-            if (partial.ReceivedCount < partial.Received.Length) return FragmentOutcome.Accepted;
+            if (partial.ReceivedCount < partial.Header.FragmentCount) return FragmentOutcome.Accepted;
             Complete(partial, now);
             return FragmentOutcome.Completed;
         }
 
-        /// <summary>The newest complete frame not yet taken, or null. Older complete frames are never returned.</summary>
+        /// <summary>
+        /// The newest complete frame not yet taken, or null. Older complete frames are never returned. The taker
+        /// owns it: <see cref="CompleteFrame.Release"/> it when done so that its buffer serves a later frame.
+        /// </summary>
         public CompleteFrame TakeCompletedFrame()
         {
             var frame = pending;
@@ -175,25 +155,37 @@ namespace Yume.Bridge.Core
         public List<NackRequest> TakeNacks(double now)
         {
             var nacks = new List<NackRequest>();
-            foreach (var partial in incomplete)
+            TakeNacks(now, nacks);
+            return nacks;
+        }
+
+        /// <summary>Adds the NACKs due now to <paramref name="into"/>; allocates nothing when none is due. Returns how many.</summary>
+        public int TakeNacks(double now, List<NackRequest> into)
+        {
+            int added = 0;
+            for (int i = 0; i < incomplete.Count; i++)
             {
+                var partial = incomplete[i];
                 if (!CanNack(partial, now)) continue;
                 if (!partial.NackNow && now < QuietDue(partial)) continue;
-                nacks.Add(new NackRequest(partial.Header.Frame, MissingOf(partial, options.MaxNackFragments)));
+                MissingOf(partial, options.MaxNackFragments, missingScratch);
+                into.Add(new NackRequest(partial.Header.Frame, missingScratch));
+                added++;
                 partial.NackCount++;
                 partial.LastNack = now;
                 partial.NackNow = false;
                 Stats.NacksSent++;
             }
-            return nacks;
+            return added;
         }
 
         /// <summary>When <see cref="TakeNacks"/> next has something to do, or null.</summary>
         public double? NextTimer(double now)
         {
             double? earliest = null;
-            foreach (var partial in incomplete)
+            for (int i = 0; i < incomplete.Count; i++)
             {
+                var partial = incomplete[i];
                 if (partial.NackCount >= options.MaxNacksPerFrame) continue;
                 double due = partial.NackNow ? now : QuietDue(partial);
                 if (due > Deadline(partial)) continue;
@@ -206,7 +198,12 @@ namespace Yume.Bridge.Core
         public IDictionary<uint, int[]> MissingByFrame()
         {
             var result = new SortedDictionary<uint, int[]>();
-            foreach (var partial in incomplete) result[partial.Header.Frame] = MissingOf(partial, int.MaxValue).ToArray();
+            var missing = new List<int>();
+            foreach (var partial in incomplete)
+            {
+                MissingOf(partial, int.MaxValue, missing);
+                result[partial.Header.Frame] = missing.ToArray();
+            }
             return result;
         }
 
@@ -217,18 +214,17 @@ namespace Yume.Bridge.Core
 
         double QuietDue(PartialFrame partial) => Math.Max(partial.LastArrival, partial.LastNack) + options.NackQuietSeconds;
 
-        static List<int> MissingOf(PartialFrame partial, int max)
+        static void MissingOf(PartialFrame partial, int max, List<int> missing)
         {
-            var missing = new List<int>();
-            for (int i = 0; i < partial.Received.Length && missing.Count < max; i++)
+            missing.Clear();
+            for (int i = 0; i < partial.Header.FragmentCount && missing.Count < max; i++)
                 if (!partial.Received[i]) missing.Add(i);
-            return missing;
         }
 
         PartialFrame Find(uint frame)
         {
-            foreach (var partial in incomplete)
-                if (partial.Header.Frame == frame) return partial;
+            for (int i = 0; i < incomplete.Count; i++)
+                if (incomplete[i].Header.Frame == frame) return incomplete[i];
             return null;
         }
 
@@ -241,17 +237,19 @@ namespace Yume.Bridge.Core
                 if (IsNewer(incomplete[0].Header.Frame, header.Frame)) return null;
                 Abandon(0);
             }
-            foreach (var older in incomplete)
-                if (IsNewer(header.Frame, older.Header.Frame) && older.NackCount == 0) older.NackNow = true;
-            var partial = new PartialFrame
-            {
-                FirstHeader = ByteArrays.Slice(datagram, 0, FragmentHeader.Size),
-                Header = header,
-                Buffer = new byte[header.FrameLength],
-                Received = new bool[header.FragmentCount],
-                FirstArrival = now,
-                LastArrival = now,
-            };
+            for (int i = 0; i < incomplete.Count; i++)
+                if (IsNewer(header.Frame, incomplete[i].Header.Frame) && incomplete[i].NackCount == 0) incomplete[i].NackNow = true;
+            var partial = sparePartials.Count > 0 ? sparePartials.Pop() : new PartialFrame();
+            Buffer.BlockCopy(datagram, 0, partial.FirstHeader, 0, FragmentHeader.Size);
+            partial.Header = header;
+            partial.Frame = pool.Rent((int)header.FrameLength);
+            if (partial.Received.Length < header.FragmentCount) partial.Received = new bool[Math.Max(header.FragmentCount, 2 * partial.Received.Length)];
+            Array.Clear(partial.Received, 0, header.FragmentCount);
+            partial.ReceivedCount = 0;
+            partial.FirstArrival = partial.LastArrival = now;
+            partial.LastNack = double.NegativeInfinity;
+            partial.NackCount = 0;
+            partial.NackNow = partial.Repaired = false;
             int position = incomplete.Count;
             while (position > 0 && IsNewer(incomplete[position - 1].Header.Frame, header.Frame)) position--;
             incomplete.Insert(position, partial);
@@ -264,8 +262,15 @@ namespace Yume.Bridge.Core
             incomplete.Remove(partial);
             partialBytes -= partial.Header.FrameLength;
             Stats.FramesCompleted++;
-            if (pending != null) Stats.FramesSuperseded++;
-            pending = new CompleteFrame(partial.Header, partial.Buffer, partial.FirstArrival, now, partial.Repaired);
+            if (pending != null)
+            {
+                Stats.FramesSuperseded++;
+                pending.Release();
+            }
+            pending = partial.Frame;
+            pending.Fill(partial.Header, partial.FirstArrival, now, partial.Repaired);
+            if (partial.Header.IsAfterCut) Stats.Cuts++;
+            Recycle(partial);
             anyCompleted = true;
             newestCompleted = partial.Header.Frame;
             // Incomplete frames older than the newest complete one can never be shown.
@@ -275,9 +280,18 @@ namespace Yume.Bridge.Core
 
         void Abandon(int index)
         {
-            partialBytes -= incomplete[index].Header.FrameLength;
+            var partial = incomplete[index];
+            partialBytes -= partial.Header.FrameLength;
             incomplete.RemoveAt(index);
+            partial.Frame.Release();
+            Recycle(partial);
             Stats.FramesAbandoned++;
+        }
+
+        void Recycle(PartialFrame partial)
+        {
+            partial.Frame = null;
+            if (sparePartials.Count < options.MaxIncompleteFrames) sparePartials.Push(partial);
         }
 
         FragmentOutcome Drop(FragmentOutcome outcome)

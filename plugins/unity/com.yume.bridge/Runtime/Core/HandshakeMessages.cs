@@ -63,8 +63,14 @@ namespace Yume.Bridge.Core
 
         public HelloMessage(int protocol, byte[] nonce, string client = "", string clientVersion = "", string engine = "",
                      int width = 0, int height = 0, double fps = 0, int quality = 85, int maxDatagram = 1200,
-                     byte[] cookie = null, byte[] auth = null, byte[] pad = null)
+                     byte[] cookie = null, byte[] auth = null, byte[] pad = null, int? minor = null,
+                     IList<string> capabilities = null, string preempt = null)
         {
+            if (capabilities != null && capabilities.Count > MaxCapabilities) throw new ArgumentException("at most 16 capabilities");
+            Minor = minor;
+            capabilityList = capabilities == null ? null : new List<string>(capabilities);
+            Capabilities = capabilityList?.AsReadOnly();
+            Preempt = string.IsNullOrEmpty(preempt) ? null : preempt;
             RequireLength(nonce, NonceLength, "nonce");
             if (auth != null) RequireLength(auth, AuthLength, "auth");
             if (cookie != null && cookie.Length > MaxCookieLength) throw new ArgumentException("cookie is longer than 64 bytes");
@@ -98,9 +104,21 @@ namespace Yume.Bridge.Core
         public byte[] Auth => CopyOf(auth);
         public byte[] Pad => CopyOf(pad);
 
+        /// <summary>v1.1: the minor protocol version (1), absent for a v1.0 client.</summary>
+        public int? Minor { get; }
+
+        /// <summary>v1.1: what this client can do (e.g. "path_response"), absent for a v1.0 client.</summary>
+        public IReadOnlyList<string> Capabilities { get; }
+
+        /// <summary>Pre-emption policy asked for ("latent", "off"); null leaves it to the daemon.</summary>
+        public string Preempt { get; }
+
+        public const int MaxCapabilities = 16;
+        readonly List<string> capabilityList;
+
         /// <summary>The same hello with a different padding (used to reach the minimum hello size).</summary>
         public HelloMessage WithPad(byte[] newPad) => new HelloMessage(Protocol, nonce, Client, ClientVersion, Engine, Width, Height, Fps,
-                                                       Quality, MaxDatagram, cookie, auth, newPad);
+                                                       Quality, MaxDatagram, cookie, auth, newPad, Minor, capabilityList, Preempt);
 
         internal override void WriteFields(FieldWriter w)
         {
@@ -109,6 +127,9 @@ namespace Yume.Bridge.Core
              .Int("max_datagram", MaxDatagram);
             if (cookie != null) w.Bytes("cookie", cookie);
             if (auth != null) w.Bytes("auth", auth);
+            if (Minor.HasValue) w.Int("minor", Minor.Value);
+            if (Capabilities != null) w.StringList("capabilities", Capabilities);
+            if (Preempt != null) w.String("preempt", Preempt);
             if (pad != null) w.Bytes("pad", pad);
         }
 
@@ -129,7 +150,10 @@ namespace Yume.Bridge.Core
                 maxDatagram: (int)r.Int("max_datagram", 1200, 576, 65000),
                 cookie: r.OptionalBytes("cookie", 1, MaxCookieLength),
                 auth: r.OptionalBytes("auth", AuthLength, AuthLength),
-                pad: r.OptionalBytes("pad", 0, int.MaxValue));
+                pad: r.OptionalBytes("pad", 0, int.MaxValue),
+                minor: r.Has("minor") ? (int?)r.Int("minor", 0, 255) : null,
+                capabilities: r.Has("capabilities") ? r.StringList("capabilities", MaxCapabilities) : null,
+                preempt: r.String("preempt", "", 16));
         }
     }
 
@@ -318,13 +342,21 @@ namespace Yume.Bridge.Core
              .Map("limits", Limits.ToFields()).StringList("capabilities", Capabilities);
         }
 
-        internal static WelcomeMessage Read(FieldReader r) => new WelcomeMessage(
+        internal static WelcomeMessage Read(FieldReader r)
+        {
+            var welcome = new WelcomeMessage(
             r.U32("session"), r.U32("seq"), (int)r.Int("protocol", int.MinValue, int.MaxValue),
             r.Bytes("nonce", HelloMessage.NonceLength, HelloMessage.NonceLength), r.String("daemon_version"), r.String("backend"),
             r.String("model"), r.String("model_version"), r.String("state"), (int)r.Int("width", 1, 65535),
             (int)r.Int("height", 1, 65535), r.Float("fps", 1, 240), (int)r.Int("frames_per_chunk", 1, 65535),
             (int)r.Int("quality", 1, 100), (int)r.Int("max_datagram", 576, 65000), r.Bool("authenticated"),
             Vocabulary.Read(r.Map("vocabulary")), WireLimits.Read(r.Map("limits")), r.StringList("capabilities"));
+            welcome.Minor = (int)r.Int("minor", 0, 0, 255);
+            return welcome;
+        }
+
+        /// <summary>v1.1: the daemon's minor protocol version; 0 for a v1.0 daemon.</summary>
+        public int Minor { get; private set; }
     }
 
     public sealed class ErrorMessage : ControlMessage

@@ -20,11 +20,50 @@ namespace Yume.Bridge.Core
             MoveY = Clamp(moveY);
             LookX = Clamp(lookX);
             LookY = Clamp(lookY);
-            var unique = new List<string>();
-            if (keys != null)
-                foreach (var key in keys)
-                    if (!string.IsNullOrEmpty(key) && !unique.Contains(key) && unique.Count < InputMessage.MaxKeys) unique.Add(key);
-            this.keys = unique.ToArray();
+            this.keys = Unique(keys);
+        }
+
+        static readonly string[] NoKeys = new string[0];
+
+        static string[] Unique(IEnumerable<string> keys)
+        {
+            if (keys == null) return NoKeys;
+            var list = keys as IList<string>;
+            if (list != null && list.Count == 0) return NoKeys;
+            var unique = new string[InputMessage.MaxKeys];
+            int count = 0;
+            foreach (var key in keys)
+                if (!string.IsNullOrEmpty(key) && Array.IndexOf(unique, key, 0, count) < 0 && count < unique.Length) unique[count++] = key;
+            if (count == unique.Length) return unique;
+            var exact = new string[count];
+            Array.Copy(unique, exact, count);
+            return exact;
+        }
+
+        /// <summary>
+        /// True when an InputState built from these values would equal this one: lets a sampler skip building a
+        /// new state (and allocating) while the input does not change. Allocates nothing.
+        /// </summary>
+        public bool Matches(double moveX, double moveY, double lookX, double lookY, IList<string> heldKeys)
+        {
+            if (MoveX != Clamp(moveX) || MoveY != Clamp(moveY) || LookX != Clamp(lookX) || LookY != Clamp(lookY)) return false;
+            int count = 0;
+            if (heldKeys != null)
+                for (int i = 0; i < heldKeys.Count; i++)
+                {
+                    var key = heldKeys[i];
+                    if (string.IsNullOrEmpty(key) || IndexOf(heldKeys, key, i) >= 0) continue; // empty or a repeat
+                    if (count >= keys.Length || keys[count] != key) return false;
+                    count++;
+                }
+            return count == keys.Length;
+        }
+
+        static int IndexOf(IList<string> list, string value, int before)
+        {
+            for (int i = 0; i < before; i++)
+                if (list[i] == value) return i;
+            return -1;
         }
 
         public double MoveX { get; }

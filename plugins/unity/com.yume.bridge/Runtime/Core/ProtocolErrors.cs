@@ -21,12 +21,15 @@ namespace Yume.Bridge.Core
         public const string UnknownImage = "unknown_image";
         public const string GeneratorFailed = "generator_failed";
         public const string ShuttingDown = "shutting_down";
+        /// <summary>v1.1: a per-session budget refused the request (not fatal; <c>ref</c> names it): resend it later.</summary>
+        public const string RateLimited = "rate_limited";
 
         // Client-side outcomes (never on the wire).
         public const string DaemonUnreachable = "daemon_unreachable";
         public const string DaemonSilent = "daemon_silent";
         public const string NotAcknowledged = "not_acknowledged";
         public const string SocketError = "socket_error";
+        public const string DecodeFallback = "decode_fallback";
 
         /// <summary>True for the codes the daemon answers to a hello instead of a welcome (SPEC §5.13).</summary>
         public static bool EndsHandshake(string code) =>

@@ -135,8 +135,9 @@ namespace Yume.Bridge.Core
 
     public sealed class StartedMessage : SessionMessage
     {
-        public StartedMessage(uint session, uint seq, long world, string source, uint seed) : base(session, seq)
+        public StartedMessage(uint session, uint seq, long world, string source, uint seed, uint reference = 0) : base(session, seq)
         {
+            Ref = reference;
             World = world;
             Source = source;
             SeedUsed = seed;
@@ -151,10 +152,17 @@ namespace Yume.Bridge.Core
         {
             WriteSession(w);
             w.Int("world", World).String("source", Source).Int("seed", SeedUsed);
+            if (Ref != 0) w.Int("ref", Ref);
         }
 
-        internal static StartedMessage Read(FieldReader r) => new StartedMessage(
-            r.U32("session"), r.U32("seq"), r.Int("world", 0, long.MaxValue), r.String("source"), r.U32("seed"));
+        internal static StartedMessage Read(FieldReader r)
+        {
+            return new StartedMessage(r.U32("session"), r.U32("seq"), r.Int("world", 0, long.MaxValue), r.String("source"), r.U32("seed"),
+                                      r.U32("ref", 0));
+        }
+
+        /// <summary>v1.1: the seq of the start this answers; 0 from a v1.0 daemon.</summary>
+        public uint Ref { get; }
     }
 
     public sealed class InputMessage : SessionMessage
@@ -265,8 +273,10 @@ namespace Yume.Bridge.Core
 
     public sealed class ConfigMessage : SessionMessage
     {
-        public ConfigMessage(uint session, uint seq, int? quality = null, double? fps = null, bool? paused = null) : base(session, seq)
+        public ConfigMessage(uint session, uint seq, int? quality = null, double? fps = null, bool? paused = null, string preempt = null)
+            : base(session, seq)
         {
+            Preempt = string.IsNullOrEmpty(preempt) ? null : preempt;
             if (quality.HasValue && (quality < 1 || quality > 100)) throw new ArgumentException("quality lies in 1…100");
             if (fps.HasValue && !(fps >= 1 && fps <= 240)) throw new ArgumentException("fps lies in 1…240");
             Quality = quality;
@@ -279,12 +289,16 @@ namespace Yume.Bridge.Core
         public double? Fps { get; }
         public bool? Paused { get; }
 
+        /// <summary>Pre-emption policy ("latent" or "off"); null leaves it unchanged.</summary>
+        public string Preempt { get; }
+
         internal override void WriteFields(FieldWriter w)
         {
             WriteSession(w);
             if (Quality.HasValue) w.Int("quality", Quality.Value);
             if (Fps.HasValue) w.Float("fps", Fps.Value);
             if (Paused.HasValue) w.Bool("paused", Paused.Value);
+            if (Preempt != null) w.String("preempt", Preempt);
         }
 
         internal static ConfigMessage Read(FieldReader r)
@@ -292,7 +306,7 @@ namespace Yume.Bridge.Core
             uint session = r.U32("session"), seq = r.U32("seq");
             var quality = r.OptionalInt("quality", 1, 100);
             return new ConfigMessage(session, seq, quality.HasValue ? (int?)quality.Value : null,
-                                     r.OptionalFloat("fps", 1, 240), r.OptionalBool("paused"));
+                                     r.OptionalFloat("fps", 1, 240), r.OptionalBool("paused"), r.String("preempt", "", 16));
         }
     }
 
@@ -310,6 +324,48 @@ namespace Yume.Bridge.Core
         }
 
         internal static PingMessage Read(FieldReader r) => new PingMessage(r.U32("session"), r.U32("seq"), r.Int("time_us"));
+    }
+
+    /// <summary>v1.1 path validation: a session message carrying 8 opaque bytes (challenge and response share the shape).</summary>
+    public abstract class PathMessage : SessionMessage
+    {
+        public const int DataLength = 8;
+        readonly byte[] data;
+
+        protected PathMessage(uint session, uint seq, byte[] data) : base(session, seq)
+        {
+            RequireLength(data, DataLength, "data");
+            this.data = CopyOf(data);
+        }
+
+        public byte[] Data => CopyOf(data);
+
+        internal override void WriteFields(FieldWriter w)
+        {
+            WriteSession(w);
+            w.Bytes("data", data);
+        }
+
+        internal static byte[] ReadData(FieldReader r) => r.Bytes("data", DataLength, DataLength);
+    }
+
+    /// <summary>
+    /// v1.1, daemon → client: a tagged datagram of this session arrived from a new address (NAT rebinding, roaming);
+    /// the daemon moves the stream there once the client echoes <see cref="PathMessage.Data"/> in a <see cref="PathResponseMessage"/>.
+    /// </summary>
+    public sealed class PathChallengeMessage : PathMessage
+    {
+        public PathChallengeMessage(uint session, uint seq, byte[] data) : base(session, seq, data) { }
+        public override string Type => "path_challenge";
+        internal static PathChallengeMessage Read(FieldReader r) => new PathChallengeMessage(r.U32("session"), r.U32("seq"), ReadData(r));
+    }
+
+    /// <summary>v1.1, client → daemon: the answer to a <see cref="PathChallengeMessage"/>, with the same 8 bytes.</summary>
+    public sealed class PathResponseMessage : PathMessage
+    {
+        public PathResponseMessage(uint session, uint seq, byte[] data) : base(session, seq, data) { }
+        public override string Type => "path_response";
+        internal static PathResponseMessage Read(FieldReader r) => new PathResponseMessage(r.U32("session"), r.U32("seq"), ReadData(r));
     }
 
     public sealed class PongMessage : SessionMessage
@@ -340,13 +396,19 @@ namespace Yume.Bridge.Core
     public sealed class NackMessage : SessionMessage
     {
         readonly int[] missing;
+        readonly byte[] pad;
 
-        public NackMessage(uint session, uint seq, uint frame, IList<int> missing) : base(session, seq)
+        /// <param name="pad">v1.1: ignored bytes that make the nack big enough for the resend it asks for (the daemon
+        /// resends at most 10× a nack's size)</param>
+        public NackMessage(uint session, uint seq, uint frame, IList<int> missing, byte[] pad = null) : base(session, seq)
         {
             if (missing == null || missing.Count < 1) throw new ArgumentException("a nack lists at least one fragment");
             Frame = frame;
             this.missing = new List<int>(missing).ToArray();
+            this.pad = pad;
         }
+
+        public int PadLength => pad?.Length ?? 0;
 
         public override string Type => "nack";
         public uint Frame { get; }
@@ -358,6 +420,7 @@ namespace Yume.Bridge.Core
             var indices = new List<long>();
             foreach (var i in missing) indices.Add(i);
             w.Int("frame", Frame).IntList("missing", indices);
+            if (pad != null) w.Bytes("pad", pad);
         }
 
         internal static NackMessage Read(FieldReader r)
@@ -366,7 +429,7 @@ namespace Yume.Bridge.Core
             var indices = new List<int>();
             foreach (var value in r.IntList("missing", 0, ushort.MaxValue)) indices.Add((int)value);
             if (indices.Count < 1) throw ProtocolViolation.OutOfRange("nack.missing is empty");
-            return new NackMessage(session, seq, frame, indices);
+            return new NackMessage(session, seq, frame, indices, r.OptionalBytes("pad", 0, int.MaxValue));
         }
     }
 
@@ -389,8 +452,21 @@ namespace Yume.Bridge.Core
         internal FieldWriter ToFields() => new FieldWriter().Float("queue_ms", QueueMs).Float("generate_ms", GenerateMs)
             .Float("encode_ms", EncodeMs).Float("send_ms", SendMs);
 
-        internal static Latency Read(FieldReader r) => new Latency(
-            r.Float("queue_ms"), r.Float("generate_ms"), r.Float("encode_ms"), r.Float("send_ms"));
+        internal static Latency Read(FieldReader r)
+        {
+            var latency = new Latency(r.Float("queue_ms"), r.Float("generate_ms"), r.Float("encode_ms"), r.Float("send_ms"));
+            latency.WaitMs = r.OptionalFloat("wait_ms", 0, double.MaxValue);
+            latency.DecodeMs = r.OptionalFloat("decode_ms", 0, double.MaxValue);
+            latency.PacingMs = r.OptionalFloat("pacing_ms", 0, double.MaxValue);
+            latency.TotalMs = r.OptionalFloat("total_ms", 0, double.MaxValue);
+            return latency;
+        }
+
+        /// <summary>Newer daemons' finer breakdown (SPEC §5.11); null from a daemon that does not send it.</summary>
+        public double? WaitMs { get; private set; }
+        public double? DecodeMs { get; private set; }
+        public double? PacingMs { get; private set; }
+        public double? TotalMs { get; private set; }
     }
 
     /// <summary>Generator readiness as reported by <c>status.state</c> and <c>welcome.state</c>.</summary>
@@ -444,12 +520,26 @@ namespace Yume.Bridge.Core
              .Map("latency", Latency.ToFields()).String("message", Message);
         }
 
-        internal static StatusMessage Read(FieldReader r) => new StatusMessage(
+        internal static StatusMessage Read(FieldReader r)
+        {
+            var status = new StatusMessage(
             // progress is 0–1 by the spec; a rounding step past 1 must not cost the client a whole status.
             r.U32("session"), r.U32("seq"), r.String("state"), Math.Max(0, Math.Min(1, r.Float("progress"))), r.Int("world", 0, long.MaxValue),
             r.Int("chunk", -1, long.MaxValue), r.Int("queue", 0, long.MaxValue), r.Float("fps", 0, double.MaxValue),
             r.Int("frames_sent", 0, long.MaxValue), (int)r.Int("action", 0, 255), r.U32("input_seq"),
             Latency.Read(r.Map("latency")), r.String("message", ""));
+            status.Preempt = r.String("preempt", "", 16);
+            status.Cuts = r.Int("cuts", 0, 0, long.MaxValue);
+            status.Wasted = r.Float("wasted", 0, 0, 1);
+            return status;
+        }
+
+        /// <summary>The pre-emption policy in force ("" from a daemon without pre-emption).</summary>
+        public string Preempt { get; private set; } = "";
+
+        /// <summary>Chunks cut short so far, and the share of generated frames never shown (SPEC §6.5).</summary>
+        public long Cuts { get; private set; }
+        public double Wasted { get; private set; }
     }
 
     public static class ByeReasons

@@ -1,6 +1,7 @@
 // Main-thread half of the client: turns session events into UnityEvents and Console lines, and uploads
 // the newest frame (at most one texture upload per rendered frame).
 using System;
+using System.Collections.Generic;
 using Unity.Collections;
 using UnityEngine;
 using Yume.Bridge.Core;
@@ -10,11 +11,16 @@ namespace Yume.Bridge
 {
     public sealed partial class YumeBridgeClient
     {
-        void DrainEvents()
+        /// <summary>
+        /// Reports the events of <paramref name="source"/>. A close tears that connection down BEFORE the listeners
+        /// hear of it, so a listener may call <see cref="Connect"/> from OnError or OnDisconnected and keep the
+        /// new connection.
+        /// </summary>
+        void DrainEvents(BridgeConnection source)
         {
             ErrorMessage lastDaemonError = null;
             ClientEvent e;
-            while (connection != null && connection.TryDequeueEvent(out e))
+            while (source.TryDequeueEvent(out e))
             {
                 if (e is SessionConnected connected) HandleConnected(connected.Welcome);
                 else if (e is StatusReceived received) HandleStatus(received.Status);
@@ -36,8 +42,10 @@ namespace Yume.Bridge
                 else if (e is SessionWarning warning) Debug.LogWarning(LogPrefix + warning.Message, this);
                 else if (e is SessionClosed closed)
                 {
+                    if (source == connection) TearDown();
+                    else source.Dispose();
                     HandleClosed(closed);
-                    TearDown();
+                    return; // the source is gone; a listener may already have connected anew
                 }
             }
         }
@@ -45,6 +53,9 @@ namespace Yume.Bridge
         void HandleConnected(WelcomeMessage w)
         {
             welcome = w;
+            lastProblem = "";
+            reconnect.Succeeded();
+            reconnectAt = null;
             status.readiness = w.State;
             var info = YumeSessionInfo.From(w, Endpoint);
             Debug.Log(LogPrefix + "Connected: " + info, this);
@@ -102,6 +113,7 @@ namespace Yume.Bridge
         void HandleClosed(SessionClosed closed)
         {
             status.readiness = "disconnected";
+            ScheduleReconnect(closed);
             switch (closed.Reason)
             {
                 case CloseReason.ClientClosed:
@@ -112,16 +124,19 @@ namespace Yume.Bridge
                     break;
                 default:
                     // Unreachable, wrong or missing token, version mismatch, session limit, silence, fatal error.
+                    lastProblem = closed.Message;
                     Debug.LogError(LogPrefix + closed.Message, this);
                     onError.Invoke(closed.Code, closed.Message);
                     break;
             }
-            foreach (var pending in eventCallbacks)
+            // Taken out first: a callback may send an event on a connection it just made.
+            var orphaned = new List<KeyValuePair<uint, PendingEventCallback>>(eventCallbacks);
+            eventCallbacks.Clear();
+            foreach (var pending in orphaned)
                 pending.Value.Callback?.Invoke(new YumeEventResult
                 {
                     id = (int)pending.Key, code = closed.Code, message = "The session ended before the event was acknowledged.",
                 });
-            eventCallbacks.Clear();
             onDisconnected.Invoke(closed.Code, closed.Message);
         }
 
@@ -132,6 +147,7 @@ namespace Yume.Bridge
             connection?.Dispose();
             connection = null;
             welcome = null;
+            lastSentInput = null;
         }
 
         void UploadNewestFrame()
@@ -143,22 +159,20 @@ namespace Yume.Bridge
                 var decoded = decodeWorker.TakeNewest();
                 if (decoded == null) return;
                 uploadClock.Start();
+                bool shown;
                 if (decoded.Image != null)
                 {
                     var image = decoded.Image;
                     EnsureOutput(image.Width, image.Height);
                     NativeArray<byte> pixels = output.GetRawTextureData<byte>();
-                    NativeArray<byte>.Copy(image.Rgb, pixels, image.Width * image.Height * 3);
+                    NativeArray<byte>.Copy(image.Pixels, pixels, image.ByteCount); // RGBA32: no conversion on the GPU side
                     output.Apply(false, false);
-                    decodeWorker.Recycle(decoded);
+                    shown = true;
                 }
-                else
-                {
-                    // The managed decoder refused this JPEG (not baseline): let Unity decode it.
-                    EnsureOutput(welcome?.Width ?? 16, welcome?.Height ?? 16);
-                    ImageConversion.LoadImage(output, decoded.Frame.Jpeg, false);
-                }
+                else shown = DecodeRefusedFrame(decoded);
+                decodeWorker.Recycle(decoded);
                 status.decodeMs = (float)decodeWorker.DecodeMsAverage;
+                if (!shown) return;
             }
             else
             {
@@ -166,7 +180,8 @@ namespace Yume.Bridge
                 if (frame == null) return;
                 uploadClock.Start();
                 EnsureOutput(welcome?.Width ?? 16, welcome?.Height ?? 16);
-                ImageConversion.LoadImage(output, frame.Jpeg, false); // decodes on the main thread
+                ImageConversion.LoadImage(output, frame.Jpeg, false); // decodes on the main thread (allocates)
+                frame.Release();
                 status.decodeMs = 0;
             }
             uploadClock.Stop();
@@ -174,7 +189,43 @@ namespace Yume.Bridge
                                                    : status.uploadMs * 0.9f + (float)uploadClock.Elapsed.TotalMilliseconds * 0.1f;
             lastUploadFrame = Time.frameCount;
             CountShownFrame();
-            if (targetMaterial != null) targetMaterial.SetTexture(targetTextureProperty, output);
+            PublishOutput();
+        }
+
+        /// <summary>
+        /// A frame the managed decoder refused (e.g. progressive JPEG): Unity decodes it on the main thread, which
+        /// costs milliseconds, so this says so once and decodes at most <see cref="FallbackDecodesPerSecond"/> a second.
+        /// </summary>
+        bool DecodeRefusedFrame(DecodedFrame decoded)
+        {
+            status.fallbackDecodes++;
+            if (!fallbackWarned)
+            {
+                fallbackWarned = true;
+                string message = "A frame is not a baseline JPEG the background decoder reads (" + decoded.FallbackReason +
+                                 "), so Unity decodes it on the main thread, at most " + FallbackDecodesPerSecond +
+                                 " per second. The daemon sends baseline 4:2:0 JPEG: check what sits between it and this client.";
+                Debug.LogWarning(LogPrefix + message, this);
+                onError.Invoke(ErrorCodes.DecodeFallback, message);
+            }
+            float now = Time.unscaledTime;
+            if (now - lastFallbackDecodeAt < 1f / FallbackDecodesPerSecond) return false;
+            lastFallbackDecodeAt = now;
+            EnsureOutput(welcome?.Width ?? 16, welcome?.Height ?? 16);
+            ImageConversion.LoadImage(output, decoded.Frame.Jpeg, false);
+            return true;
+        }
+
+        /// <summary>Hands the texture to the render texture, the material and the listeners.</summary>
+        void PublishOutput()
+        {
+            if (targetRenderTexture != null) Graphics.Blit(output, targetRenderTexture);
+            if (targetMaterial != null)
+            {
+                // mainTexture follows the shader's [MainTexture] property: _BaseMap under URP/HDRP, _MainTex built in.
+                if (string.IsNullOrEmpty(targetTextureProperty) || targetTextureProperty == "_MainTex") targetMaterial.mainTexture = output;
+                else targetMaterial.SetTexture(targetTextureProperty, output);
+            }
             onFrame.Invoke(output);
         }
 
@@ -193,9 +244,9 @@ namespace Yume.Bridge
 
         void EnsureOutput(int width, int height)
         {
-            if (output != null && output.width == width && output.height == height && output.format == TextureFormat.RGB24) return;
+            if (output != null && output.width == width && output.height == height && output.format == TextureFormat.RGBA32) return;
             if (output != null) Destroy(output);
-            output = new Texture2D(width, height, TextureFormat.RGB24, false)
+            output = new Texture2D(width, height, TextureFormat.RGBA32, false)
             {
                 name = "Yume Bridge stream",
                 wrapMode = TextureWrapMode.Clamp,

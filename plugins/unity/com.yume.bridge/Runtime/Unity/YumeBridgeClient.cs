@@ -1,6 +1,7 @@
-// The Yume Bridge component: connects to a yume_bridge daemon, streams its frames into a Texture2D,
-// sends the player's input and event prompts. Networking and JPEG decoding run on background threads;
-// the main thread uploads at most one texture per rendered frame, always the newest.
+// The Yume Bridge component: connects to a yume_bridge daemon, streams its frames into a Texture2D (and
+// optionally a RenderTexture), sends the player's input and event prompts. Name resolution, networking and
+// JPEG decoding run on background threads; the main thread uploads at most one texture per rendered frame,
+// always the newest, without allocating.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -27,6 +28,9 @@ namespace Yume.Bridge
         [SerializeField] YumeEncoding encoding = YumeEncoding.MessagePack;
         [Tooltip("Connect when this component is enabled (in Play mode).")]
         [SerializeField] bool connectOnEnable = true;
+        [Tooltip("Reconnect after the daemon went away or the network dropped, waiting 1, 2, 4 … up to 30 s between tries. " +
+                 "A wrong token or another protocol version is not retried.")]
+        [SerializeField] bool autoReconnect = true;
 
         [Header("Stream")]
         [Tooltip("Wanted frame size; the daemon may choose another (the welcome says which).")]
@@ -54,9 +58,14 @@ namespace Yume.Bridge
         [Header("Output")]
         [Tooltip("Decode JPEG frames on a background thread (recommended). Off: Texture2D.LoadImage on the main thread.")]
         [SerializeField] bool decodeOffMainThread = true;
-        [Tooltip("Optional: a material whose texture property receives the stream.")]
+        [Tooltip("Optional: a RenderTexture the stream is copied into every frame (for materials, UI or cameras that " +
+                 "take a RenderTexture, as Render Streaming does).")]
+        [SerializeField] RenderTexture targetRenderTexture;
+        [Tooltip("Optional: a material that shows the stream.")]
         [SerializeField] Material targetMaterial;
-        [SerializeField] string targetTextureProperty = "_MainTex";
+        [Tooltip("Empty: the shader's main texture ([MainTexture]: _BaseMap under URP/HDRP, _MainTex built in). " +
+                 "Otherwise the name of another texture property.")]
+        [SerializeField] string targetTextureProperty = "";
         [SerializeField] FilterMode filterMode = FilterMode.Bilinear;
 
         [Header("Events")]
@@ -67,8 +76,15 @@ namespace Yume.Bridge
         [SerializeField] YumeEventAckEvent onEventAcknowledged = new YumeEventAckEvent();
         [SerializeField] YumeDisconnectedEvent onDisconnected = new YumeDisconnectedEvent();
 
+        /// <summary>Main-thread decodes of refused (non-baseline) frames per second, at most.</summary>
+        const float FallbackDecodesPerSecond = 4;
+
         BridgeConnection connection;
         FrameDecodeWorker decodeWorker;
+        readonly ReconnectPolicy reconnect = new ReconnectPolicy();
+        float? reconnectAt;
+        float lastFallbackDecodeAt = float.NegativeInfinity;
+        bool fallbackWarned;
         readonly YumeInputSampler sampler = new YumeInputSampler();
         readonly Dictionary<uint, PendingEventCallback> eventCallbacks = new Dictionary<uint, PendingEventCallback>();
         readonly YumeStatus status = new YumeStatus();
@@ -79,6 +95,8 @@ namespace Yume.Bridge
         float shownWindowStart;
         int shownInWindow;
         bool inputSourceWarned, missingAxisWarned;
+        InputState lastSentInput;
+        string lastProblem = "";
 
         struct PendingEventCallback
         {
@@ -95,16 +113,38 @@ namespace Yume.Bridge
         public YumeEventAckEvent OnEventAcknowledged => onEventAcknowledged;
         public YumeDisconnectedEvent OnDisconnected => onDisconnected;
 
-        /// <summary>The texture frames are written to (RGB24, the welcome's size); null before the first frame.</summary>
+        /// <summary>The texture frames are written to (RGBA32, the welcome's size); null before the first frame.</summary>
         public Texture2D OutputTexture => output;
 
-        public bool IsConnected => connection != null && connection.State == SessionState.Open;
+        /// <summary>A RenderTexture that receives a copy of every frame (optional; assign before or during play).</summary>
+        public RenderTexture TargetRenderTexture { get => targetRenderTexture; set => targetRenderTexture = value; }
+
+        /// <summary>A material whose main texture (or <see cref="TargetTextureProperty"/>) shows the stream.</summary>
+        public Material TargetMaterial { get => targetMaterial; set => targetMaterial = value; }
+        public string TargetTextureProperty { get => targetTextureProperty; set => targetTextureProperty = value; }
+
+        /// <summary>Reconnect with backoff after a connection was lost (not after Disconnect(), a wrong token or a version mismatch).</summary>
+        public bool AutoReconnect { get => autoReconnect; set => autoReconnect = value; }
+
+        /// <summary>Seconds until the next automatic reconnect, or null when none is scheduled.</summary>
+        public float? ReconnectIn => reconnectAt.HasValue ? Mathf.Max(0, reconnectAt.Value - Time.unscaledTime) : (float?)null;
+
+        public bool IsConnected => connection != null && connection.State == ClientSessionState.Open;
+
+        /// <summary>
+        /// The last problem as a sentence that says what to do (daemon unreachable, wrong token, other protocol version,
+        /// session limit, ...); empty once a session opens.
+        /// </summary>
+        public string LastProblem => lastProblem;
 
         /// <summary>Idle, Handshaking, Open or Closed.</summary>
-        public SessionState State => connection?.State ?? SessionState.Idle;
+        public ClientSessionState State => connection?.State ?? ClientSessionState.Idle;
 
         /// <summary>The last status (a copy); readiness, latency breakdown and client measurements.</summary>
         public YumeStatus Status => status.Clone();
+
+        /// <summary>The live status object (no copy; read it, do not keep or change it). For per-frame displays.</summary>
+        internal YumeStatus LiveStatus => status;
 
         public YumeSessionInfo Session => welcome == null ? null : YumeSessionInfo.From(welcome, Endpoint);
         public string Endpoint => $"{host}:{port}";
@@ -117,40 +157,50 @@ namespace Yume.Bridge
         public string StartPrompt { get => startPrompt; set => startPrompt = value; }
         public Texture2D StartImage { get => startImage; set => startImage = value; }
 
-        /// <summary>Opens a session (closing any previous one). Requests made before the welcome wait for it.</summary>
+        /// <summary>
+        /// Opens a session (closing any previous one). Returns at once: the host name is resolved on the network
+        /// thread, and failures arrive as OnError/OnDisconnected. Requests made before the welcome wait for it.
+        /// Safe to call from OnError or OnDisconnected.
+        /// </summary>
         public void Connect()
         {
             Disconnect();
+            if (connection != null) return; // a listener of the close above has connected already
+            reconnectAt = null;
             if (string.IsNullOrEmpty(host) || port < 1 || port > 65535)
             {
                 Fail(ErrorCodes.DaemonUnreachable, $"Set a host and a port (1–65535) on {name}; now {Endpoint}.");
                 return;
             }
             status.readiness = "connecting";
-            try
-            {
-                connection = new BridgeConnection(host, port, BuildOptions());
-                connection.Start();
-            }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException || e is ArgumentException)
-            {
-                connection = null;
-                Fail(ErrorCodes.DaemonUnreachable, $"Cannot reach {Endpoint}: {e.Message}");
-                return;
-            }
-            if (decodeOffMainThread) decodeWorker = new FrameDecodeWorker(connection, bottomUp: true);
+            connection = new BridgeConnection(host.Trim(), port, BuildOptions());
+            connection.Start();
+            if (decodeOffMainThread) decodeWorker = new FrameDecodeWorker(connection, bottomUp: true, layout: PixelLayout.Rgba32);
             if (startOnConnect) StartConfigured();
         }
 
-        /// <summary>Sends bye and stops the background threads. The output texture keeps its last frame.</summary>
+        /// <summary>
+        /// Sends bye and stops the background threads; cancels any scheduled reconnect. The output texture keeps
+        /// its last frame. OnDisconnected fires after the connection is gone, so a listener may connect anew.
+        /// </summary>
         public void Disconnect()
         {
-            if (connection != null)
-            {
-                connection.Stop();
-                DrainEvents(); // reports the close (OnDisconnected) and tears down
-            }
-            TearDown();
+            reconnectAt = null;
+            var closing = connection;
+            if (closing == null) return;
+            closing.Stop();
+            DrainEvents(closing); // reports the close (OnDisconnected) after tearing down
+            if (connection == closing) TearDown(); // no close event came (already reported)
+            if (connection == null) reconnectAt = null; // an earlier loss queued with the close must not bring it back
+        }
+
+        void ScheduleReconnect(SessionClosed closed)
+        {
+            if (!autoReconnect || !isActiveAndEnabled || !Application.isPlaying) return;
+            var delay = reconnect.NextDelay(closed);
+            if (!delay.HasValue) return;
+            reconnectAt = Time.unscaledTime + (float)delay.Value;
+            Debug.Log(LogPrefix + $"Reconnecting to {Endpoint} in {delay.Value:0.#} s (attempt {reconnect.Attempts}).", this);
         }
 
         /// <summary>Encodes the texture as JPEG (on this thread), uploads it and starts a world from it.</summary>
@@ -230,12 +280,28 @@ namespace Yume.Bridge
 
         // ---- Unity messages -------------------------------------------------------------------
 
+        /// <summary>A new component (or Reset in its menu) starts from the project's defaults.</summary>
+        void Reset()
+        {
+            var defaults = YumeBridgeSettings.Current;
+            host = defaults.host;
+            port = defaults.port;
+            encoding = defaults.encoding;
+            resolution = defaults.resolution;
+            jpegQuality = defaults.jpegQuality;
+            autoReconnect = defaults.autoReconnect;
+        }
+
         void OnEnable()
         {
             if (connectOnEnable && Application.isPlaying) Connect();
         }
 
-        void OnDisable() => Disconnect();
+        void OnDisable()
+        {
+            Disconnect();
+            reconnectAt = null;
+        }
 
         void OnApplicationQuit() => Disconnect();
 
@@ -247,8 +313,16 @@ namespace Yume.Bridge
 
         void Update()
         {
-            if (connection == null) return;
-            DrainEvents();
+            if (connection == null)
+            {
+                if (reconnectAt.HasValue && Time.unscaledTime >= reconnectAt.Value)
+                {
+                    reconnectAt = null;
+                    Connect();
+                }
+                return;
+            }
+            DrainEvents(connection);
             if (connection == null) return;
             SampleInput();
             UploadNewestFrame();
@@ -269,8 +343,9 @@ namespace Yume.Bridge
                 width = 1280;
                 height = 704;
             }
+            string effectiveToken = string.IsNullOrEmpty(token) ? YumeBridgeSettings.TokenFromEnvironment() : token.Trim();
             return new ClientOptions(
-                token: string.IsNullOrEmpty(token) ? null : token.Trim(),
+                token: effectiveToken,
                 encoding: encoding == YumeEncoding.Json ? WireEncoding.Json : WireEncoding.MsgPack,
                 engine: "Unity " + Application.unityVersion,
                 width: width, height: height, fps: fps <= 0 ? 0 : Mathf.Clamp(fps, 1, 240), quality: Mathf.Clamp(jpegQuality, 1, 100));
@@ -306,13 +381,14 @@ namespace Yume.Bridge
 
         bool RequireConnection(string what)
         {
-            if (connection != null && connection.State != SessionState.Closed) return true;
+            if (connection != null && connection.State != ClientSessionState.Closed) return true;
             Fail(ErrorCodes.UnknownSession, $"Cannot {what}: not connected. Call Connect() first.");
             return false;
         }
 
         void Fail(string code, string message)
         {
+            lastProblem = message;
             Debug.LogError(LogPrefix + message, this);
             onError.Invoke(code, message);
         }
@@ -329,7 +405,8 @@ namespace Yume.Bridge
                 return;
             }
             var state = sampler.Sample(input, Time.unscaledDeltaTime);
-            if (state != null) connection.SetInput(state);
+            if (state != null && state != lastSentInput) connection.SetInput(state); // unchanged input: no call, no garbage
+            lastSentInput = state;
             if (sampler.MissingAxis != null && !missingAxisWarned)
             {
                 Debug.LogWarning(LogPrefix + $"The Input Manager has no axis named \"{sampler.MissingAxis}\" (Project Settings › Input Manager); " +

@@ -17,6 +17,13 @@ namespace Yume.Bridge
         [Tooltip("Where input comes from. The Input System needs its package and Active Input Handling set to include it.")]
         public YumeInputSource source = YumeInputSampler.DefaultSource;
 
+#if ENABLE_INPUT_SYSTEM && YUME_INPUT_SYSTEM_PACKAGE
+        [Header("Input System")]
+        [Tooltip("Optional: actions to read instead of fixed devices. The package ships YumeBridgeControls.inputactions " +
+                 "(map \"Yume\": Move, Look, LookDelta, Event, Pause); rebind it or use your own asset with the same names.")]
+        public InputActionAsset actions;
+#endif
+
         [Header("Legacy Input Manager axes")]
         [Tooltip("Strafe axis (right positive). Unity's default 'Horizontal' also reacts to the arrow keys; " +
                  "arrow keys are look keys here, so they are ignored on this axis.")]
@@ -77,13 +84,20 @@ namespace Yume.Bridge
             }
         }
 
+        /// <summary>Smoothed look values closer to 0 than this read as 0, so that a still mouse settles and stops producing new states.</summary>
+        const float LookSnap = 0.002f;
+
         readonly List<string> keys = new List<string>(16);
         float smoothLookX, smoothLookY;
+        InputState last;
 
         /// <summary>An axis name the Input Manager does not define (read as 0), or null.</summary>
         public string MissingAxis { get; private set; }
 
-        /// <summary>Samples the current input; call once per rendered frame.</summary>
+        /// <summary>
+        /// Samples the current input; call once per rendered frame. Returns the same object as last time while
+        /// the input does not change, so a steady input allocates nothing.
+        /// </summary>
         public InputState Sample(YumeInputSettings settings, float deltaTime)
         {
             keys.Clear();
@@ -105,9 +119,14 @@ namespace Yume.Bridge
             float full = Mathf.Max(1, settings.mouseFullTurnPixelsPerSecond);
             smoothLookX += ((mouse ? lookRateX / full : 0) - smoothLookX) * blend;
             smoothLookY += ((mouse ? lookRateY / full : 0) - smoothLookY) * blend;
+            if (Mathf.Abs(smoothLookX) < LookSnap) smoothLookX = 0;
+            if (Mathf.Abs(smoothLookY) < LookSnap) smoothLookY = 0;
             float lookX = Mathf.Clamp(smoothLookX + stickLookX, -1, 1);
             float lookY = Mathf.Clamp(smoothLookY + stickLookY, -1, 1) * (settings.invertLookY ? -1 : 1);
-            return new InputState(moveX, moveY, lookX, lookY, settings.sendKeyCodes ? keys : null);
+            var held = settings.sendKeyCodes ? keys : null;
+            if (last != null && last.Matches(moveX, moveY, lookX, lookY, held)) return last;
+            last = new InputState(moveX, moveY, lookX, lookY, held);
+            return last;
         }
 
         bool SampleLegacy(YumeInputSettings s, float dt, ref float moveX, ref float moveY, ref float lookRateX, ref float lookRateY,
@@ -164,6 +183,7 @@ namespace Yume.Bridge
                                ref float stickLookX, ref float stickLookY)
         {
 #if ENABLE_INPUT_SYSTEM && YUME_INPUT_SYSTEM_PACKAGE
+            if (s.actions != null) return SampleActions(s.actions, dt, ref moveX, ref moveY, ref lookRateX, ref lookRateY, ref stickLookX, ref stickLookY);
             var keyboard = Keyboard.current;
             if (keyboard != null)
             {
@@ -210,24 +230,107 @@ namespace Yume.Bridge
 #endif
         }
 
+#if ENABLE_INPUT_SYSTEM && YUME_INPUT_SYSTEM_PACKAGE
+        /// <summary>Action names looked up in an assigned asset (map "Yume").</summary>
+        public const string MoveAction = "Yume/Move", LookAction = "Yume/Look", LookDeltaAction = "Yume/LookDelta",
+                            EventAction = "Yume/Event", PauseAction = "Yume/Pause";
+
+        InputActionAsset boundAsset;
+        InputAction move, look, lookDelta, eventAction, pauseAction;
+
+        void Bind(InputActionAsset asset)
+        {
+            if (asset == boundAsset) return;
+            boundAsset = asset;
+            move = asset.FindAction(MoveAction);
+            look = asset.FindAction(LookAction);
+            lookDelta = asset.FindAction(LookDeltaAction);
+            eventAction = asset.FindAction(EventAction);
+            pauseAction = asset.FindAction(PauseAction);
+            asset.Enable();
+        }
+
+        bool SampleActions(InputActionAsset asset, float dt, ref float moveX, ref float moveY, ref float lookRateX, ref float lookRateY,
+                           ref float stickLookX, ref float stickLookY)
+        {
+            Bind(asset);
+            if (move != null)
+            {
+                Vector2 m = move.ReadValue<Vector2>();
+                moveX = m.x;
+                moveY = m.y;
+            }
+            if (look != null)
+            {
+                Vector2 l = look.ReadValue<Vector2>();
+                stickLookX = l.x;
+                stickLookY = l.y;
+            }
+            if (lookDelta == null || dt <= 0) return false;
+            Vector2 delta = lookDelta.ReadValue<Vector2>();
+            lookRateX = delta.x / dt;
+            lookRateY = delta.y / dt;
+            return true;
+        }
+
+        /// <summary>True on the frame the asset's Event action fired (false without an asset or that action).</summary>
+        public bool EventPressedThisFrame => eventAction != null && eventAction.WasPressedThisFrame();
+
+        /// <summary>True on the frame the asset's Pause action fired.</summary>
+        public bool PausePressedThisFrame => pauseAction != null && pauseAction.WasPressedThisFrame();
+#endif
+
         void AddKey(bool held, string code)
         {
             if (held) keys.Add(code);
         }
 
-        /// <summary>True on the frame the key went down (for sample scripts that trigger events).</summary>
+        /// <summary>
+        /// True on the frame the key went down (for sample scripts that trigger events). With the Input System the
+        /// KeyCode is mapped to its Key (Return → Enter, Alpha1 → Digit1, LeftControl → LeftCtrl, ...) through a table
+        /// built once, so a call allocates nothing.
+        /// </summary>
         public static bool WasPressedThisFrame(YumeInputSource source, KeyCode legacyKey)
         {
 #if ENABLE_INPUT_SYSTEM && YUME_INPUT_SYSTEM_PACKAGE
             if (source == YumeInputSource.InputSystem)
             {
                 var keyboard = Keyboard.current;
-                Key key;
-                return keyboard != null && Enum.TryParse(legacyKey.ToString(), out key) && keyboard[key].wasPressedThisFrame;
+                var key = InputSystemKeys.Of(legacyKey);
+                return keyboard != null && key != Key.None && keyboard[key].wasPressedThisFrame;
             }
 #endif
             if (source == YumeInputSource.LegacyInputManager && IsAvailable(source)) return Input.GetKeyDown(legacyKey);
             return false;
         }
     }
+
+#if ENABLE_INPUT_SYSTEM && YUME_INPUT_SYSTEM_PACKAGE
+    /// <summary>KeyCode → Input System Key, looked up in an array filled once (names mapped by <see cref="UnityKeyNames"/>).</summary>
+    static class InputSystemKeys
+    {
+        static Key[] table;
+
+        public static Key Of(KeyCode code)
+        {
+            if (table == null) table = Build();
+            int index = (int)code;
+            return index >= 0 && index < table.Length ? table[index] : Key.None;
+        }
+
+        static Key[] Build()
+        {
+            int size = 0;
+            foreach (KeyCode code in Enum.GetValues(typeof(KeyCode))) size = Math.Max(size, (int)code + 1);
+            var keys = new Key[size];
+            foreach (KeyCode code in Enum.GetValues(typeof(KeyCode)))
+            {
+                var name = UnityKeyNames.ToInputSystem(code.ToString());
+                Key key;
+                if (name != null && Enum.TryParse(name, out key)) keys[(int)code] = key;
+            }
+            return keys;
+        }
+    }
+#endif
 }

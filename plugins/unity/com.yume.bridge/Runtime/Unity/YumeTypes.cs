@@ -96,6 +96,8 @@ namespace Yume.Bridge
         public float uploadMs;
         public long framesShown;
         public long nacksSent;
+        [Tooltip("Frames Unity decoded on the main thread because the background decoder refused them (not baseline JPEG).")]
+        public long fallbackDecodes;
 
         public YumeStatus Clone() => (YumeStatus)MemberwiseClone();
 

@@ -20,7 +20,8 @@ namespace Yume.Bridge.Samples
         YumeBridgeClient client;
         RawImage view;
         AspectRatioFitter fitter;
-        string lastEventLine = "";
+        string lastEventLine = "", statusLine = "", helpLine = "";
+        float linesBuiltAt = float.NegativeInfinity;
         bool paused;
 
         void Awake()
@@ -95,10 +96,16 @@ namespace Yume.Bridge.Samples
 
         void OnGUI()
         {
-            GUI.Label(new Rect(10, 10, Screen.width - 20, 22),
-                      client.IsConnected ? client.Status.ToString() : $"{client.Endpoint}: {client.State}");
-            GUI.Label(new Rect(10, 32, Screen.width - 20, 22),
-                      $"WASD move · mouse look · {eventKey} event · {pauseKey} pause · Esc release cursor   {lastEventLine}");
+            // OnGUI runs several times a frame: rebuild the two lines 4× a second, not on every call (no garbage).
+            if (Time.unscaledTime - linesBuiltAt >= 0.25f)
+            {
+                linesBuiltAt = Time.unscaledTime;
+                statusLine = client.IsConnected ? client.Status.ToString()
+                                                : $"{client.Endpoint}: {client.State} {client.LastProblem}";
+                helpLine = $"WASD move · mouse look · {eventKey} event · {pauseKey} pause · Esc release cursor   {lastEventLine}";
+            }
+            GUI.Label(new Rect(10, 10, Screen.width - 20, 44), statusLine);
+            GUI.Label(new Rect(10, 54, Screen.width - 20, 22), helpLine);
         }
     }
 }

@@ -87,11 +87,13 @@ namespace Yume.Bridge.Tests
         }
 
         [Test]
-        public void A_float_field_accepts_an_integer_but_an_int_field_refuses_a_float()
+        public void A_float_field_accepts_an_integer_and_an_int_field_an_integral_float_but_not_a_fraction()
         {
             var config = DecodeJson("{\"type\":\"config\",\"session\":7,\"seq\":1,\"fps\":24}");
             Assert.AreEqual(24.0, ((ConfigMessage)config.Message).Fps);
-            AssertInvalid(DecodeJson("{\"type\":\"config\",\"session\":7,\"seq\":1,\"quality\":70.0}"), ErrorCodes.BadMessage);
+            // v1.1: 70.0 is what some engines' JSON writers emit for an int; 70.5 is no integer.
+            Assert.AreEqual(70, ((ConfigMessage)DecodeJson("{\"type\":\"config\",\"session\":7,\"seq\":1,\"quality\":70.0}").Message).Quality);
+            AssertInvalid(DecodeJson("{\"type\":\"config\",\"session\":7,\"seq\":1,\"quality\":70.5}"), ErrorCodes.BadMessage);
         }
 
         [Test]

@@ -1,4 +1,4 @@
-// The background decoder: newest frame only, RGB24 bottom-up pixels, recycled buffers, JPEG fallback.
+// The background decoder: newest frame only, RGBA32/RGB24 bottom-up pixels, recycled buffers, JPEG fallback.
 using System;
 using System.Diagnostics;
 using System.Threading;
@@ -20,7 +20,7 @@ namespace Yume.Bridge.Tests
 
             public void Offer(CompleteFrame frame)
             {
-                Interlocked.Exchange(ref newest, frame);
+                Interlocked.Exchange(ref newest, frame)?.Release(); // superseded before anyone took it, as BridgeConnection does
                 signal.Set();
             }
         }
@@ -50,7 +50,7 @@ namespace Yume.Bridge.Tests
         {
             var fixture = Array.Find(JpegTests.Fixtures, f => f.Name == "color420");
             var source = new QueueSource();
-            using (var worker = new FrameDecodeWorker(source, bottomUp: true))
+            using (var worker = new FrameDecodeWorker(source, bottomUp: true, layout: PixelLayout.Rgb24))
             {
                 source.Offer(FrameOf(fixture.Jpeg, 3));
                 var decoded = WaitForDecoded(worker);
@@ -59,7 +59,7 @@ namespace Yume.Bridge.Tests
                 Assert.IsTrue(decoded.Image.BottomUp);
                 Assert.AreEqual(fixture.Width, decoded.Image.Width);
                 var expected = new BaselineJpegDecoder().Decode(fixture.Jpeg, true);
-                CollectionAssert.AreEqual(expected.Rgb, decoded.Image.Rgb);
+                CollectionAssert.AreEqual(expected.Pixels, decoded.Image.Pixels);
                 Assert.GreaterOrEqual(decoded.DecodeMs, 0);
             }
         }
@@ -73,11 +73,62 @@ namespace Yume.Bridge.Tests
             {
                 source.Offer(FrameOf(fixture.Jpeg, 1));
                 var first = WaitForDecoded(worker);
+                var pixels = first.Image.Pixels;
                 worker.Recycle(first);
                 source.Offer(FrameOf(fixture.Jpeg, 2));
                 var second = WaitForDecoded(worker);
-                Assert.AreSame(first.Image.Rgb, second.Image.Rgb);
+                Assert.AreSame(pixels, second.Image.Pixels);
             }
+        }
+
+        [Test]
+        public void By_default_frames_arrive_as_rgba32_the_layout_gpus_take_without_conversion()
+        {
+            var fixture = Array.Find(JpegTests.Fixtures, f => f.Name == "color420");
+            var source = new QueueSource();
+            using (var worker = new FrameDecodeWorker(source))
+            {
+                source.Offer(FrameOf(fixture.Jpeg, 1));
+                var decoded = WaitForDecoded(worker);
+                Assert.AreEqual(PixelLayout.Rgba32, decoded.Image.Layout);
+                var rgb = new BaselineJpegDecoder().Decode(fixture.Jpeg, true).Pixels;
+                var rgba = decoded.Image.Pixels;
+                for (int p = 0; p < fixture.Width * fixture.Height; p++)
+                {
+                    Assert.AreEqual(rgb[3 * p], rgba[4 * p]);
+                    Assert.AreEqual(rgb[3 * p + 1], rgba[4 * p + 1]);
+                    Assert.AreEqual(rgb[3 * p + 2], rgba[4 * p + 2]);
+                    Assert.AreEqual(255, rgba[4 * p + 3]);
+                }
+            }
+        }
+
+        [Test]
+        public void A_long_stream_through_the_worker_reuses_a_handful_of_frame_and_pixel_buffers()
+        {
+            var fixture = Array.Find(JpegTests.Fixtures, f => f.Name == "color420");
+            var pool = new FramePool();
+            var reassembler = new FrameReassembler(1, new ReassemblyOptions(), pool);
+            var source = new QueueSource();
+            var pixelBuffers = new System.Collections.Generic.HashSet<byte[]>();
+            int shown = 0;
+            using (var worker = new FrameDecodeWorker(source))
+            {
+                for (uint n = 1; n <= 300 || shown == 0; n++)
+                {
+                    foreach (var d in TestFrames.Split(fixture.Jpeg, 1, n, 300)) reassembler.Push(d, d.Length, 0);
+                    source.Offer(reassembler.TakeCompletedFrame());
+                    var decoded = worker.TakeNewest();
+                    if (decoded == null) continue;
+                    pixelBuffers.Add(decoded.Image.Pixels);
+                    worker.Recycle(decoded); // as the client does after its upload
+                    shown++;
+                    if (n % 16 == 0) Thread.Sleep(1);
+                }
+            }
+            Assert.Greater(shown, 0);
+            Assert.LessOrEqual(pool.Created, FramePool.MaxSpare, "frames go back to the pool from every stage");
+            Assert.LessOrEqual(pixelBuffers.Count, 4, "decoded frames and their pixels are reused");
         }
 
         [Test]

@@ -38,7 +38,7 @@ namespace Yume.Bridge.Tests
             session.ReceiveDatagram(daemon.Retry(hello.Nonce), 0.001);
             session.DatagramsToSend();
             session.ReceiveDatagram(daemon.Welcome(hello.Nonce), 0.002);
-            if (session.State != SessionState.Open) Assert.Fail("the handshake failed: " + string.Join(", ", Events(session)));
+            if (session.State != ClientSessionState.Open) Assert.Fail("the handshake failed: " + string.Join(", ", Events(session)));
             return session;
         }
 
@@ -58,7 +58,7 @@ namespace Yume.Bridge.Tests
             Assert.AreEqual(960, hello.Width);
             Assert.IsNull(hello.Cookie);
             Assert.IsNull(hello.Auth);
-            Assert.AreEqual(SessionState.Handshaking, session.State);
+            Assert.AreEqual(ClientSessionState.Handshaking, session.State);
         }
 
         [Test]
@@ -69,7 +69,7 @@ namespace Yume.Bridge.Tests
             var sendTimes = new List<double> { 0 };
             session.DatagramsToSend();
             double now = 0;
-            while (session.State == SessionState.Handshaking)
+            while (session.State == ClientSessionState.Handshaking)
             {
                 now = session.GetTimer().Value;
                 session.HandleTimer(now);
@@ -153,7 +153,7 @@ namespace Yume.Bridge.Tests
             Assert.AreEqual(vectors.Field("hello_auth").AsString, ByteArrays.ToHex(helloWithCookie.Auth));
 
             session.ReceiveDatagram(daemon.Welcome(hello.Nonce), 0.002);
-            Assert.AreEqual(SessionState.Open, session.State);
+            Assert.AreEqual(ClientSessionState.Open, session.State);
             Assert.IsTrue(session.Authenticated);
             Assert.AreEqual(vectors.Field("session_key").AsString, ByteArrays.ToHex(daemon.Key));
             session.SetInput(new InputState(0, 1, 0, 0), 0.003);
@@ -175,7 +175,7 @@ namespace Yume.Bridge.Tests
             var hello = (HelloMessage)FakeDaemon.Decode(session.DatagramsToSend()[0]);
             session.ReceiveDatagram(daemon.Retry(hello.Nonce), 0.001);
             session.ReceiveDatagram(daemon.Welcome(hello.Nonce), 0.002);
-            Assert.AreEqual(SessionState.Handshaking, session.State);
+            Assert.AreEqual(ClientSessionState.Handshaking, session.State);
             CollectionAssert.IsEmpty(Events(session));
         }
 
@@ -208,9 +208,9 @@ namespace Yume.Bridge.Tests
                                                                FakeDaemon.SessionId), WireEncoding.MsgPack);
             session.ReceiveDatagram(daemon.Status(), 1.0);
             session.ReceiveDatagram(unknown, 2.0);
-            Assert.AreEqual(SessionState.Open, session.State, "tagged status 1 s ago: the session is alive, this is forged");
+            Assert.AreEqual(ClientSessionState.Open, session.State, "tagged status 1 s ago: the session is alive, this is forged");
             session.ReceiveDatagram(unknown, 4.0);
-            Assert.AreEqual(SessionState.Closed, session.State);
+            Assert.AreEqual(ClientSessionState.Closed, session.State);
             Assert.AreEqual(CloseReason.UnknownSession, Single<SessionClosed>(Events(session)).Reason);
         }
 
@@ -226,7 +226,7 @@ namespace Yume.Bridge.Tests
             var closed = Single<SessionClosed>(Events(session));
             Assert.AreEqual(CloseReason.AuthFailed, closed.Reason);
             StringAssert.Contains("token", closed.Message);
-            Assert.AreEqual(SessionState.Closed, session.State);
+            Assert.AreEqual(ClientSessionState.Closed, session.State);
         }
 
         [Test]
@@ -261,7 +261,7 @@ namespace Yume.Bridge.Tests
             session.Connect(0);
             var hello = (HelloMessage)FakeDaemon.Decode(session.DatagramsToSend()[0]);
             session.ReceiveDatagram(daemon.Welcome(hello.Nonce), 0.001);
-            Assert.AreEqual(SessionState.Handshaking, session.State);
+            Assert.AreEqual(ClientSessionState.Handshaking, session.State);
         }
 
         [Test]

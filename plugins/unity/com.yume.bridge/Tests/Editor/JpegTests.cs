@@ -63,7 +63,7 @@ namespace Yume.Bridge.Tests
             maxError = 0;
             for (int i = 0; i < fixture.Rgb.Length; i++)
             {
-                int e = Math.Abs(fixture.Rgb[i] - image.Rgb[i]);
+                int e = Math.Abs(fixture.Rgb[i] - image.Pixels[i]);
                 sum += e;
                 maxError = Math.Max(maxError, e);
             }
@@ -88,7 +88,7 @@ namespace Yume.Bridge.Tests
         {
             var plain = new BaselineJpegDecoder().Decode(Fixture("color420").Jpeg, false);
             var withRestarts = new BaselineJpegDecoder().Decode(Fixture("color420_restart").Jpeg, false);
-            CollectionAssert.AreEqual(plain.Rgb, withRestarts.Rgb);
+            CollectionAssert.AreEqual(plain.Pixels, withRestarts.Pixels);
         }
 
         [Test]
@@ -101,7 +101,7 @@ namespace Yume.Bridge.Tests
             int row = fixture.Width * 3;
             for (int y = 0; y < fixture.Height; y++)
                 for (int x = 0; x < row; x++)
-                    Assert.AreEqual(topDown.Rgb[y * row + x], bottomUp.Rgb[(fixture.Height - 1 - y) * row + x]);
+                    Assert.AreEqual(topDown.Pixels[y * row + x], bottomUp.Pixels[(fixture.Height - 1 - y) * row + x]);
         }
 
         [Test]
@@ -110,7 +110,7 @@ namespace Yume.Bridge.Tests
             var fixture = Fixture("color420");
             var buffer = new byte[fixture.Width * fixture.Height * 3 + 100];
             var image = new BaselineJpegDecoder().Decode(fixture.Jpeg, false, buffer);
-            Assert.AreSame(buffer, image.Rgb);
+            Assert.AreSame(buffer, image.Pixels);
         }
 
         [Test]

@@ -30,7 +30,7 @@ namespace Yume.Bridge.Tests
             {
                 session.HandleTimer(session.GetTimer().Value);
                 sent.AddRange(session.DatagramsToSend());
-                if (session.State != SessionState.Open) break;
+                if (session.State != ClientSessionState.Open) break;
             }
             return sent;
         }
@@ -65,9 +65,9 @@ namespace Yume.Bridge.Tests
         {
             session.ReceiveDatagram(daemon.Status(), 5.0);
             RunUntil(14.9);
-            Assert.AreEqual(SessionState.Open, session.State);
+            Assert.AreEqual(ClientSessionState.Open, session.State);
             RunUntil(15.1);
-            Assert.AreEqual(SessionState.Closed, session.State);
+            Assert.AreEqual(ClientSessionState.Closed, session.State);
             Assert.AreEqual(CloseReason.DaemonSilent, HandshakeTests.Single<SessionClosed>(Events()).Reason);
         }
 

@@ -10,7 +10,7 @@ namespace Yume.Bridge.Tests
         /// <summary>Splits a JPEG into n = ceil(L / (maxDatagram − 44)) fragments of stride ceil(L / n).</summary>
         public static List<byte[]> Split(byte[] jpeg, uint session, uint frame, int maxDatagram = 576, uint chunk = 0,
                                          int frameInChunk = 0, uint inputSeq = 0, ulong timeUs = 0, int action = 0,
-                                         FragmentFlags flags = FragmentFlags.None)
+                                         FragmentFlags flags = FragmentFlags.None, int latent = 0, int cutLatents = 0)
         {
             int capacity = maxDatagram - FragmentHeader.Size;
             int count = (jpeg.Length + capacity - 1) / capacity;
@@ -21,7 +21,7 @@ namespace Yume.Bridge.Tests
                 int offset = i * stride;
                 int length = Math.Min(stride, jpeg.Length - offset);
                 var header = new FragmentHeader(flags, session, frame, chunk, frameInChunk, i, count, length, (uint)jpeg.Length,
-                                                inputSeq, timeUs, action);
+                                                inputSeq, timeUs, action, latent, cutLatents);
                 datagrams.Add(header.Pack(ByteArrays.Slice(jpeg, offset, length)));
             }
             return datagrams;
