@@ -5,9 +5,10 @@ per-session ``ConditioningInbox`` (newest input wins, sampled when a chunk
 starts); results go back with ``loop.call_soon_threadsafe``. Sessions waiting
 for a chunk are served in the order they asked, one chunk each: round-robin.
 
-Pre-emption: the loop bumps the inbox's epoch and queues a ``_Preempt`` ahead of
-everything else; the chunk in flight stops at its next frame past the cut point,
-the world rolls back to the cut latent and the next chunk starts at once.
+Pre-emption: the loop bumps the inbox's epoch and queues a ``_Preempt`` (which
+replaces the session's queued chunk request); the chunk in flight stops at its
+next frame past the cut point, the world rolls back to the cut latent and the
+next chunk starts.
 """
 
 from __future__ import annotations
@@ -324,11 +325,15 @@ class GenerationWorker:
 
     def preempt(self, session: int, world: int, *, chunk: int, latents: int, inbox: ConditioningInbox,
                 epoch: int) -> None:
-        """Replace this session's queued chunk by a rollback and a new chunk, ahead of everyone else."""
+        """Replace this session's queued chunk by a rollback and a new chunk.
+
+        It queues like any chunk request (round-robin with the other sessions): a client that keeps changing
+        its keys must not starve the others. With one session the queue is empty and it starts at once.
+        """
         with self._cond:
             self._commands = deque(c for c in self._commands
                                    if not (isinstance(c, (_Generate, _Preempt)) and c.session == session))
-            self._commands.appendleft(_Preempt(session, world, chunk, latents, inbox, self._clock(), epoch))
+            self._commands.append(_Preempt(session, world, chunk, latents, inbox, self._clock(), epoch))
             self.queue_depth = sum(isinstance(c, (_Generate, _Preempt)) for c in self._commands)
             self._cond.notify()
 
