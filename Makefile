@@ -12,7 +12,7 @@ run: $(VENV)/.installed
 
 # A second terminal, while `make run` serves: a scripted walk, frames into out/frames/.
 client: $(VENV)/.installed
-	$(BIN)/yume-bridge client --out out/frames $(ARGS)
+	$(BIN)/yume-bridge client --out out/frames --force $(ARGS)
 
 test: system-deps $(VENV)/.installed-test
 	$(BIN)/ruff check yume_bridge tests benchmarks protocol examples

@@ -135,6 +135,10 @@ def main() -> None:
               help="Seconds a chunk may make no progress before it is given up.")
 @click.option("--fail-every", default=0, type=click.IntRange(0), help="preview: fail every n-th chunk (drills).")
 @click.option("--stall-at", default=0, type=click.IntRange(0), help="preview: hang once, on the n-th chunk (drills).")
+@click.option("--record", "record_folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Record every session into this folder (one .ybr file per session; see docs/recording.md).")
+@click.option("--record-limit", default=256, show_default=True, type=click.IntRange(1),
+              help="Largest recording, in MiB (inputs stop being recorded first).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
 @click.option("--print-config", is_flag=True, help="Print the effective settings and where each came from, then exit.")
@@ -151,7 +155,17 @@ def serve(**options: Any) -> None:
         backend = build_backends(config)
     except (ConfigError, ImportError) as exc:
         raise click.ClickException(str(exc)) from None
-    _run_until_signal(config, backend)
+    _run_until_signal(config, backend, recording=_daemon_recording(options, config))
+
+
+def _daemon_recording(options: dict[str, Any], config: BridgeConfig):
+    if options.get("record_folder") is None:
+        return None
+    from yume_bridge.daemon.recorder import DaemonRecordingOptions
+
+    image = config.backend.image.read_bytes() if config.backend.image is not None else None
+    return DaemonRecordingOptions(folder=options["record_folder"], limit_bytes=options["record_limit"] << 20,
+                                  default_image=image)
 
 
 def _simulated(options: dict[str, Any]) -> SimulatedGenerator | None:
@@ -215,7 +229,7 @@ def _devices(text: str) -> tuple[str, ...]:
     return devices
 
 
-def _run_until_signal(config: BridgeConfig, backend) -> None:
+def _run_until_signal(config: BridgeConfig, backend, recording=None) -> None:
     from yume_bridge.daemon.app import SHUTDOWN_TIMEOUT_S, run_bridge
 
     async def main_task() -> None:
@@ -235,7 +249,7 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
                 loop.add_signal_handler(sig, on_signal)
             except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C arrives as KeyboardInterrupt
                 pass
-        task = asyncio.create_task(run_bridge(config, stop=stop, backend=backend))
+        task = asyncio.create_task(run_bridge(config, stop=stop, backend=backend, recording=recording))
         done, _ = await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()  # a start-up failure (e.g. port in use)
@@ -280,10 +294,18 @@ def _run_until_signal(config: BridgeConfig, backend) -> None:
               help="Ask the daemon to cut chunks at latent boundaries, or never [default: the daemon's policy].")
 @click.option("--reconnect/--no-reconnect", default=True, show_default=True,
               help="Reconnect with backoff when the daemon restarts.")
+@click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a session recording here (replay it with `yume-bridge replay`).")
+@click.option("--record-frames", is_flag=True, help="Keep every received frame in the recording too.")
+@click.option("--video", type=click.Path(dir_okay=False, path_type=Path), help="Write the received stream as MP4.")
+@click.option("--full-size", is_flag=True, help="--video at the stream's resolution (default: half size).")
+@click.option("--captions", is_flag=True, help="--video with the applied action and the events burned in.")
+@click.option("--force", is_flag=True, help="Overwrite an existing recording, video or frames.")
 @click.option("--quiet", is_flag=True, help="Only the JSON summary; no progress lines on stderr.")
 def client(**options: Any) -> None:
     """Play a scripted session against a daemon and print a JSON summary."""
     from yume_bridge.tools.client import ClientOptions, Transport, parse_script
+    from yume_bridge.tools.outputs import client_outputs
 
     try:
         script = parse_script(options["script"])
@@ -305,15 +327,19 @@ def client(**options: Any) -> None:
         max_datagram=options["max_datagram"] or (MAX_DATAGRAM if over_websocket else DEFAULT_DATAGRAM),
         output=options["out"], reconnect=options["reconnect"], transport=transport,
         preempt=options.get("preempt"))
-    summary = _run_client_until_interrupted(client_options, say)
-    if options["out"] is not None:
-        _write_animation(options["out"])
+    try:
+        with client_outputs(client_options, record=options["record_path"], record_frames=options["record_frames"],
+                            video=_video_options(options), force=options["force"]) as outputs:
+            summary = _run_client_until_interrupted(outputs.client_options, say, observer=outputs.observer)
+            outputs.finish(summary.as_dict(), progress=_progress_bar)
+    except (FileExistsError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
     if not summary.connected or summary.frames_complete == 0:
         raise SystemExit(1)
 
 
-def _run_client_until_interrupted(client_options, say):
+def _run_client_until_interrupted(client_options, say, observer=None):
     """Run the client; Ctrl+C ends the session politely and still returns what arrived."""
     from yume_bridge.tools.client import run_client
 
@@ -329,7 +355,7 @@ def _run_client_until_interrupted(client_options, say):
             loop.add_signal_handler(signal.SIGINT, on_interrupt)
         except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C arrives as KeyboardInterrupt
             pass
-        return await run_client(client_options, progress=say, stop=stop)
+        return await run_client(client_options, progress=say, stop=stop, observer=observer)
 
     return asyncio.run(main_task())
 
@@ -390,15 +416,16 @@ def _choose_daemon(port: int, token: str | None, say) -> tuple[str, int]:
                                "with `yume-bridge serve`, or give --host and --port")
 
 
-def _write_animation(folder: Path) -> None:
-    """An animated WebP of the received frames beside them, when Pillow can write one."""
-    from PIL import Image, features
+def _video_options(options: dict[str, Any]):
+    """(path, full size, captions) for --video, or None."""
+    if options.get("video") is None:
+        return None
+    return options["video"], options["full_size"], options["captions"]
 
-    paths = sorted(folder.glob("frame_*.jpg"))
-    if not paths or not features.check("webp"):
-        return
-    frames = [Image.open(p).reduce(2) for p in paths[:600]]
-    frames[0].save(folder / "stream.webp", save_all=True, append_images=frames[1:], duration=62, quality=70)
+
+def _progress_bar(length: int, label: str):
+    """A click progress bar on stderr (a context manager whose ``update(n)`` advances it)."""
+    return click.progressbar(length=length, label=label, file=sys.stderr)
 
 
 @main.command()
@@ -498,3 +525,66 @@ def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int 
         return
     results = asyncio.run(run_benchmarks(seconds=seconds, quality=quality))
     click.echo(json.dumps(results, indent=2) if as_json else format_table(results))
+
+
+@main.command()
+@click.argument("recording", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write the replayed frames here.")
+@click.option("--video", type=click.Path(dir_okay=False, path_type=Path), help="Write the replay as MP4.")
+@click.option("--full-size", is_flag=True, help="--video at the stream's resolution (default: half size).")
+@click.option("--captions", is_flag=True, help="--video with the applied action and the events burned in.")
+@click.option("--offline", is_flag=True, help="Generate in this process instead of asking a daemon.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The daemon to replay through.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--token", default=None)
+@click.option("--backend", type=click.Choice(["preview", "yume"]), default=None,
+              help="--offline: the backend [default: the recording's].")
+@click.option("--weights", type=click.Path(path_type=Path), help="--offline with the yume backend: its folder.")
+@click.option("--device", default=None, help="--offline: device [default: the recording's].")
+@click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default=None,
+              help="--offline: DiT dtype [default: the recording's].")
+@click.option("--force", is_flag=True, help="Overwrite existing frames or video.")
+def replay(recording: Path, **options: Any) -> None:
+    """Make a recorded session again, chunk by chunk, and check that the daemon applied the same actions."""
+    from yume_bridge.protocol.recording import RecordingError
+    from yume_bridge.tools.outputs import ReplayRequest, run_replay
+
+    request = ReplayRequest(recording=recording, out=options["out"], video=_video_options(options),
+                            offline=options["offline"], host=options["host"], port=options["port"],
+                            token=options["token"], backend=options["backend"], weights=options["weights"],
+                            device=options["device"], dtype=options["dtype"], force=options["force"])
+    try:
+        result = run_replay(request, warn=lambda line: click.echo(f"warning: {line}", err=True),
+                            progress=_progress_bar)
+    except (RecordingError, FileExistsError, ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--recording", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The session recording to include.")
+@click.option("--log", "logs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A log file to include (repeatable; the last 5 MiB of each).")
+@click.option("--host", default=None, help="Also ask this daemon for its versions and status.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--token", default=None)
+@click.option("--timeout", default=3.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds to wait for the daemon's answer (--host).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The zip to write [default: yume-bridge-report-<time>.zip].")
+@click.option("--force", is_flag=True, help="Overwrite an existing report.")
+def report(recording: Path | None, logs: tuple[Path, ...], host: str | None, port: int, token: str | None,
+           timeout: float, output: Path | None, force: bool) -> None:
+    """Bundle a recording, versions, the last status and latency, and logs into one zip for a bug report."""
+    import time
+
+    from yume_bridge.tools.report import query_daemon, write_report
+
+    output = output or Path(time.strftime("yume-bridge-report-%Y%m%d-%H%M%S.zip"))
+    daemon = asyncio.run(query_daemon(host, port, token, timeout)) if host else None
+    try:
+        names = write_report(output, recording=recording, logs=logs, daemon=daemon, force=force)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {output} ({', '.join(names)})")

@@ -23,6 +23,7 @@ from yume_bridge.backends.base import WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
 from yume_bridge.daemon.discovery import Advertisement, Load, advertise
 from yume_bridge.daemon.pool import WorkerPool
+from yume_bridge.daemon.recorder import DaemonRecorders, DaemonRecordingOptions
 from yume_bridge.daemon.scheduling import (
     GenerationEstimate,
     PendingChange,
@@ -165,7 +166,7 @@ class Bridge:
     """The daemon: a UDP socket and the studio's WebSocket, one protocol endpoint, a generation worker per device."""
 
     def __init__(self, config: BridgeConfig, backend: WorldBackend | Sequence[WorldBackend], *,
-                 clock=time.monotonic) -> None:
+                 clock=time.monotonic, recording: DaemonRecordingOptions | None = None) -> None:
         self.config = config
         self.backends = [backend] if isinstance(backend, WorldBackend) else list(backend)
         self.backend = backend = self.backends[0]
@@ -192,6 +193,8 @@ class Bridge:
         self._backend_estimate = GenerationEstimate(FIRST_CHUNK_ESTIMATE_S)
         """Across sessions: where a new session's estimate starts."""
         self.closed = asyncio.Event()
+        self.recorders = None if recording is None else DaemonRecorders(
+            recording, spec=backend.spec, config=config, vocabulary_version=self.templates.version, clock=clock)
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -225,6 +228,8 @@ class Bridge:
             return
         for session_id in list(self.sessions):
             self.endpoint.close_session(session_id, "shutdown")
+        if self.recorders is not None:
+            self.recorders.close_all("shutdown")
         self._flush()
         if self.worker is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.worker.stop, SHUTDOWN_TIMEOUT_S - 1)
@@ -305,6 +310,8 @@ class Bridge:
             playback.wasted_s += playback.frames.popleft().cost_s  # a paused or slow client: the oldest go
 
     def _preempt_enabled(self, playback: _Playback) -> bool:
+        if playback.inbox.replaying or self.recorders is not None:
+            return False  # recordings and replays name inputs by chunk: every chunk must play whole
         policy = playback.preempt if playback.preempt in ("off", "latent") else self.config.stream.preempt
         if policy == "auto":
             return playback.estimate.faster_than_playback(chunk_frames=self.backend.spec.frames_per_chunk,
@@ -369,6 +376,9 @@ class Bridge:
         endpoint = self.endpoint
         while (event := endpoint.next_event()) is not None:
             self._on_event(event, now)
+            if self.recorders is not None:
+                playback = self.sessions.get(getattr(event, "session", -1))
+                self.recorders.observe(event, inbox=playback.inbox if playback else None, now=now)
         self._pace(now)
         self._flush()
         self._arm_timer(now)
@@ -403,7 +413,7 @@ class Bridge:
             self.worker.open_world(event.session, playback.world, event.image, event.prompt, event.seed)
         elif isinstance(event, InputReceived):
             playback = self.sessions[event.session]
-            playback.inbox.put_input(event.seq, event.axes)
+            playback.inbox.put_input(event.seq, event.axes, chunk=event.chunk)
             self._on_conditioning_changed(event.session, playback, now)
         elif isinstance(event, EventsChanged):
             playback = self.sessions[event.session]
@@ -444,7 +454,8 @@ class Bridge:
                 playback.next_send_at = following if following >= now - interval else now + interval
             if playback.pending is not None:
                 self._maybe_cut(session_id, playback, now)
-            if ready and not playback.requested and now >= self._starves_at(playback, now) - self._lead(playback):
+            if ready and not playback.requested and playback.inbox.has_conditioning() and \
+                    now >= self._starves_at(playback, now) - self._lead(playback):
                 playback.requested = True
                 playback.asked_at = now
                 self.worker.request_chunk(session_id, playback.world, playback.inbox)
@@ -461,9 +472,13 @@ class Bridge:
         after_cut = None
         if frame.frame_in_chunk == 0 and playback.cut_latents is not None:
             after_cut, playback.cut_latents = playback.cut_latents, None
-        self.endpoint.send_frame(session_id, jpeg=frame.jpeg, chunk=frame.chunk, frame_in_chunk=frame.frame_in_chunk,
-                                 last_in_chunk=frame.last_in_chunk, input_seq=frame.input_seq, action=frame.action,
-                                 now=now, latent=frame.latent, cut_latents=after_cut)
+        number = self.endpoint.send_frame(session_id, jpeg=frame.jpeg, chunk=frame.chunk,
+                                          frame_in_chunk=frame.frame_in_chunk, last_in_chunk=frame.last_in_chunk,
+                                          input_seq=frame.input_seq, action=frame.action, now=now,
+                                          latent=frame.latent, cut_latents=after_cut)
+        if self.recorders is not None and frame.frame_in_chunk == 0:
+            self.recorders.chunk_begun(session_id, chunk=frame.chunk, action=frame.action, input_seq=frame.input_seq,
+                                       first_frame=number, now=now)
         if shown is None or shown.chunk != frame.chunk:
             playback.cutting = False
             playback.shown = Shown(frame.chunk, frame.world_chunk, frame.action, frame.events_version, 1)
@@ -490,6 +505,9 @@ class Bridge:
                                   preempt="latent" if self._preempt_enabled(playback) else "off", cuts=playback.cuts,
                                   wasted=round(playback.wasted_s / playback.generated_s, 4)
                                   if playback.generated_s else 0.0)
+        if self.recorders is not None:
+            self.recorders.status(session_id, state=readiness, chunk=playback.chunk, action=playback.action,
+                                  latency=playback.latency, now=now)
         playback.next_status_at = now + STATUS_INTERVAL_S
 
     # --- output and timer -------------------------------------------------------------------
@@ -511,7 +529,7 @@ class Bridge:
                 continue
             if playback.frames:
                 deadlines.append(playback.next_send_at)
-            if not playback.requested:
+            if not playback.requested and playback.inbox.has_conditioning():
                 deadlines.append(self._starves_at(playback, now) - self._lead(playback))
         if self._timer is not None:
             self._timer.cancel()
@@ -538,9 +556,9 @@ async def _keep_load_current(bridge: Bridge, advertisement: Advertisement) -> No
 
 
 async def run_bridge(config: BridgeConfig, *, stop: asyncio.Event, started: asyncio.Future | None = None,
-                     backend: WorldBackend | None = None) -> None:
+                     backend: WorldBackend | None = None, recording: DaemonRecordingOptions | None = None) -> None:
     """Serve until ``stop`` is set, then shut down in order within the shutdown timeout."""
-    bridge = Bridge(config, backend or build_backends(config))
+    bridge = Bridge(config, backend or build_backends(config), recording=recording)
     async with AsyncExitStack() as stack:
         address = await bridge.start()
         stack.push_async_callback(bridge.close)

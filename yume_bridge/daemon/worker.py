@@ -40,6 +40,31 @@ log = logging.getLogger(__name__)
 MAX_COMMANDS = 256
 
 
+class ScheduledInputs:
+    """Inputs that name their chunk (a replay): the newest one for each of the next ``LIMIT`` chunks.
+
+    Overflow policy: an input for a chunk already taken, or further ahead than
+    ``LIMIT``, is dropped. Once a session sends one, its chunks wait for theirs.
+    """
+
+    LIMIT = 64
+
+    def __init__(self) -> None:
+        self._inputs: dict[int, tuple[int, Axes]] = {}
+        self.active = False
+
+    def put(self, chunk: int, seq: int, axes: Axes, next_chunk: int) -> None:
+        self.active = True
+        if next_chunk <= chunk < next_chunk + self.LIMIT:
+            self._inputs[chunk] = (seq, axes)
+
+    def has(self, chunk: int) -> bool:
+        return not self.active or chunk in self._inputs
+
+    def pop(self, chunk: int) -> tuple[int, Axes] | None:
+        return self._inputs.pop(chunk, None) if self.active else None
+
+
 class ConditioningInbox:
     """What the next chunk of one session will be conditioned on; shared by loop and worker."""
 
@@ -49,11 +74,13 @@ class ConditioningInbox:
         self._quantizer = quantizer
         self._speed = speed
         self._window = InputWindow()
+        self._scheduled = ScheduledInputs()
         self._newest_seq = 0
         self._events: tuple[str, ...] = ()
         self._scene: tuple[str, ...] = ()  # the start prompt: the caption's event text before any events
         self.next_chunk = 0  # session-wide chunk number (continues across worlds)
         self.world_chunk = 0  # chunk index within the current world
+        self.events_chunk = 0  # the first chunk that sees the latest event change
         self.quality = 85
         self.epoch = 0
         """Bumped by every cut: a chunk begun under an older epoch stops past ``cut_keep``."""
@@ -63,16 +90,30 @@ class ConditioningInbox:
         self.last_taken: tuple[int, Action, int] | None = None
         """(chunk number, action, events version) of the newest chunk sampled."""
 
-    def put_input(self, seq: int, axes: Axes) -> None:
+    def put_input(self, seq: int, axes: Axes, *, chunk: int | None = None) -> None:
         with self._lock:
+            if chunk is not None:
+                self._scheduled.put(chunk, seq, axes, self.next_chunk)
+                return
             self._window.add(axes)
             self._newest_seq = max(self._newest_seq, seq)
+
+    @property
+    def replaying(self) -> bool:
+        """True once the session sent inputs that name their chunk (a replay)."""
+        return self._scheduled.active
+
+    def has_conditioning(self) -> bool:
+        """False while a session that schedules inputs per chunk has not sent the next chunk's."""
+        with self._lock:
+            return self._scheduled.has(self.next_chunk)
 
     def set_events(self, events: tuple[str, ...]) -> int:
         """Replace the active events; returns the first chunk number that will see them."""
         with self._lock:
             self._events = events
             self.events_version += 1
+            self.events_chunk = self.next_chunk
             return self.next_chunk
 
     def peek(self) -> tuple[Action, int]:
@@ -106,21 +147,28 @@ class ConditioningInbox:
             self.world_chunk = 0
             self._scene = (prompt.strip(),) if prompt.strip() else ()
 
-    def take(self, *, newest: bool = False) -> tuple[int, ChunkRequest, int, int]:
-        """Sample the conditioning now: (chunk number, request, newest input seq consumed, events version).
+    def take(self, *, newest: bool = False) -> tuple[int, ChunkRequest, int]:
+        """Sample the conditioning now: (chunk number, request, newest input seq consumed).
+
+        ``last_taken`` then says which events version the chunk saw.
 
         ``newest``: the newest sample rather than the window's mean (after a cut, the input that caused it).
         """
         with self._lock:
-            axes = self._window.take()
-            action: Action = self._quantizer.quantize(self._window.last if newest else axes)
+            scheduled = self._scheduled.pop(self.next_chunk)
+            if scheduled is not None:
+                self._newest_seq, axes = scheduled
+                action: Action = self._quantizer.quantize(axes)
+            else:
+                axes = self._window.take()
+                action = self._quantizer.quantize(self._window.last if newest else axes)
             request = ChunkRequest(index=self.world_chunk, action=action, events=self._events,
                                    caption=self._templates.caption(action, self._scene + self._events, self._speed))
             number = self.next_chunk
             self.next_chunk += 1
             self.world_chunk += 1
             self.last_taken = (number, action, self.events_version)
-            return number, request, self._newest_seq, self.events_version
+            return number, request, self._newest_seq
 
 
 # --- messages back to the loop --------------------------------------------------------------
@@ -454,7 +502,8 @@ class GenerationWorker:
         inbox = job.inbox
         started = self._clock()
         epoch = inbox.epoch
-        number, request, input_seq, events_version = inbox.take(newest=newest)
+        number, request, input_seq = inbox.take(newest=newest)
+        events_version = inbox.last_taken[2] if inbox.last_taken is not None else 0
         quality = inbox.quality
         encode_s = 0.0
         frames_per_chunk = self.backend.spec.frames_per_chunk

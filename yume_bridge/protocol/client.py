@@ -200,11 +200,15 @@ class ClientEndpoint:
                                            seed=seed), now)
 
     def send_input(self, now: float, *, move: tuple[float, float] = (0.0, 0.0),
-                   look: tuple[float, float] = (0.0, 0.0), keys: tuple[str, ...] = ()) -> int:
-        """Send the current axes; returns the input's seq (frames report the newest consumed)."""
+                   look: tuple[float, float] = (0.0, 0.0), keys: tuple[str, ...] = (),
+                   chunk: int | None = None) -> int:
+        """Send the current axes; returns the input's seq (frames report the newest consumed).
+
+        ``chunk`` makes the input the exact conditioning of that chunk number (replays).
+        """
         self._require_connected()
         return self._send(Input(session=self.session, seq=0, time_us=int(now * 1e6), move=move, look=look,
-                                keys=keys), now)
+                                keys=keys, chunk=chunk), now)
 
     def send_event(self, now: float, event_id: int, text: str) -> None:
         self._require_connected()

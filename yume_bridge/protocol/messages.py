@@ -202,6 +202,8 @@ class Input(Message):
     move: tuple[float, ...] = spec("floats", (0.0, 0.0), exact_len=2, lo=-1, hi=1)
     look: tuple[float, ...] = spec("floats", (0.0, 0.0), exact_len=2, lo=-1, hi=1)
     keys: tuple[str, ...] = spec("strs", (), max_len=16)
+    chunk: int | None = spec("int", None, lo=0, hi=U32_MAX)
+    """Optional: the chunk this input conditions, exactly (replays; SPEC §5.6)."""
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,8 @@ class InputReceived:
     session: int
     seq: int
     axes: Axes
+    chunk: int | None = None
+    """Set when the input conditions exactly this chunk number (a replay), else None."""
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,7 @@ class DaemonEndpoint:
             axes = Axes(message.move[0], message.move[1], message.look[0], message.look[1])
             if message.keys:
                 axes = axes_from_keys(message.keys, axes)
-            self._events.append(InputReceived(session.id, message.seq, axes))
+            self._events.append(InputReceived(session.id, message.seq, axes, message.chunk))
         elif isinstance(message, Upload):
             self._on_upload(session, message)
         elif isinstance(message, Start):

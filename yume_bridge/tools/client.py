@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -42,6 +43,20 @@ PING_INTERVAL_S = 2.0
 _MOVE_AXES = {"W": (0, 1), "S": (0, -1), "D": (1, 0), "A": (-1, 0)}
 _LOOK_AXES = {"\u2192": (1, 0), "\u2190": (-1, 0), "\u2191": (0, 1), "\u2193": (0, -1),
               "right": (1, 0), "left": (-1, 0), "up": (0, 1), "down": (0, -1)}
+
+
+class ClientObserver(Protocol):
+    """What ``run_client`` reports as it goes (``tools.recording.ClientRecorder`` is one)."""
+
+    def on_event(self, event: object, now: float) -> None: ...
+
+    def on_input(self, seq: int, move: tuple[float, float], look: tuple[float, float], now: float) -> None: ...
+
+    def on_event_sent(self, event_id: int, text: str, now: float) -> None: ...
+
+    whole_chunks: bool
+    """True for an observer that needs every chunk played whole (a recording, replayed chunk by chunk): the
+    client then asks the daemon not to pre-empt, unless its options name a policy."""
 
 
 @dataclass(frozen=True)
@@ -163,19 +178,23 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 async def run_client(options: ClientOptions, clock: Callable[[], float] = time.monotonic,
                      on_frame: Callable[[FrameReceived], None] | None = None,
-                     progress: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> Summary:
+                     progress: Callable[[str], None] | None = None, stop: asyncio.Event | None = None,
+                     observer: ClientObserver | None = None) -> Summary:
     """Run one scripted session against a daemon and summarise what arrived.
 
     ``progress`` receives a line for people (connecting, connected, one a second while streaming);
     setting ``stop`` ends the session early and still returns the summary of what arrived.
+    ``observer`` (e.g. a recorder) sees every client event, input and event prompt as they happen.
     """
     loop = asyncio.get_running_loop()
     say = progress or (lambda line: None)
     stopping = stop or asyncio.Event()
 
+    preempt = options.preempt or ("off" if getattr(observer, "whole_chunks", False) else None)
+
     def new_endpoint() -> ClientEndpoint:
         return ClientEndpoint(fps=options.fps, quality=options.quality, max_datagram=options.max_datagram,
-                              token=options.token, encoding=options.encoding, preempt=options.preempt)
+                              token=options.token, encoding=options.encoding, preempt=preempt)
 
     client = new_endpoint()
     summary = Summary()
@@ -217,6 +236,8 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     def drain(now: float) -> None:
         nonlocal reflected_up_to
         while (event := client.next_event()) is not None:
+            if observer is not None:
+                observer.on_event(event, now)
             if isinstance(event, Connected):
                 summary.connected = True
                 welcome = event.welcome
@@ -348,7 +369,10 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                 say(_progress_line(elapsed, frame_times, latencies, summary))
             while pending_events and pending_events[0][0] <= elapsed:
                 event_id += 1
-                client.send_event(now, event_id, pending_events.pop(0)[1])
+                text = pending_events.pop(0)[1]
+                client.send_event(now, event_id, text)
+                if observer is not None:
+                    observer.on_event_sent(event_id, text, now)
             if now >= next_ping:
                 client.ping(now)
                 next_ping = now + PING_INTERVAL_S
@@ -362,6 +386,8 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                 if previous_action["id"] >= 0 and action != change.get("action", previous_action["id"]):
                     change.update(seq=seq, sent_at=now, action=action)
                 previous_action["id"] = action
+                if observer is not None:
+                    observer.on_input(seq, current.move, current.look, now)
                 next_input = now + 1.0 / options.input_rate_hz
             flush()
             await step(limit=max(0.0, next_input - clock()))
