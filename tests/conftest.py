@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,29 @@ def jpeg_bytes(width: int = 320, height: int = 200, seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
+def preview_frames_per_second(width: int = 960, height: int = 544, frames: int = 15) -> float:
+    """Preview frames (drawn and JPEG-encoded) this machine makes per second right now, world open included.
+
+    Tests that share the generator between sessions scale their durations and expectations with this
+    figure instead of assuming an idle machine.
+    """
+    from yume_bridge.actions import Action
+    from yume_bridge.backends.base import ChunkRequest, StartRequest, WorldSpec
+    from yume_bridge.backends.preview import PreviewBackend
+    from yume_bridge.daemon.frames import encode_jpeg
+
+    backend = PreviewBackend(spec=WorldSpec("preview", "preview", "1", width, height, 16.0, frames))
+    began = time.perf_counter()
+    world = backend.open_world(StartRequest(image=None, prompt="a measuring scene", seed=1))
+    made = 0
+    for index in range(2):
+        for frame in world.generate_chunk(ChunkRequest(index=index, action=Action.from_id(0), events=(),
+                                                       caption="")):
+            encode_jpeg(frame, 85)
+            made += 1
+    return made / (time.perf_counter() - began)
+
+
 @pytest.fixture
 def start_image() -> bytes:
     return jpeg_bytes()
@@ -46,7 +70,10 @@ def wait_until_answering(port: int, process: subprocess.Popen, token: str | None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stdout.read().decode()
-        if asyncio.run(probe("127.0.0.1", port, token=token, timeout_s=1.0)) is not None:
+        # A thread of its own: async tests call this while their event loop runs.
+        with ThreadPoolExecutor(1) as thread:
+            answer = thread.submit(asyncio.run, probe("127.0.0.1", port, token=token, timeout_s=1.0)).result()
+        if answer is not None:
             return
         time.sleep(0.2)
     raise AssertionError(f"the daemon on port {port} did not answer within {timeout_s:g} s")

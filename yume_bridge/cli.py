@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import logging
@@ -118,10 +119,18 @@ def main() -> None:
               "cuda:0,cuda:1 or all; a new session goes to the least loaded.")
 @click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default="bfloat16",
               show_default=True)
+@click.option("--vae-dtype", type=click.Choice(["auto", "bfloat16", "float32"]), default="auto", show_default=True,
+              help="yume: VAE precision (auto = bfloat16 on CUDA, float32 on CPU).")
+@click.option("--decoder", type=click.Choice(["full", "tiny"]), default="full", show_default=True,
+              help="yume: frames from the full Wan2.2 VAE or the ~50x cheaper TAEHV tiny decoder (softer detail).")
+@click.option("--tiny-decoder", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="yume: the taew2_2 .pth/.safetensors file [default: looked for in --weights].")
 @click.option("--vocabulary", type=click.Choice(["camera", "person"]), default="camera", show_default=True,
               help="Caption sentences for actions.")
 @click.option("--speed/--no-speed", default=False, show_default=True, help="Add speed fields to captions.")
 @click.option("--max-sessions", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--sessions-per-host", default=None, type=click.IntRange(1, 64),
+              help="Sessions one remote machine may hold [default: all on loopback, half elsewhere].")
 @click.option("--idle-timeout", default=10.0, show_default=True, type=click.FloatRange(0.5, 3600),
               help="Seconds without packets before a session is closed.")
 @click.option("--token", default=None, help="Shared token clients must prove.")
@@ -198,10 +207,9 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
     if options.get("token_file"):
         token = Path(options["token_file"]).read_text("utf-8").strip()
     network = NetworkConfig(host=options["host"], port=options["port"], token=token,
-                            advertise=options.get("advertise"))
+                            advertise=options.get("advertise"), sessions_per_host=options.get("sessions_per_host"))
     if not network.loopback and not token:
-        network = NetworkConfig(host=network.host, port=network.port, token=_stored_token(),
-                                advertise=network.advertise)
+        network = dataclasses.replace(network, token=_stored_token())
     config = BridgeConfig(
         network=network,
         stream=StreamConfig(fps=options["fps"], max_quality=options["max_quality"], resolution=options["resolution"],
@@ -213,7 +221,9 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
                       port=options.get("web_port", DEFAULT_WEB_PORT)),
         backend=BackendConfig(name=options["backend"], image=options.get("image"), weights=options.get("weights"),
                               device=options["device"], devices=_devices(options.get("devices") or ""),
-                              dtype=options["dtype"], steps=options["steps"],
+                              dtype=options["dtype"], vae_dtype=options.get("vae_dtype", "auto"),
+                              decoder=options.get("decoder", "full"), tiny_decoder=options.get("tiny_decoder"),
+                              steps=options["steps"],
                               shift=options["shift"], stall_timeout=options.get("stall_timeout", 30.0),
                               fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0),
                               simulate=_simulated(options)),
@@ -451,9 +461,11 @@ def discover(timeout: float, as_json: bool) -> None:
 
 @main.command("check-weights")
 @click.argument("folder", type=click.Path(path_type=Path))
-def check_weights_command(folder: Path) -> None:
+@click.option("--tiny-decoder", type=click.Path(path_type=Path),
+              help="Also check this taew2_2 tiny-decoder file (one in FOLDER is always checked).")
+def check_weights_command(folder: Path, tiny_decoder: Path | None) -> None:
     """Check a Yume-5B-720P folder: files, keys, shapes, dtypes; no tensor is loaded."""
-    from yume_bridge.model.layout import missing_files
+    from yume_bridge.model.layout import find_tiny_decoder, missing_files
 
     if not folder.is_dir() or not any(folder.iterdir()):
         click.echo(missing_files(folder)[0])
@@ -464,7 +476,7 @@ def check_weights_command(folder: Path) -> None:
     except ImportError as exc:
         raise click.ClickException(f"the model extra is not installed ({exc}); "
                                    "pip install 'yume-bridge[model]'") from None
-    problems = check_weights(folder)
+    problems = check_weights(folder, tiny_decoder=tiny_decoder or find_tiny_decoder(folder))
     for problem in problems:
         click.echo(str(problem))
     if problems:
@@ -484,12 +496,15 @@ def check_weights_command(folder: Path) -> None:
 @click.option("--transports", "compare_transports", is_flag=True,
               help="Instead: the reference client over UDP and over WebSocket, alternating rounds.")
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Rounds of --transports.")
+@click.option("--attack", is_flag=True, help="Instead: amplification, NACK flood, floods from one session, and "
+              "start-image memory, each against a daemon process (docs/SECURITY.md).")
 @click.option("--latency", is_flag=True,
               help="Instead: key change to frame, pre-emption off/on x speed 1/1.5/3x x 8/4 latents (about 5 min).")
 @click.option("--ttff", default=0.3, show_default=True, type=click.FloatRange(0.0, 10.0),
               help="With --latency: the emulated time to first frame, seconds.")
 def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
-          soak_minutes: float | None, compare_transports: bool, rounds: int, latency: bool, ttff: float) -> None:
+          soak_minutes: float | None, compare_transports: bool, rounds: int, attack: bool, latency: bool,
+          ttff: float) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
     from yume_bridge.tools.bench import (
         format_latency_table,
@@ -515,6 +530,11 @@ def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int 
 
     if clients is not None:
         click.echo(json.dumps(asyncio.run(load(clients, max(seconds, 6.0), load_fps)), indent=2))
+        return
+    if attack:
+        from yume_bridge.tools.attack import run_attacks
+
+        click.echo(json.dumps(asyncio.run(run_attacks(max(seconds, 3.0))), indent=2))
         return
     if soak_minutes is not None:
         click.echo(json.dumps(asyncio.run(soak(soak_minutes)), indent=2))

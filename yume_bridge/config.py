@@ -93,6 +93,13 @@ class NetworkConfig:
     token: str | None = None
     advertise: bool | None = None  # None: on when bound beyond loopback
     max_datagram: int = 65000
+    sessions_per_host: int | None = None
+    """Sessions one remote machine may hold; None: all of them on loopback, half (at least one) elsewhere."""
+
+    def host_share(self, max_sessions: int) -> int | None:
+        if self.sessions_per_host is not None:
+            return self.sessions_per_host
+        return None if self.loopback else max(1, max_sessions // 2)
 
     @property
     def loopback(self) -> bool:
@@ -173,6 +180,12 @@ class BackendConfig:
     devices: tuple[str, ...] = ()
     """One generation worker per device (``cuda:0``, ``cuda:1``, ... or ``all``); empty: one, on ``device``."""
     dtype: str = "bfloat16"
+    vae_dtype: str = "auto"
+    """yume: VAE dtype; "auto" = bfloat16 on CUDA, float32 on the CPU."""
+    decoder: str = "full"
+    """yume: "full" (Wan2.2 VAE) or "tiny" (TAEHV taew2_2, needs its file)."""
+    tiny_decoder: Path | None = None
+    """yume: the taew2_2 file; None = looked for in the weights folder."""
     steps: int = 4
     shift: float = 7.0
     stall_timeout: float = 30.0

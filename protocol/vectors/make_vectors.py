@@ -28,6 +28,8 @@ from yume_bridge.protocol.messages import (
     Input,
     Latency,
     Nack,
+    PathChallenge,
+    PathResponse,
     Ping,
     Pong,
     Retry,
@@ -104,16 +106,7 @@ def messages() -> list[dict[str, Any]]:
                                 session=7, seq=17, ref=8, fatal=False)),
         ("error_handshake", Error(code="auth_failed", message="wrong token")),
     ]
-    out = []
-    for name, message in cases:
-        out.append({
-            "name": name,
-            "type": message.TYPE,
-            "value": _plain({"type": message.TYPE, **to_fields(message)}),
-            "json": encode(message, Encoding.JSON).decode("utf-8"),
-            "msgpack": encode(message, Encoding.MSGPACK).hex(),
-        })
-    return out
+    return _message_vectors(cases)
 
 
 def invalid() -> list[dict[str, Any]]:
@@ -129,7 +122,7 @@ def invalid() -> list[dict[str, Any]]:
         ("json_unknown_type", b'{"type":"teleport","session":7,"seq":1}', "bad_message"),
         ("json_missing_field", b'{"type":"event","session":7,"seq":1,"text":"x"}', "bad_message"),
         ("json_wrong_type", b'{"type":"ping","session":"7","seq":1}', "bad_message"),
-        ("json_float_for_int", b'{"type":"ping","session":7.0,"seq":1}', "bad_message"),
+        ("json_fraction_for_int", b'{"type":"ping","session":7.5,"seq":1}', "bad_message"),
         ("json_bad_base64", b'{"type":"hello","protocol":1,"nonce":"***"}', "bad_message"),
         ("json_short_nonce", b'{"type":"hello","protocol":1,"nonce":"AAAA"}', "bad_message"),
         ("json_stray_bytes", b'{"type":"ping","session":7,"seq":1}xyz', "bad_message"),
@@ -215,10 +208,40 @@ def frames() -> dict[str, Any]:
     }
 
 
-def _message_cases(cases: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+def _message_vectors(cases: list[tuple[str, Any]]) -> list[dict[str, Any]]:
     return [{"name": name, "type": message.TYPE, "value": _plain({"type": message.TYPE, **to_fields(message)}),
-             "json": encode(message, Encoding.JSON).decode("utf-8"), "msgpack": encode(message, Encoding.MSGPACK).hex()}
-            for name, message in cases]
+             "json": encode(message, Encoding.JSON).decode("utf-8"),
+             "msgpack": encode(message, Encoding.MSGPACK).hex()} for name, message in cases]
+
+
+def revision_1_1() -> dict[str, Any]:
+    """What revision 1.1 added (SPEC §12), in a file of its own so that 1.0 clients' vector tests stay green."""
+    nack = Nack(session=7, seq=18, frame=12, missing=(3, 4, 60))
+    wanted = -(-len(nack.missing) * 1200 // 10)  # three fragments of up to 1,200 bytes: a 360-byte nack
+    padded = Nack(session=7, seq=18, frame=12, missing=(3, 4, 60),
+                  pad=bytes(wanted - len(encode(nack, Encoding.MSGPACK)) - 3))
+    messages = _message_vectors([
+        ("hello_1_1", Hello(protocol=1, nonce=NONCE_C, client="yume-bridge-unity", minor=1,
+                            capabilities=("path_response",))),
+        ("started_with_ref", Started(session=7, seq=5, world=1, source="text", seed=42, ref=4)),
+        ("path_challenge", PathChallenge(session=7, seq=19, data=bytes(range(1, 9)))),
+        ("path_response", PathResponse(session=7, seq=20, data=bytes(range(1, 9)))),
+        ("nack_padded", padded),
+        ("error_rate_limited", Error(code="rate_limited", message="starts arrive too fast; wait a second and resend",
+                                     session=7, seq=21, ref=30)),
+    ])
+    integral = {"name": "json_integral_floats", "hex": b'{"type":"ping","session":7.0,"seq":1.0,"time_us":5e0}'.hex(),
+                "value": {"type": "ping", "session": 7, "seq": 1, "time_us": 5}}
+    invalid = [{"name": "json_trailing_newline", "hex": b'{"type":"ping","session":7,"seq":1}\n'.hex(),
+                "expect": "bad_message"},
+               {"name": "json_fraction_for_int", "hex": b'{"type":"ping","session":7.5,"seq":1}'.hex(),
+                "expect": "bad_message"}]
+    return {"note": "revision 1.1: messages (as messages.json), accepted (decode to value), invalid (as invalid.json), "
+                    "nack_budget (the smallest nack that pays for k fragments of max_datagram bytes: "
+                    "ceil(k * max_datagram / 10))",
+            "messages": messages, "accepted": [integral], "invalid": invalid,
+            "nack_budget": [{"fragments": k, "max_datagram": size, "min_nack_bytes": -(-k * size // 10)}
+                            for k, size in ((1, 1200), (3, 1200), (32, 1200), (1, 65000))]}
 
 
 def preemption() -> dict[str, Any]:
@@ -245,7 +268,7 @@ def preemption() -> dict[str, Any]:
                       pacing_ms=0.75, total_ms=303.0)
     return {
         "note": "additions of SPEC §6.5, all v1-compatible; a receiver that ignores them still works",
-        "messages": _message_cases([
+        "messages": _message_vectors([
             ("hello_preempt", Hello(protocol=1, nonce=NONCE_C, preempt="latent")),
             ("config_preempt_off", Config(session=7, seq=10, preempt="off")),
             ("status_breakdown", Status(session=7, seq=15, state="generating", progress=1.0, world=1, chunk=3,
@@ -271,6 +294,7 @@ def write_all(directory: Path = HERE) -> dict[str, str]:
         "auth.json": auth_vectors(),
         "frames.json": frames(),
         "preemption.json": preemption(),
+        "revision_1_1.json": revision_1_1(),
     }
     texts = {name: json.dumps(content, indent=1, ensure_ascii=False) + "\n" for name, content in files.items()}
     if directory is not None:

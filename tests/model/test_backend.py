@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from yume_bridge.actions import Action, CaptionTemplates, Look, Movement
 from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest
@@ -153,8 +154,27 @@ def test_the_spec_reports_29_frames_per_chunk_at_16_fps(backend):
     assert (backend.spec.width, backend.spec.height) == (128, 64)
 
 
-def test_warm_up_runs_one_chunk(backend):
+class _CountingWorld:
+    def __init__(self, world) -> None:
+        self.world, self.frames, self.closed = world, 0, False
+
+    def generate_chunk(self, chunk_request):
+        for frame in self.world.generate_chunk(chunk_request):
+            self.frames += 1
+            yield frame
+
+    def close(self) -> None:
+        self.closed = True
+        self.world.close()
+
+
+def test_warm_up_runs_one_chunk(backend, monkeypatch):
+    opened: list[_CountingWorld] = []
+    real_open = backend.open_world
+    monkeypatch.setattr(backend, "open_world", lambda start: opened.append(_CountingWorld(real_open(start)))
+                        or opened[-1])
     backend.warm_up()
+    assert len(opened) == 1 and opened[0].frames == 29 and opened[0].closed
 
 
 def test_a_closed_world_refuses_to_generate(backend):
@@ -162,3 +182,43 @@ def test_a_closed_world_refuses_to_generate(backend):
     world.close()
     with pytest.raises(BackendError, match="closed"):
         world.generate_chunk(request(0))
+
+
+def test_the_tiny_decoder_streams_29_frames_per_chunk_from_the_same_latents(tiny_folder, tmp_path):
+    from yume_bridge.model.testing import write_tiny_decoder
+
+    tiny = write_tiny_decoder(tmp_path / "taew2_2.safetensors")
+    backend = YumeBackend(config(tiny_folder, decoder="tiny", tiny_decoder=tiny))
+    backend.load(lambda stage, fraction: None)
+    try:
+        world = backend.open_world(StartRequest(image=picture(), prompt="", seed=5))
+        frames = list(world.generate_chunk(request(0)))
+        assert len(frames) == 29 and frames[0].shape == (64, 128, 3) and frames[0].dtype == np.uint8
+        assert backend.models.tiny_decoder is not None
+        world.close()
+    finally:
+        backend.close()
+
+
+def test_asking_for_the_tiny_decoder_without_its_file_says_where_to_put_it(tiny_folder):
+    backend = YumeBackend(config(tiny_folder, decoder="tiny"))
+    with pytest.raises(BackendError, match="taew2_2.safetensors"):
+        backend.load(lambda stage, fraction: None)
+
+
+def test_serving_with_the_tiny_decoder_but_no_file_names_the_file_and_the_flag(tiny_folder, tmp_path):
+    from yume_bridge.config import BackendConfig, BridgeConfig, ConfigError
+    from yume_bridge.daemon.app import build_backend
+    from yume_bridge.model.testing import write_tiny_decoder
+
+    config = BridgeConfig(backend=BackendConfig(name="yume", weights=tiny_folder, decoder="tiny", device="cpu"))
+    with pytest.raises(ConfigError, match=r"taew2_2\.safetensors.*--tiny-decoder PATH"):
+        build_backend(config)
+    broken = write_tiny_decoder(tmp_path / "taew2_2.pth")
+    state = torch.load(broken, weights_only=True)
+    del state["decoder.1.bias"]
+    torch.save(state, broken)
+    config = BridgeConfig(backend=BackendConfig(name="yume", weights=tiny_folder, decoder="tiny", device="cpu",
+                                                tiny_decoder=broken))
+    with pytest.raises(ConfigError, match=r"missing tensor decoder\.1\.bias"):
+        build_backend(config)

@@ -94,3 +94,33 @@ def test_indexes_read_shapes_and_dtypes_without_loading(tiny_folder):
     assert t5["token_embedding.weight"].dtype == "BF16"
     vae = read_torch_zip_index(tiny_folder / layout.VAE)
     assert vae["conv1.weight"].dtype == "F32"
+
+
+def test_a_tiny_decoder_in_the_folder_is_checked_by_the_command(folder_copy):
+    from click.testing import CliRunner
+
+    from yume_bridge.cli import main
+    from yume_bridge.model.testing import write_tiny_decoder
+
+    path = write_tiny_decoder(folder_copy / "taew2_2.pth")
+    runner = CliRunner()
+    assert runner.invoke(main, ["check-weights", str(folder_copy)]).exit_code == 0
+    state = torch.load(path, weights_only=True)
+    del state["decoder.22.bias"]
+    torch.save(state, path)
+    result = runner.invoke(main, ["check-weights", str(folder_copy)])
+    assert result.exit_code == 1
+    assert "taew2_2.pth: missing tensor decoder.22.bias [12]" in result.output
+
+
+def test_a_tiny_decoder_file_is_checked_from_its_header_alone(tmp_path, tiny_folder):
+    from yume_bridge.model.testing import write_tiny_decoder
+
+    good = write_tiny_decoder(tmp_path / "taew2_2.safetensors")
+    assert check_weights(tiny_folder, tiny_decoder=good) == []
+    state = load_file(str(good))
+    state["decoder.1.weight"] = state["decoder.1.weight"][:, :16].contiguous()
+    save_file(state, str(good))
+    assert check_weights(tiny_folder, tiny_decoder=good) == [
+        "taew2_2.safetensors: decoder.1.weight has shape [256, 16, 3, 3], expected [256, 48, 3, 3]"
+    ]

@@ -26,9 +26,17 @@ async def test_a_client_walks_a_tiny_yume_world_over_loopback(tiny_folder):
     task = asyncio.create_task(run_bridge(BridgeConfig(network=NetworkConfig(port=0)), stop=stop, started=started,
                                           backend=backend))
     _, address = await asyncio.wait_for(started, 120)
+    frames, enough = [], asyncio.Event()
+
+    def on_frame(event) -> None:  # a whole chunk, however long this machine takes to load and make it
+        frames.append(event)
+        if len(frames) >= 29:
+            enough.set()
+
     summary = await run_client(ClientOptions(port=address[1], image=jpeg_bytes(), prompt="a harbour at dusk",
-                                             script=parse_script("W:2s"), tail_s=6.0,
-                                             events=((0.5, "a dragon circles the tower"),)))
+                                             script=parse_script("W:120s"), tail_s=0.0,
+                                             events=((0.5, "a dragon circles the tower"),)),
+                               on_frame=on_frame, stop=enough)
     stop.set()
     await asyncio.wait_for(task, 30)
     assert summary.connected and not summary.errors

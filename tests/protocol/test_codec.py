@@ -14,6 +14,7 @@ from yume_bridge.protocol.wire import Encoding
 
 MESSAGES = json.loads((VECTORS / "messages.json").read_text("utf-8"))["messages"]
 INVALID = json.loads((VECTORS / "invalid.json").read_text("utf-8"))["datagrams"]
+REVISION_1_1 = json.loads((VECTORS / "revision_1_1.json").read_text("utf-8"))
 
 
 def _plain(value):
@@ -84,6 +85,34 @@ def test_the_committed_schemas_are_what_the_messages_declare_and_accept_every_ve
     spec.loader.exec_module(module)
     for name, text in module.write_all(None).items():
         assert (schema_dir / name).read_text("utf-8") == text, f"{name} is stale: run protocol/schema/make_schema.py"
-    for vector in MESSAGES:
+    for vector in MESSAGES + REVISION_1_1["messages"]:
         schema = json.loads((schema_dir / f"{vector['type']}.schema.json").read_text("utf-8"))
         jsonschema.validate(json.loads(vector["json"]), schema)
+
+
+@pytest.mark.parametrize("vector", REVISION_1_1["messages"], ids=[v["name"] for v in REVISION_1_1["messages"]])
+@pytest.mark.parametrize("form", ["json", "msgpack"])
+def test_every_revision_1_1_vector_decodes_to_its_value(vector, form):
+    data = vector["json"].encode("utf-8") if form == "json" else bytes.fromhex(vector["msgpack"])
+    decoded = decode(data)
+    assert _plain({"type": decoded.message.TYPE, **to_fields(decoded.message)}) == vector["value"]
+    assert encode(decoded.message, Encoding.JSON if form == "json" else Encoding.MSGPACK) == data
+
+
+@pytest.mark.parametrize("vector", REVISION_1_1["accepted"], ids=[v["name"] for v in REVISION_1_1["accepted"]])
+def test_revision_1_1_accepts_integral_floats_for_integers(vector):
+    message = decode(bytes.fromhex(vector["hex"])).message
+    assert {"type": message.TYPE, **to_fields(message)} == vector["value"]
+
+
+@pytest.mark.parametrize("vector", REVISION_1_1["invalid"], ids=[v["name"] for v in REVISION_1_1["invalid"]])
+def test_revision_1_1_invalid_datagrams_are_rejected_with_the_expected_code(vector):
+    with pytest.raises(RemoteProtocolError) as caught:
+        decode(bytes.fromhex(vector["hex"]))
+    assert caught.value.code.value == vector["expect"]
+
+
+def test_the_padded_nack_vector_pays_for_the_fragments_it_asks_for():
+    (padded,) = [v for v in REVISION_1_1["messages"] if v["name"] == "nack_padded"]
+    budget = {(row["fragments"], row["max_datagram"]): row["min_nack_bytes"] for row in REVISION_1_1["nack_budget"]}
+    assert len(bytes.fromhex(padded["msgpack"])) >= budget[(3, 1200)] == 360  # ceil(3 * 1200 / 10), by hand

@@ -117,8 +117,11 @@ def draw_scene(prompt: str, seed: int, width: int, height: int) -> np.ndarray:
         phase = rng.uniform(0, 2 * math.pi, size=3)
         ridge = sum(np.sin(2 * math.pi * (k + 1 + layer) * x / width + phase[k]) / (k + 1) for k in range(3))
         top = (horizon - height * (0.10 + 0.06 * layer) - ridge * height * 0.05).astype(int)
-        mask = np.arange(height)[:, None] >= top[None, :]
-        image[mask] = image[mask] * 0.3 + ground * shade * 0.7
+        # Only the rows between the highest peak and the horizon can change (the ground covers the rest).
+        first = max(int(top.min()), 0)
+        band = image[first:horizon]
+        mask = (np.arange(first, horizon)[:, None] >= top[None, :])[..., None]
+        band[:] = np.where(mask, band * 0.3 + ground * shade * 0.7, band)
     for _ in range(int(rng.integers(3, 8))):
         left = int(rng.integers(0, width - 40))
         tower_w = int(rng.integers(12, 40))

@@ -71,8 +71,13 @@ class YumeBackendConfig:
     """"auto" (CUDA when available, else CPU), "cuda", "cuda:N" or "cpu"."""
     dtype: str = "bfloat16"
     """DiT compute dtype; norms, modulation, RoPE and the head run in fp32/fp64 regardless."""
-    vae_dtype: str = "float32"
-    """The reference decodes in fp32; "bfloat16" halves VAE memory and time (what its web demo does)."""
+    vae_dtype: str = "auto"
+    """"auto": bfloat16 on CUDA (what the reference web demo runs; ≈1.7× faster), float32 on the CPU (the
+    reference's own sampler). The bf16 error against fp32 is printed by benchmarks/gpu_oneshot.py."""
+    decoder: str = "full"
+    """"full": the Wan2.2 VAE decoder; "tiny": the TAEHV taew2_2 decoder (≈50× cheaper, softer; docs/model.md)."""
+    tiny_decoder: Path | None = None
+    """The taew2_2 file for decoder="tiny"; None = taew2_2.safetensors or taew2_2.pth in ``weights``."""
     text_device: str | None = None
     """Where umT5 runs; None = ``device``. "cpu" saves 11 GB of GPU memory at the cost of slow new captions."""
     text_dtype: str = "bfloat16"
@@ -95,8 +100,14 @@ class YumeBackendConfig:
         if not self.allow_any_resolution and (height, width) not in SUPPORTED_RESOLUTIONS.values():
             raise ValueError(f"resolution must be one of {sorted(SUPPORTED_RESOLUTIONS)}, got {self.resolution!r}")
         GenerationOptions(self.steps, self.shift, self.max_history_latents, self.latents_per_chunk)  # validates
-        for name in ("dtype", "vae_dtype", "text_dtype", "rope_dtype"):
+        for name in ("dtype", "text_dtype", "rope_dtype"):
             _dtype(getattr(self, name), name)
+        if self.vae_dtype != "auto":
+            _dtype(self.vae_dtype, "vae_dtype")
+        if self.decoder not in ("full", "tiny"):
+            raise ValueError(f"decoder must be 'full' or 'tiny', got {self.decoder!r}")
+        if self.tiny_decoder is not None:
+            object.__setattr__(self, "tiny_decoder", Path(self.tiny_decoder))
         if self.rope_dtype not in ("float32", "float64"):
             raise ValueError(f"rope_dtype must be float32 or float64, got {self.rope_dtype!r}")
         if self.text_cache_size < 1:
@@ -108,6 +119,12 @@ class YumeBackendConfig:
     def size(self) -> tuple[int, int]:
         """(height, width)."""
         return parse_resolution(self.resolution)
+
+
+def _vae_dtype(name: str, device: str) -> torch.dtype:
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return _dtype(name, "vae_dtype")
 
 
 def _resolve_device(name: str) -> str:
@@ -214,11 +231,15 @@ class YumeBackend(WorldBackend):
         options = LoadOptions(
             device=device,
             dtype=_dtype(config.dtype, "dtype"),
-            vae_dtype=_dtype(config.vae_dtype, "vae_dtype"),
+            vae_dtype=_vae_dtype(config.vae_dtype, device),
             text_device=text_device,
             text_dtype=_dtype(config.text_dtype, "text_dtype"),
             rope_dtype=_dtype(config.rope_dtype, "rope_dtype"),
+            decoder=config.decoder,
+            tiny_decoder=config.tiny_decoder,
         )
+        if device.startswith("cuda"):
+            torch.backends.cudnn.benchmark = True  # the VAE's conv shapes are fixed per resolution
         try:
             models = load_models(config.weights, options, progress)
         except LoadError as exc:

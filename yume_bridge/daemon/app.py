@@ -36,12 +36,15 @@ from yume_bridge.daemon.udp import UdpEndpoint
 from yume_bridge.daemon.websocket import StudioServer, WebSocketPeer
 from yume_bridge.daemon.worker import (
     ChunkDone,
+    ChunkSkipped,
     ConditioningInbox,
     FrameReady,
     Readiness,
     SessionFailed,
     decode_start_image,
+    start_image_problem,
 )
+from yume_bridge.protocol.budget import TokenBucket
 from yume_bridge.protocol.messages import Latency, Vocabulary
 from yume_bridge.protocol.server import (
     ConfigChanged,
@@ -56,6 +59,31 @@ from yume_bridge.protocol.server import (
 from yume_bridge.protocol.wire import ErrorCode
 
 log = logging.getLogger("yume_bridge")
+CHURN_LOG_LIMIT = (2.0, 20.0)
+"""Session open/close lines per second and burst; the rest are counted and summarised (session churn)."""
+
+
+def printable(text: str, limit: int = 64) -> str:
+    """Client-supplied text made safe for one log line: control characters escaped, length bounded."""
+    return repr(text[:limit])[1:-1]
+
+
+class ChurnLog:
+    """Logs session open/close lines within a budget; says how many it left out when it logs again."""
+
+    def __init__(self, clock) -> None:
+        self._bucket = TokenBucket(*CHURN_LOG_LIMIT)
+        self._clock = clock
+        self.suppressed = 0
+
+    def info(self, message: str, *args: object) -> None:
+        if not self._bucket.take(self._clock()):
+            self.suppressed += 1
+            return
+        if self.suppressed:
+            log.info("(%d session open/close lines left out: too many sessions came and went)", self.suppressed)
+            self.suppressed = 0
+        log.info(message, *args)
 STATUS_INTERVAL_S = 1.0
 FIRST_CHUNK_ESTIMATE_S = 0.5
 SHUTDOWN_TIMEOUT_S = 4.0
@@ -90,7 +118,7 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
     """The configured backend, not yet loaded (loading happens on the generation thread)."""
     stream, options = config.stream, config.backend
     if options.name == "yume":
-        from yume_bridge.model.layout import missing_files
+        from yume_bridge.model.layout import TINY_DECODER_FILES, find_tiny_decoder, missing_files
 
         problems = missing_files(options.weights)  # seconds before torch, diffusers and transformers load
         if problems:
@@ -99,14 +127,21 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
         from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig  # torch only when asked for
         from yume_bridge.model.checkweights import check_weights
 
-        problems = check_weights(options.weights)
+        tiny = None
+        if options.decoder == "tiny":
+            tiny = options.tiny_decoder or find_tiny_decoder(options.weights)
+            if tiny is None:
+                raise ConfigError(f"--decoder tiny needs the taew2_2 file: put {TINY_DECODER_FILES[0]} or "
+                                  f"{TINY_DECODER_FILES[1]} in {options.weights} or pass --tiny-decoder PATH")
+        problems = check_weights(options.weights, tiny_decoder=tiny)
         if problems:
             raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
         try:
             return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
                                                  steps=options.steps, shift=options.shift,
                                                  device=device or options.device,
-                                                 dtype=options.dtype, fps=stream.fps,
+                                                 dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
+                                                 decoder=options.decoder, tiny_decoder=options.tiny_decoder,
                                                  latents_per_chunk=stream.latents_per_chunk))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
@@ -115,7 +150,8 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
     default_image = None
     if options.image is not None:
         try:
-            default_image = decode_start_image(options.image.read_bytes(), config.limits.max_image_pixels)
+            default_image = decode_start_image(options.image.read_bytes(), config.limits.max_image_pixels,
+                                               fit=(stream.width, stream.height))
         except OSError as exc:
             raise ConfigError(f"cannot read --image {options.image}: {exc.strerror}") from None
         except Exception as exc:  # BackendError: a readable reason
@@ -179,7 +215,9 @@ class Bridge:
                           model_version=spec.model_version, width=spec.width, height=spec.height,
                           fps=config.stream.fps, frames_per_chunk=spec.frames_per_chunk, vocabulary=vocabulary,
                           limits=config.limits, max_quality=config.stream.max_quality,
-                          max_datagram=config.network.max_datagram)
+                          max_datagram=config.network.max_datagram,
+                          max_sessions_per_host=config.network.host_share(config.limits.max_sessions),
+                          image_problem=lambda data: start_image_problem(data, config.limits.max_image_pixels))
         self.endpoint = DaemonEndpoint(info=info, token=config.network.token)
         self.endpoint.readiness = "loading"
         self.endpoint.progress = 0.0
@@ -192,6 +230,7 @@ class Bridge:
         self._status_message = ""
         self._backend_estimate = GenerationEstimate(FIRST_CHUNK_ESTIMATE_S)
         """Across sessions: where a new session's estimate starts."""
+        self._churn_log = ChurnLog(clock)
         self.closed = asyncio.Event()
         self.recorders = None if recording is None else DaemonRecorders(
             recording, spec=backend.spec, config=config, vocabulary_version=self.templates.version, clock=clock)
@@ -277,9 +316,13 @@ class Bridge:
                 else:
                     playback.requested = False
                     if not item.cancelled:
-                        whole = item.generate_s + item.encode_s  # the generator's own speed, without queueing
+                        whole = item.generate_s  # the generator's own time (JPEG runs beside it), no queueing
                         playback.estimate.add_whole_chunk(whole)
                         self._backend_estimate.add_whole_chunk(whole)
+        elif isinstance(item, ChunkSkipped):
+            playback = self.sessions.get(item.session)
+            if playback is not None and item.world == playback.world:
+                playback.requested = False
         elif isinstance(item, SessionFailed):
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
@@ -369,6 +412,8 @@ class Bridge:
         if failure.world_lost:
             playback.world = 0  # nothing to continue: the client must start again
             playback.frames.clear()
+        elif failure.kept_world:
+            playback.world = failure.kept_world  # the new world never opened: the old one goes on
         self.endpoint.send_error(failure.session, ErrorCode(failure.code), failure.message)
         self._send_status(failure.session, playback, now, message=failure.message)
 
@@ -395,13 +440,13 @@ class Bridge:
                                           self._backend_estimate.whole_chunk_s)
             self.sessions[event.session] = _Playback(inbox=inbox, fps=event.fps, estimate=estimate,
                                                      preempt=event.preempt)
-            log.info("session %08x opened by %s %s from %s", event.session, event.client, event.engine,
-                     event.address)
+            self._churn_log.info("session %08x opened by '%s' '%s' from %s", event.session,
+                                 printable(event.client), printable(event.engine), event.address)
             self._send_status(event.session, self.sessions[event.session], now)
         elif isinstance(event, SessionClosed):
             if self.sessions.pop(event.session, None) is not None:
                 self.worker.close_world(event.session)
-                log.info("session %08x closed: %s", event.session, event.reason)
+                self._churn_log.info("session %08x closed: %s", event.session, printable(event.reason))
         elif isinstance(event, StartRequested):
             playback = self.sessions[event.session]
             playback.world += 1

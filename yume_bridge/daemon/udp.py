@@ -5,13 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
+
+from yume_bridge.protocol.budget import TokenBucket
 
 log = logging.getLogger(__name__)
 
 INBOUND_QUEUE = 4096
 """Datagrams waiting to be processed; beyond this, new ones are dropped (counted)."""
+SOURCE_RATE = (500.0, 1000.0)
+"""Datagrams per second and burst one source address may send; beyond this they are dropped unread (counted).
+A client's inputs, pings, nacks and upload pieces stay far below it; a flood costs the daemon almost nothing."""
+TRACKED_SOURCES = 4096
+"""Source addresses whose budgets are remembered; the least recently heard is forgotten first."""
+INBOUND_PER_SOURCE = 256
+"""Datagrams one source address may have waiting; beyond this its new ones are dropped (counted), so one
+flooding peer cannot take the queue from the others."""
 MAX_WRITE_BUFFER = 8 * 1024 * 1024
 """Bytes asyncio may buffer for sending; beyond this, datagrams are dropped (counted)."""
 SEND_BUFFER = 4 * 1024 * 1024
@@ -27,11 +38,14 @@ def tune_socket(sock: socket.socket) -> None:
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):
-    """Queues received datagrams and drains them in one callback per loop turn."""
+    """Queues received datagrams per source and drains them in one callback per loop turn, taking the
+    sources in turn (one datagram from each, round and round), so a flood from one peer is not served first."""
 
     def __init__(self, on_datagrams: Callable[[list[tuple[bytes, tuple]]], None]) -> None:
         self._on_datagrams = on_datagrams
-        self._inbound: deque[tuple[bytes, tuple]] = deque()
+        self._inbound: dict[tuple, deque[bytes]] = {}
+        self._queued = 0
+        self._budgets: OrderedDict[tuple, TokenBucket] = OrderedDict()
         self._scheduled = False
         self.transport: asyncio.DatagramTransport | None = None
         self.dropped_inbound = 0
@@ -44,18 +58,36 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             tune_socket(sock)
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
-        if len(self._inbound) >= INBOUND_QUEUE:
+        if not self._within_budget(addr):
             self.dropped_inbound += 1
             return
-        self._inbound.append((data, addr))
+        waiting = self._inbound.get(addr)
+        if self._queued >= INBOUND_QUEUE or (waiting is not None and len(waiting) >= INBOUND_PER_SOURCE):
+            self.dropped_inbound += 1
+            return
+        if waiting is None:
+            waiting = self._inbound[addr] = deque()
+        waiting.append(data)
+        self._queued += 1
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._drain)
 
+    def _within_budget(self, addr: tuple) -> bool:
+        budget = self._budgets.get(addr)
+        if budget is None:
+            budget = self._budgets[addr] = TokenBucket(*SOURCE_RATE)
+            if len(self._budgets) > TRACKED_SOURCES:
+                self._budgets.popitem(last=False)
+        else:
+            self._budgets.move_to_end(addr)
+        return budget.take(time.monotonic())
+
     def _drain(self) -> None:
         self._scheduled = False
-        batch = list(self._inbound)
-        self._inbound.clear()
+        batch = interleave(self._inbound)
+        self._inbound = {}
+        self._queued = 0
         self._on_datagrams(batch)
 
     def error_received(self, exc: Exception) -> None:
@@ -75,6 +107,17 @@ class UdpEndpoint(asyncio.DatagramProtocol):
     def local_address(self) -> tuple:
         assert self.transport is not None
         return self.transport.get_extra_info("sockname")
+
+
+def interleave(queues: dict[tuple, deque[bytes]]) -> list[tuple[bytes, tuple]]:
+    """One datagram from each source in turn until all are empty."""
+    batch: list[tuple[bytes, tuple]] = []
+    live = [(address, queue) for address, queue in queues.items() if queue]
+    while live:
+        for address, queue in live:
+            batch.append((queue.popleft(), address))
+        live = [(address, queue) for address, queue in live if queue]
+    return batch
 
 
 class CallbackDatagramProtocol(asyncio.DatagramProtocol):

@@ -1,18 +1,22 @@
 """The one generation thread: loads the backend, opens worlds, makes and encodes chunks.
 
-The event loop talks to it through ``submit`` (a bounded command queue) and the
-per-session ``ConditioningInbox`` (newest input wins, sampled when a chunk
-starts); results go back with ``loop.call_soon_threadsafe``. Sessions waiting
-for a chunk are served in the order they asked, one chunk each: round-robin.
+The event loop talks to it through per-session work slots (at most one pending
+world open, one caption update and one chunk per session; a newer request of the
+same kind replaces the older one) and the per-session ``ConditioningInbox``
+(newest input wins, sampled when a chunk starts); results go back with
+``loop.call_soon_threadsafe``. Sessions with work are served round-robin, one
+item per turn, so a world open takes its turn like a chunk and a flood from one
+session can neither grow a queue nor delay the others by more than one turn.
 
-Pre-emption: the loop bumps the inbox's epoch and queues a ``_Preempt`` (which
-replaces the session's queued chunk request); the chunk in flight stops at its
-next frame past the cut point, the world rolls back to the cut latent and the
-next chunk starts.
+Pre-emption: the loop bumps the inbox's epoch and puts a ``_Preempt`` in the
+session's chunk slot (it replaces a pending chunk request and takes its turn
+like one); the chunk in flight stops at its next frame past the cut point, the
+world rolls back to the cut latent and the next chunk starts.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
@@ -34,10 +38,9 @@ from yume_bridge.backends.base import (
     WorldBackend,
     latent_of_frame,
 )
-from yume_bridge.daemon.frames import encode_jpeg
+from yume_bridge.daemon.encoder import FrameEncoder
 
 log = logging.getLogger(__name__)
-MAX_COMMANDS = 256
 
 
 class ScheduledInputs:
@@ -229,6 +232,14 @@ class ChunkDone:
 
 
 @dataclass(frozen=True)
+class ChunkSkipped:
+    """A requested chunk was not made (its world was replaced or closed first): ask again if still wanted."""
+
+    session: int
+    world: int
+
+
+@dataclass(frozen=True)
 class SessionFailed:
     session: int
     world: int
@@ -236,6 +247,8 @@ class SessionFailed:
     message: str
     world_lost: bool = False
     """The session has no world any more (it never opened, or it stalled): the client must start again."""
+    kept_world: int = 0
+    """A new world failed to open and this one, which was running, goes on."""
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -253,6 +266,27 @@ class _Open:
 @dataclass(frozen=True)
 class _Close:
     session: int
+
+
+@dataclass
+class _SessionWork:
+    """One session's pending work: each slot holds the newest request of its kind (overflow: replace)."""
+
+    open: _Open | None = None
+    prepare: _Prepare | None = None
+    generate: _Generate | _Preempt | None = None
+
+    def take(self) -> _Open | _Prepare | _Generate | _Preempt | None:
+        """The next item in the order the session needs them: a world, its captions, then a chunk."""
+        for name in ("open", "prepare", "generate"):
+            item = getattr(self, name)
+            if item is not None:
+                setattr(self, name, None)
+                return item
+        return None
+
+    def __bool__(self) -> bool:
+        return self.open is not None or self.prepare is not None or self.generate is not None
 
 
 @dataclass(frozen=True)
@@ -286,8 +320,17 @@ class StartImageError(BackendError):
     """The uploaded start image cannot be used (answered with ``bad_image``)."""
 
 
-def decode_start_image(data: bytes, max_pixels: int) -> np.ndarray:
-    """A JPEG/PNG file → RGB uint8; StartImageError with a readable reason otherwise."""
+START_IMAGE_MARGIN = 2
+"""Start images are decoded to at most this many times the world's size in each direction (room to crop)."""
+
+
+def decode_start_image(data: bytes, max_pixels: int, fit: tuple[int, int] | None = None) -> np.ndarray:
+    """A JPEG/PNG file → RGB uint8; StartImageError with a readable reason otherwise.
+
+    With ``fit`` (the world's width and height) the image is decoded no larger than it will be used:
+    a JPEG is scaled down by its decoder (1/2 … 1/8), any other image is reduced before its colours are
+    converted, so only one full-size copy (one byte per pixel for a palette PNG) ever exists.
+    """
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in ("JPEG", "PNG"):
@@ -295,16 +338,50 @@ def decode_start_image(data: bytes, max_pixels: int) -> np.ndarray:
             if image.width * image.height > max_pixels:
                 raise StartImageError(f"start image has {image.width}x{image.height} pixels, over the limit of "
                                       f"{max_pixels}")
+            if fit is not None and image.format == "JPEG":
+                image.draft("RGB", (START_IMAGE_MARGIN * fit[0], START_IMAGE_MARGIN * fit[1]))
             image.load()
-            if image.mode in ("RGBA", "LA", "P"):
+            if fit is not None:
+                image = _reduced(image, fit)
+            if image.mode in ("RGBA", "LA", "P", "PA"):
                 rgba = image.convert("RGBA")
                 background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
                 image = Image.alpha_composite(background, rgba)
             return np.asarray(image.convert("RGB"))
     except StartImageError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError:
+        raise StartImageError("start image is not a JPEG or PNG file") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise StartImageError(f"start image cannot be decoded: {exc}") from None
+
+
+def _reduced(image: Image.Image, fit: tuple[int, int]) -> Image.Image:
+    factor = min(image.width // (START_IMAGE_MARGIN * fit[0]), image.height // (START_IMAGE_MARGIN * fit[1]))
+    if factor < 2:
+        return image
+    if image.mode in ("P", "PA", "1"):  # palette indices cannot be averaged: pick, then filter after converting
+        return image.resize((image.width // factor, image.height // factor), Image.NEAREST)
+    return image.reduce(factor)
+
+
+def start_image_problem(data: bytes, max_pixels: int) -> str | None:
+    """A cheap check when an upload completes (headers and chunk checksums, no pixels decoded):
+    None if the file looks usable, else the reason, for ``bad_image``."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in ("JPEG", "PNG"):
+                return f"start image must be JPEG or PNG, not {image.format}"
+            if image.width * image.height > max_pixels:
+                return f"start image has {image.width}x{image.height} pixels, over the limit of {max_pixels}"
+            image.verify()  # PNG: every chunk's CRC and the end marker; JPEG: the markers
+    except UnidentifiedImageError:
+        return "start image is not a JPEG or PNG file"
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        return f"start image is damaged: {exc}"
+    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        return "start image is damaged: the JPEG has no end marker (truncated)"
+    return None
 
 
 @dataclass
@@ -331,13 +408,16 @@ class GenerationWorker:
         self._max_image_pixels = max_image_pixels
         self.stall_timeout_s = stall_timeout_s
         self._clock = clock
-        self._commands: deque = deque()
+        self._work: dict[int, _SessionWork] = {}
+        self._turns: deque[int] = deque()  # sessions with pending work, in round-robin order
+        self._closing: deque[int] = deque()
         self._cond = threading.Condition()
         self._stopping = False
         self._worlds: dict[int, tuple[int, World]] = {}
         self._generation = 0
         self._busy: _Busy | None = None
         self._thread = threading.Thread(target=self._run, name="yume-generation", daemon=True)
+        self._encoder = FrameEncoder(clock=clock)  # JPEG off the generation thread, frames in order
         self.queue_depth = 0
 
     def start(self) -> None:
@@ -347,46 +427,69 @@ class GenerationWorker:
         """Ask the thread to finish its current frame and exit; True if it did in time."""
         with self._cond:
             self._stopping = True
-            self._commands.clear()
+            self._work.clear()
+            self._turns.clear()
             self._cond.notify_all()
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        stopped = not self._thread.is_alive()
+        return self._encoder.close(timeout) and stopped
 
-    def _submit(self, command: object) -> None:
+    def _submit(self, session: int, slot: str, command: object) -> None:
+        """Put ``command`` in the session's ``slot``, replacing an older one; never blocks, never raises."""
         with self._cond:
-            if len(self._commands) >= MAX_COMMANDS:
-                raise RuntimeError("generation queue is full")  # cannot happen: one chunk per session
-            self._commands.append(command)
-            self.queue_depth = sum(isinstance(c, _Generate) for c in self._commands)
+            work = self._work.setdefault(session, _SessionWork())
+            if not work:
+                self._turns.append(session)
+            setattr(work, slot, command)
+            self._update_depth()
             self._cond.notify()
 
+    def _update_depth(self) -> None:
+        self.queue_depth = sum(work.generate is not None for work in self._work.values())
+
     def open_world(self, session: int, world: int, image: bytes | None, prompt: str, seed: int) -> None:
-        self._submit(_Open(session, world, image, prompt, seed))
+        """Open a new world for ``session``; a still pending open of an older world is dropped."""
+        self._submit(session, "open", _Open(session, world, image, prompt, seed))
 
     def close_world(self, session: int) -> None:
-        with self._cond:  # drop this session's queued work first
-            self._commands = deque(c for c in self._commands if getattr(c, "session", None) != session)
-        self._submit(_Close(session))
+        with self._cond:  # drop this session's pending work; closing is cheap and goes first
+            self._work.pop(session, None)
+            self._closing.append(session)
+            self._update_depth()
+            self._cond.notify()
 
     def request_chunk(self, session: int, world: int, inbox: ConditioningInbox) -> None:
-        self._submit(_Generate(session, world, inbox, self._clock()))
+        self._submit(session, "generate", _Generate(session, world, inbox, self._clock()))
 
     def preempt(self, session: int, world: int, *, chunk: int, latents: int, inbox: ConditioningInbox,
                 epoch: int) -> None:
-        """Replace this session's queued chunk by a rollback and a new chunk.
+        """Replace this session's pending chunk request by a rollback and a new chunk.
 
-        It queues like any chunk request (round-robin with the other sessions): a client that keeps changing
-        its keys must not starve the others. With one session the queue is empty and it starts at once.
+        It takes its turn like any chunk request (round-robin with the other sessions): a client that keeps
+        changing its keys must not starve the others. With one session it starts at once.
         """
-        with self._cond:
-            self._commands = deque(c for c in self._commands
-                                   if not (isinstance(c, (_Generate, _Preempt)) and c.session == session))
-            self._commands.append(_Preempt(session, world, chunk, latents, inbox, self._clock(), epoch))
-            self.queue_depth = sum(isinstance(c, (_Generate, _Preempt)) for c in self._commands)
-            self._cond.notify()
+        self._submit(session, "generate", _Preempt(session, world, chunk, latents, inbox, self._clock(), epoch))
 
     def prepare(self, session: int, captions: list[str]) -> None:
-        self._submit(_Prepare(session, tuple(captions)))
+        self._submit(session, "prepare", _Prepare(session, tuple(captions)))
+
+    def _next_command(self) -> object | None:
+        """Closes first, then one item of the session whose turn it is (called under the lock)."""
+        if self._closing:
+            return _Close(self._closing.popleft())
+        while self._turns:
+            session = self._turns.popleft()
+            work = self._work.get(session)
+            if work is None:
+                continue
+            command = work.take()
+            if work:
+                self._turns.append(session)  # more to do: back of the line
+            else:
+                del self._work[session]
+            self._update_depth()
+            return command
+        return None
 
     # --- the watchdog (called on the loop thread) -------------------------------------------
 
@@ -431,12 +534,12 @@ class GenerationWorker:
     def _serve(self, generation: int) -> None:
         while True:
             with self._cond:
-                while not self._commands and not self._stopping and generation == self._generation:
+                while (command := self._next_command()) is None and not self._stopping \
+                        and generation == self._generation:
                     self._cond.wait(0.5)
                 if self._stopping or generation != self._generation:
                     break
-                command = self._commands.popleft()
-                self.queue_depth = sum(isinstance(c, (_Generate, _Preempt)) for c in self._commands)
+                assert command is not None
                 self._busy = _Busy(getattr(command, "session", 0), getattr(command, "world", 0), self._clock())
             self._execute(command, generation)
             with self._cond:
@@ -460,16 +563,20 @@ class GenerationWorker:
     def _execute(self, command: object, generation: int) -> None:
         worlds = self._worlds
         if isinstance(command, _Open):
-            if command.session in worlds:
-                worlds.pop(command.session)[1].close()
-            try:
-                image = None if command.image is None else decode_start_image(command.image,
-                                                                                self._max_image_pixels)
+            try:  # the running world goes on until the new one is open: a failed start stops nothing
+                spec = self.backend.spec
+                image = None if command.image is None else decode_start_image(
+                    command.image, self._max_image_pixels, fit=(spec.width, spec.height))
                 world = self.backend.open_world(StartRequest(image=image, prompt=command.prompt, seed=command.seed))
             except BackendError as exc:
                 code = "bad_image" if isinstance(exc, StartImageError) else "generator_failed"
-                self._emit(generation, SessionFailed(command.session, command.world, code, str(exc), world_lost=True))
+                running = worlds.get(command.session)
+                self._emit(generation, SessionFailed(command.session, command.world, code, str(exc),
+                                                     world_lost=running is None,
+                                                     kept_world=running[0] if running else 0))
                 return
+            if command.session in worlds:
+                worlds.pop(command.session)[1].close()
             if generation == self._generation:
                 worlds[command.session] = (command.world, world)
         elif isinstance(command, _Close):
@@ -486,8 +593,11 @@ class GenerationWorker:
 
     def _preempt(self, job: _Preempt, generation: int) -> None:
         entry = self._worlds.get(job.session)
-        if entry is None or entry[0] != job.world or job.epoch != job.inbox.epoch:
+        if entry is None or entry[0] != job.world:
+            self._emit(generation, ChunkSkipped(job.session, job.world))  # the loop must not wait for it
             return
+        if job.epoch != job.inbox.epoch:
+            return  # a later cut is pending in this session's slot and makes the chunk
         try:
             entry[1].rollback(chunk=job.chunk, latents=job.latents)
         except BackendError as exc:  # the world goes on from where it is: it remembers latents never shown
@@ -497,6 +607,7 @@ class GenerationWorker:
     def _generate(self, job: _Generate, generation: int, newest: bool = False) -> None:
         entry = self._worlds.get(job.session)
         if entry is None or entry[0] != job.world:
+            self._emit(generation, ChunkSkipped(job.session, job.world))  # the loop must not wait for it
             return
         world = entry[1]
         inbox = job.inbox
@@ -508,32 +619,42 @@ class GenerationWorker:
         encode_s = 0.0
         frames_per_chunk = self.backend.spec.frames_per_chunk
         last = started
+        timing: list[ChunkTiming | None] = [None]
+
+        def deliver(index: int, cost_s: float, jpeg: bytes, seconds: float, done: float) -> None:  # encoder thread
+            nonlocal encode_s
+            encode_s += seconds
+            times = ChunkTimes(job.asked_at, started, timing[0], seconds) if index == 0 else None
+            self._emit(generation, FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1,
+                                              jpeg, input_seq, request.action.id, done, request.index, epoch,
+                                              events_version, cost_s, times))
+
         try:
             for index, frame in enumerate(world.generate_chunk(request)):
-                t0 = self._clock()
+                made = self._clock()
+                if generation != self._generation or self._stopping:
+                    return
                 if inbox.outdated(epoch, number, index):  # cut: this frame would never be shown
+                    self._encoder.flush()
                     self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at,
-                                                     t0 - started - encode_s, encode_s, epoch, cancelled=True,
-                                                     unreported_s=t0 - last))
+                                                     made - started, encode_s, epoch, cancelled=True,
+                                                     unreported_s=made - last))
                     return
-                jpeg = encode_jpeg(frame, quality)
-                done = self._clock()
-                encode_s += done - t0
-                times = ChunkTimes(job.asked_at, started, world.timing, done - t0) if index == 0 else None
-                ready = FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1, jpeg,
-                                   input_seq, request.action.id, done, request.index, epoch, events_version,
-                                   t0 - last, times)
-                last = done
-                if not self._emit(generation, ready) or self._stopping:
-                    return
+                if index == 0:
+                    timing[0] = world.timing
+                self._encoder.submit(frame, quality, functools.partial(deliver, index, made - last))
+                last = made
         except BackendError as exc:
+            self._encoder.flush()  # the frames made before the failure still go out first
             self._emit(generation, SessionFailed(job.session, job.world, "generator_failed", str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - a backend bug must not kill the daemon for everyone
             log.exception("backend raised while generating")
+            self._encoder.flush()
             self._emit(generation, SessionFailed(job.session, job.world, "generator_failed",
                                                  f"generator error: {exc}"))
             return
-        end = self._clock()
-        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at,
-                                         end - started - encode_s, encode_s, epoch, unreported_s=end - last))
+        generated = self._clock()
+        self._encoder.flush()  # ChunkDone follows the chunk's last frame
+        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at, generated - started,
+                                         encode_s, epoch, unreported_s=generated - last))

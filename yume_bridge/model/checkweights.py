@@ -22,10 +22,18 @@ import torch
 from yume_bridge.model import layout
 from yume_bridge.model.args import YumeArgs
 from yume_bridge.model.dit import WanModel
+from yume_bridge.model.taehv import reconcile_tiny_decoder_shapes
 from yume_bridge.model.text import wan_t5_shapes
 from yume_bridge.model.vae import wan_vae_shapes
 
-__all__ = ["TensorInfo", "WeightFileError", "check_weights", "read_safetensors_index", "read_torch_zip_index"]
+__all__ = [
+    "TensorInfo",
+    "WeightFileError",
+    "check_tiny_decoder",
+    "check_weights",
+    "read_safetensors_index",
+    "read_torch_zip_index",
+]
 
 MAX_LINES_PER_KIND = 8
 FLOAT_DTYPES = frozenset({"BF16", "F16", "F32"})
@@ -251,8 +259,29 @@ def _check_tokenizer(folder: Path) -> list[str]:
     return lines
 
 
-def check_weights(path: str | Path) -> list[str]:
-    """One line per problem with the weights folder at ``path``; [] when it is complete and consistent."""
+def check_tiny_decoder(path: Path) -> list[str]:
+    """One line per problem with a ``taew2_2`` tiny-decoder file (optional; used by ``--decoder tiny``)."""
+    if not path.is_file():
+        return [f"tiny decoder {path} is missing"]
+    read_index = read_safetensors_index if path.suffix == ".safetensors" else read_torch_zip_index
+    try:
+        found = read_index(path)
+    except WeightFileError as exc:
+        return [str(exc)]
+    except OSError as exc:
+        return [f"{path.name} cannot be read: {exc.strerror or exc}"]
+    shapes = {key: info.shape for key, info in found.items()}
+    problems = [f"{path.name}: {line}" for line in reconcile_tiny_decoder_shapes(shapes)]
+    problems += [f"{path.name}: {k} has dtype {v.dtype}, expected one of {'/'.join(sorted(FLOAT_DTYPES))}"
+                 for k, v in found.items() if v.dtype not in FLOAT_DTYPES]
+    return problems[: 3 * MAX_LINES_PER_KIND]
+
+
+def check_weights(path: str | Path, *, tiny_decoder: str | Path | None = None) -> list[str]:
+    """One line per problem with the weights folder at ``path``; [] when it is complete and consistent.
+
+    ``tiny_decoder``: a ``taew2_2`` file to check as well (``layout.find_tiny_decoder`` finds one in a folder).
+    """
     folder = Path(path)
     if not folder.is_dir():
         return [f"{folder} is not a directory"]
@@ -288,4 +317,6 @@ def check_weights(path: str | Path) -> list[str]:
         if name == layout.DIT:
             found = {k: v for k, v in found.items() if not k.startswith(layout.IGNORED_DIT_PREFIXES)}
         problems.extend(_compare(name, found, expected_shapes(), FLOAT_DTYPES))
+    if tiny_decoder is not None:
+        problems.extend(check_tiny_decoder(Path(tiny_decoder)))
     return problems

@@ -8,6 +8,7 @@ Yume-5B-720P/
   models_t5_umt5-xxl-enc-bf16.pth       umT5-XXL encoder state dict, reference key names
   google/umt5-xxl/                      tokenizer files
   yume_bridge.json                      optional, ours: VAE / text-encoder sizes of test folders
+  taew2_2.safetensors or taew2_2.pth    optional: the TAEHV tiny decoder for ``--decoder tiny``
 ```
 """
 
@@ -25,8 +26,10 @@ __all__ = [
     "REQUIRED_FILES",
     "SIDECAR",
     "T5",
+    "TINY_DECODER_FILES",
     "TOKENIZER",
     "VAE",
+    "find_tiny_decoder",
     "missing_files",
     "read_args",
 ]
@@ -38,6 +41,8 @@ T5 = "models_t5_umt5-xxl-enc-bf16.pth"
 TOKENIZER = "google/umt5-xxl"
 SIDECAR = "yume_bridge.json"
 REQUIRED_FILES = (CONFIG, DIT, VAE, T5)
+TINY_DECODER_FILES = ("taew2_2.safetensors", "taew2_2.pth")
+"""The published tiny-decoder file names, looked for in the weights folder (optional)."""
 
 IGNORED_DIT_PREFIXES = ("sideblock.", "mask_token")
 """Training-only modules (MDT masking) that a checkpoint might carry; never used at inference (§1.3)."""
@@ -79,3 +84,11 @@ def read_args(folder: Path) -> YumeArgs:
         return YumeArgs.preset("yume-5b").with_sidecar(sidecar, dit=dit)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{CONFIG} / {SIDECAR}: {exc}") from None
+
+
+def find_tiny_decoder(folder: Path) -> Path | None:
+    """The tiny-decoder file in ``folder``, if it holds one."""
+    for name in TINY_DECODER_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    return None

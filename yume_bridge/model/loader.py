@@ -20,8 +20,9 @@ from yume_bridge.model import layout
 from yume_bridge.model.args import YumeArgs
 from yume_bridge.model.checkweights import check_weights
 from yume_bridge.model.dit import FP32_PARAMETERS, WanModel
+from yume_bridge.model.taehv import TinyDecoder, TinyDecoderError, load_tiny_decoder
 from yume_bridge.model.text import TextEncoder, build_text_encoder, convert_wan_t5_state_dict
-from yume_bridge.model.vae import YumeVAE, build_vae, convert_wan_vae_state_dict
+from yume_bridge.model.vae import YumeVAE, build_vae, convert_wan_vae_state_dict, use_channels_last
 
 __all__ = ["LoadError", "LoadOptions", "YumeModels", "build_random_models", "load_models"]
 
@@ -47,6 +48,16 @@ class LoadOptions:
     """Where T5 runs; None = ``device``."""
     text_dtype: torch.dtype = torch.bfloat16
     rope_dtype: torch.dtype = torch.float64
+    decoder: str = "full"
+    """"full": the Wan2.2 VAE decoder; "tiny": the TAEHV ``taew2_2`` decoder (the VAE still encodes start images)."""
+    tiny_decoder: Path | None = None
+    """The ``taew2_2`` file for ``decoder="tiny"``; None = ``layout.find_tiny_decoder(folder)``."""
+    vae_channels_last: bool = False
+    """Channels-last 3-D VAE convs (CUDA; see ``vae.use_channels_last``)."""
+
+    def __post_init__(self) -> None:
+        if self.decoder not in ("full", "tiny"):
+            raise ValueError(f"decoder must be 'full' or 'tiny', got {self.decoder!r}")
 
 
 @dataclass
@@ -58,6 +69,8 @@ class YumeModels:
     vae: YumeVAE
     text: TextEncoder
     device: torch.device
+    tiny_decoder: TinyDecoder | None = None
+    """Set when frames are decoded by the tiny decoder instead of the VAE."""
 
 
 def _no_progress(stage: str, fraction: float) -> None:
@@ -131,7 +144,10 @@ def _load_vae(folder: Path, args: YumeArgs, options: LoadOptions, progress: Prog
         stage="vae",
         progress=progress,
     )
-    return YumeVAE(model.eval().requires_grad_(False))
+    vae = YumeVAE(model.eval().requires_grad_(False))
+    if options.vae_channels_last:
+        use_channels_last(vae)
+    return vae
 
 
 def _load_text(folder: Path, args: YumeArgs, options: LoadOptions, progress: Progress) -> TextEncoder:
@@ -185,7 +201,18 @@ def load_models(folder: str | Path, options: LoadOptions, progress: Progress = _
             # check_weights passed, so this is a damaged file or an unsupported device/dtype.
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise LoadError(folder, [f"loading the {name.replace('_', ' ')} failed: {message}"]) from exc
-    return YumeModels(args, loaded["dit"], loaded["vae"], loaded["text_encoder"], torch.device(options.device))
+    tiny = None
+    if options.decoder == "tiny":
+        path = options.tiny_decoder or layout.find_tiny_decoder(folder)
+        if path is None:
+            raise LoadError(folder, [f"--decoder tiny needs a tiny decoder file: put {layout.TINY_DECODER_FILES[0]} "
+                                     "(or .pth) in the folder or pass its path"])
+        try:
+            tiny = load_tiny_decoder(path, device=options.device, dtype=options.vae_dtype)
+        except TinyDecoderError as exc:
+            raise LoadError(folder, [str(exc)]) from None
+    return YumeModels(args, loaded["dit"], loaded["vae"], loaded["text_encoder"], torch.device(options.device),
+                      tiny_decoder=tiny)
 
 
 @contextlib.contextmanager
@@ -223,4 +250,10 @@ def build_random_models(args: YumeArgs, options: LoadOptions, tokenizer, *, seed
         output_device=device,
     )
     dit, vae = dit.eval().requires_grad_(False), YumeVAE(vae.eval().requires_grad_(False))
-    return YumeModels(args, dit, vae, encoder, device)
+    if options.vae_channels_last:
+        use_channels_last(vae)
+    tiny = None
+    if options.decoder == "tiny":
+        with device, _default_dtype(options.vae_dtype):
+            tiny = TinyDecoder().eval().requires_grad_(False)
+    return YumeModels(args, dit, vae, encoder, device, tiny_decoder=tiny)

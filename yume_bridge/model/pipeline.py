@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from yume_bridge.model.loader import YumeModels
 from yume_bridge.model.sampler import DEFAULT_SHIFT, DEFAULT_STEPS, euler_sample, sigma_schedule
+from yume_bridge.model.taehv import TinyStreamingDecoder
 from yume_bridge.model.text import pad_text_states
 from yume_bridge.model.tscm import DEFAULT_MAX_HISTORY_LATENTS, MAX_SCHEDULED_HISTORY, bounded_history_indices
 from yume_bridge.model.vae import StreamingDecoder
@@ -41,6 +42,8 @@ __all__ = [
     "TEXT_START_RESOLUTIONS",
     "ChunkProfile",
     "GenerationOptions",
+    "HostFrames",
+    "SampledChunk",
     "Session",
     "image_to_clip",
     "parse_resolution",
@@ -142,10 +145,45 @@ def image_to_clip(image: np.ndarray, height: int, width: int) -> torch.Tensor:
     return pixels.unsqueeze(2).expand(-1, -1, IMAGE_START_FRAMES, -1, -1)  # [1, 3, 17, H, W]
 
 
-def _to_uint8_frames(video: torch.Tensor) -> np.ndarray:
-    """[1, 3, n, H, W] in [−1, 1] → [n, H, W, 3] uint8 on the host."""
-    frames = ((video[0].float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)  # [3, n, H, W]
-    return frames.permute(1, 2, 3, 0).contiguous().cpu().numpy()  # [n, H, W, 3], C-contiguous for JPEG
+class HostFrames:
+    """One latent's frames on their way to the host as [n, H, W, 3] uint8.
+
+    The conversion runs on the device; on CUDA the copy goes asynchronously into
+    pinned memory, so the generation thread can queue the next latent's decode
+    before it waits for these frames (``wait``).
+    """
+
+    def __init__(self, video: torch.Tensor) -> None:
+        frames = ((video[0].float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)  # [3, n, H, W]
+        frames = frames.permute(1, 2, 3, 0)  # [n, H, W, 3]
+        self._ready: torch.cuda.Event | None = None
+        if frames.is_cuda:
+            self._host = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=True)
+            self._host.copy_(frames.contiguous(), non_blocking=True)  # one device-side reorder, then the DMA
+            self._ready = torch.cuda.Event()
+            self._ready.record()
+        else:
+            self._host = frames.contiguous()  # C-contiguous for JPEG
+
+    @property
+    def on_device(self) -> bool:
+        return self._ready is not None
+
+    def wait(self) -> np.ndarray:
+        if self._ready is not None:
+            self._ready.synchronize()
+        return self._host.numpy()
+
+
+@dataclass(frozen=True)
+class SampledChunk:
+    """A chunk's 8 clean latents, not yet decoded; ``decode_chunk`` turns them into frames."""
+
+    latents: torch.Tensor
+    """[1, z, 8, h, w]"""
+    profile: ChunkProfile
+    started_at: float
+    """``time.perf_counter()`` when the chunk began (for its first-frame time)."""
 
 
 class Session:
@@ -267,35 +305,53 @@ class Session:
         return latents
 
     @torch.inference_mode()
-    def _start_decoder(self, latents: torch.Tensor) -> StreamingDecoder:
+    def _start_decoder(self, latents: torch.Tensor) -> StreamingDecoder | TinyStreamingDecoder:
+        if self.models.tiny_decoder is not None:
+            return TinyStreamingDecoder(self.models.tiny_decoder, latents)
         return StreamingDecoder(self.models.vae, latents)
 
     @torch.inference_mode()
-    def _decode_next(self, decoder: StreamingDecoder) -> np.ndarray:
-        return _to_uint8_frames(decoder.decode_next())
+    def _decode_next(self, decoder: StreamingDecoder | TinyStreamingDecoder) -> HostFrames:
+        return HostFrames(decoder.decode_next())
 
-    def generate_chunk(self, text_states: torch.Tensor) -> Iterator[np.ndarray]:
-        """Sample the next 8 latents under ``text_states`` [L, text_dim]; yield 29 RGB uint8 frames."""
+    def sample_chunk(self, text_states: torch.Tensor) -> SampledChunk:
+        """Sample the next 8 latents under ``text_states`` [L, text_dim] and add them to the history."""
         if self._closed:
             raise RuntimeError("this session is closed")
         profile = self.current_profile = ChunkProfile()
         start = time.perf_counter()
         latents = self._sample(text_states, profile)
         self.chunks_generated += 1
-        decoder = self._start_decoder(latents)
-        del latents
-        first = True
-        while decoder.remaining:
+        return SampledChunk(latents, profile, start)
+
+    def decode_chunk(self, chunk: SampledChunk) -> Iterator[np.ndarray]:
+        """Yield the chunk's 29 RGB uint8 frames, latent by latent.
+
+        On CUDA the next latent's decode is queued before waiting for the current
+        latent's frames (pinned asynchronous copies); on the CPU that would only
+        delay the first frame, so there each latent is decoded when it is asked for.
+        """
+        profile = chunk.profile
+        decoder = self._start_decoder(chunk.latents)
+        pending: HostFrames | None = None
+        while decoder.remaining or pending is not None:
             begin = self._sync()
-            frames = self._decode_next(decoder)
+            current = pending if pending is not None else self._decode_next(decoder)
+            pending = self._decode_next(decoder) if current.on_device and decoder.remaining else None
+            frames = current.wait()
             end = time.perf_counter()
             profile.decode_s.append(end - begin)
-            if first:
-                profile.first_frame_s = end - start
-                first = False
+            if len(profile.decode_s) == 1:
+                profile.first_frame_s = end - chunk.started_at
             yield from frames
-        profile.total_s = time.perf_counter() - start
+        profile.total_s = time.perf_counter() - chunk.started_at
         self.last_profile = profile
+
+    def generate_chunk(self, text_states: torch.Tensor) -> Iterator[np.ndarray]:
+        """Sample the next 8 latents under ``text_states`` [L, text_dim]; yield 29 RGB uint8 frames."""
+        if self._closed:
+            raise RuntimeError("this session is closed")
+        yield from self.decode_chunk(self.sample_chunk(text_states))
 
     def close(self) -> None:
         self.history = None

@@ -12,6 +12,9 @@ holds, at the sizes of ``YumeArgs.preset("tiny")``:
 * ``yume_bridge.json`` — our sidecar with the VAE and text-encoder sizes. The
   published folder has no such file, so full-size defaults apply there.
 
+``write_tiny_decoder(path)`` writes a random ``taew2_2`` tiny-decoder file
+(encoder and decoder keys, as published) as ``.pth`` or ``.safetensors``.
+
 Nothing is downloaded; the folder is deterministic for a given seed.
 """
 
@@ -27,10 +30,11 @@ from safetensors.torch import save_file
 from yume_bridge.model import layout
 from yume_bridge.model.args import YumeArgs
 from yume_bridge.model.dit import WanModel
+from yume_bridge.model.taehv import taehv_decoder_shapes, taehv_encoder_shapes
 from yume_bridge.model.text import wan_t5_shapes
 from yume_bridge.model.vae import wan_vae_shapes
 
-__all__ = ["TINY_TEST_RESOLUTION", "write_tiny_tokenizer", "write_tiny_weights"]
+__all__ = ["TINY_TEST_RESOLUTION", "random_state", "write_tiny_decoder", "write_tiny_tokenizer", "write_tiny_weights"]
 
 TINY_TEST_RESOLUTION = (64, 128)
 """(height, width) that keeps tiny-model chunks fast on a CPU: latent 4×8, 8 tokens per frame."""
@@ -45,14 +49,22 @@ _EXTRA_CORPUS = (
 
 
 def _random_tensor(key: str, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """Plausible random values: unit norms, fan-in-scaled weights, small biases."""
+    """Plausible random values: unit norms, fan-in-scaled weights, small biases (on the generator's device)."""
     leaf = key.rsplit(".", 1)[-1]
+    values = torch.randn(shape, generator=generator, device=generator.device)
     if leaf == "gamma" or key.endswith(("norm.weight", "norm1.weight", "norm2.weight")):
-        return 1.0 + 0.05 * torch.randn(shape, generator=generator)
+        return 1.0 + 0.05 * values
     if leaf == "bias":
-        return 0.02 * torch.randn(shape, generator=generator)
+        return 0.02 * values
     fan_in = math.prod(shape[1:]) if len(shape) > 1 else shape[0]
-    return torch.randn(shape, generator=generator) / math.sqrt(fan_in)
+    return values / math.sqrt(fan_in)
+
+
+def random_state(shapes: dict[str, tuple[int, ...]], *, seed: int = 0,
+                 device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Plausible random tensors (unit norms, fan-in-scaled weights) for every key of ``shapes``, made on ``device``."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    return {key: _random_tensor(key, shape, generator) for key, shape in shapes.items()}
 
 
 def _caption_corpus() -> list[str]:
@@ -122,3 +134,17 @@ def write_tiny_weights(
 
     write_tiny_tokenizer(folder / layout.TOKENIZER, args.text.vocab_size)
     return folder
+
+
+def write_tiny_decoder(path: str | Path, *, seed: int = 0, dtype: torch.dtype = torch.float32) -> Path:
+    """A random tiny-decoder file with every key of the published ``taew2_2`` (.pth or .safetensors by suffix)."""
+    path = Path(path)
+    generator = torch.Generator().manual_seed(seed)
+    shapes = {**taehv_encoder_shapes(), **taehv_decoder_shapes()}
+    state = {key: _random_tensor(key, shape, generator).to(dtype).contiguous() for key, shape in shapes.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".safetensors":
+        save_file(state, str(path))
+    else:
+        torch.save(state, path)
+    return path

@@ -28,6 +28,8 @@ from yume_bridge.protocol.messages import (
     Input,
     Message,
     Nack,
+    PathChallenge,
+    PathResponse,
     Ping,
     Pong,
     Retry,
@@ -38,14 +40,29 @@ from yume_bridge.protocol.messages import (
     UploadAck,
     Welcome,
 )
-from yume_bridge.protocol.wire import FRAME_HEADER_BYTES, DatagramKind, Encoding, datagram_kind
+from yume_bridge.protocol.wire import (
+    CLIENT_PATH_RESPONSE,
+    FRAME_HEADER_BYTES,
+    PROTOCOL_MINOR,
+    TAG_BYTES,
+    DatagramKind,
+    Encoding,
+    datagram_kind,
+)
 
 HELLO_FIRST_RETRY_S = 0.25
 HELLO_MAX_RETRY_S = 2.0
 HELLO_GIVE_UP_S = 10.0
 RESEND_S = 0.5
+RATE_LIMITED_BACKOFF_S = 1.5
+"""A request answered ``rate_limited`` is sent again after this long (SPEC §3.5: a start after at least 1 s)."""
 KEEPALIVE_S = 1.0
 UPLOAD_WINDOW = 32
+UPLOAD_REFUSALS = frozenset({"bad_image", "upload_mismatch", "upload_too_large"})
+NACK_AMPLIFICATION = 10
+"""The daemon resends at most this many times a nack's size (SPEC §5.10): nacks are padded to ask for more."""
+NACK_SIZE_TARGET = 3900
+"""Largest padded nack, inside the 4,096-byte control limit with room for the tag."""
 
 
 class ClientState(Enum):
@@ -123,7 +140,7 @@ class ClientEndpoint:
         self._random = random_bytes
         self._hello = Hello(protocol=1, nonce=random_bytes(16), client=client, client_version=client_version,
                             engine=engine, fps=fps, quality=quality, max_datagram=max_datagram, pad=bytes(32),
-                            preempt=preempt)
+                            minor=PROTOCOL_MINOR, capabilities=(CLIENT_PATH_RESPONSE,), preempt=preempt)
         self.token = token
         self.encoding = encoding
         self.state = ClientState.IDLE
@@ -224,6 +241,12 @@ class ClientEndpoint:
         seq = self._send(Ping(session=self.session, seq=0, time_us=int(now * 1e6)), now)
         self._ping_sent[seq] = now
 
+    def send_message(self, message: Message, now: float) -> int:
+        """Send any session message as it is (seq and tag filled in); returns its seq. For tools that
+        probe a daemon's defences (``bench --attack``); applications use the calls above."""
+        self._require_connected()
+        return self._send(message, now)
+
     def close(self, now: float, reason: str = "client") -> None:
         if self.state is ClientState.CONNECTED:
             self._send(Bye(session=self.session, seq=0, reason=reason), now)
@@ -312,8 +335,10 @@ class ClientEndpoint:
         self._replay.record(welcome.seq)
         self.state = ClientState.CONNECTED
         self._last_heard = now
+        # Each index asked for must be paid for with a tenth of a fragment of nack (SPEC §5.10).
+        affordable = max(1, NACK_SIZE_TARGET * NACK_AMPLIFICATION // welcome.max_datagram)
         self.reassembler = Reassembler(welcome.session, deadline_s=welcome.limits.frame_deadline_ms / 1000,
-                                       max_nack_fragments=welcome.limits.max_nack_fragments)
+                                       max_nack_fragments=min(welcome.limits.max_nack_fragments, affordable))
         self._events.append(Connected(welcome))
 
     def _on_session_message(self, message: Message, now: float) -> None:
@@ -334,11 +359,19 @@ class ClientEndpoint:
                 sent_at = message.time_us / 1e6
                 self._events.append(PongReceived(now - sent_at, message.daemon_time_us / 1e6 - (sent_at + now) / 2))
         elif isinstance(message, Error):
-            if message.ref:
+            if message.code == "rate_limited":
+                for pending in self._pending.values():  # refused for now, not for good: resend, later
+                    if pending.message.seq == message.ref:
+                        pending.last_sent = now + RATE_LIMITED_BACKOFF_S - RESEND_S
+            elif message.ref:
                 self._pending = {k: p for k, p in self._pending.items() if p.message.seq != message.ref}
+            if message.code in UPLOAD_REFUSALS:  # resending the pieces would not help
+                self._upload, self._upload_unacked = None, {}
             self._events.append(ErrorReceived(message.code, message.message, message.fatal))
             if message.fatal:
                 self._close(message.code)
+        elif isinstance(message, PathChallenge):
+            self._send(PathResponse(session=self.session, seq=0, data=message.data), now)
         elif isinstance(message, Bye):
             self._close(message.reason or "bye")
 
@@ -408,7 +441,19 @@ class ClientEndpoint:
         if self.reassembler is None or self.state is not ClientState.CONNECTED:
             return
         for request in self.reassembler.nacks(now):
-            self._send(Nack(session=self.session, seq=0, frame=request.frame, missing=request.missing), now)
+            self._send(self._padded_nack(request.frame, request.missing), now)
+
+    def _padded_nack(self, frame: int, missing: tuple[int, ...]) -> Nack:
+        """A nack long enough that the daemon's 10x answer budget covers the fragments it asks for."""
+        assert self.welcome is not None
+        nack = Nack(session=self.session, seq=self._seq + 1, frame=frame, missing=missing)
+        size = len(encode(nack, self.encoding)) + (TAG_BYTES if self._key is not None else 0)
+        wanted = min(-(-len(missing) * self.welcome.max_datagram // NACK_AMPLIFICATION), NACK_SIZE_TARGET)
+        if wanted <= size:
+            return nack
+        shortfall = wanted - size + 8  # the pad field's own name and length prefix
+        pad = bytes(-(-shortfall * 3 // 4) if self.encoding is Encoding.JSON else shortfall)  # JSON: base64
+        return Nack(session=self.session, seq=0, frame=frame, missing=missing, pad=pad)
 
     def _pump_upload(self, now: float) -> None:
         if self._upload is None:

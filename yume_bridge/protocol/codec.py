@@ -33,6 +33,23 @@ class Decoded:
     tag: bytes | None
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """The readable parts of a control datagram that failed validation: enough to authenticate and answer it."""
+
+    session: int | None
+    seq: int | None
+    encoding: Encoding
+    body: bytes
+    tag: bytes | None
+
+
+def _u32_or_none(value: Any) -> int | None:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF else None
+
+
 def encode(message: Message, encoding: Encoding) -> bytes:
     """The body bytes of ``message`` (no tag)."""
     fields = {"type": message.TYPE, **to_fields(message)}
@@ -99,6 +116,15 @@ def decode(data: bytes) -> Decoded:
     trailer = data[body_len:]
     if len(trailer) not in (0, TAG_BYTES):
         raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, f"{len(trailer)} stray bytes after the message")
+    try:
+        return _message(fields, encoding, data[:body_len], trailer or None)
+    except RemoteProtocolError as exc:
+        exc.envelope = Envelope(_u32_or_none(fields.get("session")), _u32_or_none(fields.get("seq")), encoding,
+                                data[:body_len], trailer or None)
+        raise
+
+
+def _message(fields: dict, encoding: Encoding, body: bytes, tag: bytes | None) -> Decoded:
     type_name = fields.get("type")
     cls = MESSAGE_TYPES.get(type_name) if isinstance(type_name, str) else None
     if cls is None:
@@ -118,4 +144,4 @@ def decode(data: bytes) -> Decoded:
         raise
     except (TypeError, ValueError, OverflowError) as exc:
         raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, str(exc)) from None
-    return Decoded(message, encoding, data[:body_len], trailer or None)
+    return Decoded(message, encoding, body, tag)

@@ -21,6 +21,8 @@ class RemoteProtocolError(ProtocolError):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.envelope: object | None = None
+        """What could still be read of a bad control datagram (``codec.Envelope``), to answer it with ``ref``."""
 
 
 class LocalProtocolError(ProtocolError):

@@ -18,6 +18,7 @@ from yume_bridge.protocol.wire import (
     MAX_COOKIE_BYTES,
     MAX_DATAGRAM,
     NONCE_BYTES,
+    PATH_CHALLENGE_BYTES,
     TAG_BYTES,
     ErrorCode,
 )
@@ -119,6 +120,8 @@ class Hello(Message):
     auth: bytes | None = spec("bytes", None, exact_len=TAG_BYTES)
     preempt: str | None = spec("str", None, max_len=16)
     pad: bytes | None = spec("bytes", None, max_len=2048)
+    minor: int | None = spec("int", None, lo=0, hi=255)
+    capabilities: tuple[str, ...] | None = spec("strs", None, max_len=16)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ class Welcome(Message):
     vocabulary: Vocabulary = spec("map", nested=Vocabulary)
     limits: WireLimits = spec("map", WireLimits(), nested=WireLimits)
     capabilities: tuple[str, ...] = spec("strs", (), max_len=64)
+    minor: int | None = spec("int", None, lo=0, hi=255)
 
 
 # --- session messages: client → daemon -------------------------------------------------------
@@ -241,6 +245,7 @@ class Nack(Message):
     seq: int = u32()
     frame: int = u32()
     missing: tuple[int, ...] = spec("ints", exact_len=None, max_len=4096, lo=0, hi=65535)
+    pad: bytes | None = spec("bytes", None, max_len=4096)
 
     def __post_init__(self) -> None:
         if not self.missing:
@@ -278,6 +283,7 @@ class Started(Message):
     world: int = spec("int", lo=0, hi=U32_MAX)
     source: str = spec("str", max_len=16)
     seed: int = u32()
+    ref: int | None = u32(None)
 
 
 @dataclass(frozen=True)
@@ -321,6 +327,27 @@ class Status(Message):
 
 
 @dataclass(frozen=True)
+class _PathProbe(Message):
+    session: int = u32()
+    seq: int = u32()
+    data: bytes = spec("bytes", exact_len=PATH_CHALLENGE_BYTES)
+
+
+@dataclass(frozen=True)
+class PathChallenge(_PathProbe):
+    """D→C, to a client's new address: answer with ``path_response`` carrying the same data (SPEC §3.4)."""
+
+    TYPE: ClassVar[str] = "path_challenge"
+
+
+@dataclass(frozen=True)
+class PathResponse(_PathProbe):
+    """C→D: the data of a ``path_challenge``, from the address it arrived at."""
+
+    TYPE: ClassVar[str] = "path_response"
+
+
+@dataclass(frozen=True)
 class Error(Message):
     TYPE: ClassVar[str] = "error"
     IN_SESSION: ClassVar[bool] = False
@@ -335,7 +362,7 @@ class Error(Message):
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls
     for cls in (Hello, Retry, Welcome, Upload, Start, Input, Event, Config, Ping, Nack, Bye,
-                UploadAck, Started, EventAck, Pong, Status, Error)
+                UploadAck, Started, EventAck, Pong, Status, PathChallenge, PathResponse, Error)
 }
 
 
@@ -360,6 +387,8 @@ def _convert(name: str, value: Any, s: Spec) -> Any:
             raise _bad(name, f"is longer than {s.max_len} characters", ErrorCode.TEXT_TOO_LONG)
         return value
     if kind == "int":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # engines' JSON writers print 7 as 7.0 (SPEC §2.1)
         if isinstance(value, bool) or not isinstance(value, int):
             raise _bad(name, "must be an integer")
         _check_range(name, value, s)

@@ -9,6 +9,7 @@ the retransmission history; the app owns worlds, pacing and generation.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 from collections import OrderedDict, deque
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 
 from yume_bridge.actions import Axes, axes_from_keys
 from yume_bridge.protocol import auth
-from yume_bridge.protocol.codec import Decoded, decode, encode
+from yume_bridge.protocol.budget import ResendBudget, TokenBucket
+from yume_bridge.protocol.codec import Decoded, Envelope, decode, encode
 from yume_bridge.protocol.errors import LocalProtocolError, RemoteProtocolError
 from yume_bridge.protocol.fragment import split_frame
 from yume_bridge.protocol.messages import (
@@ -31,6 +33,8 @@ from yume_bridge.protocol.messages import (
     Latency,
     Message,
     Nack,
+    PathChallenge,
+    PathResponse,
     Ping,
     Pong,
     Retry,
@@ -45,6 +49,9 @@ from yume_bridge.protocol.messages import (
 )
 from yume_bridge.protocol.wire import (
     CAPABILITIES,
+    CLIENT_PATH_RESPONSE,
+    PATH_CHALLENGE_BYTES,
+    PROTOCOL_MINOR,
     PROTOCOL_VERSION,
     DatagramKind,
     Encoding,
@@ -58,6 +65,42 @@ from yume_bridge.protocol.wire import (
 
 Address = tuple
 RETRANSMIT_HISTORY_FRAMES = 16
+MAX_RESENDS_PER_FRAGMENT = 2
+RESEND_SHARE = 0.25
+"""Resent bytes are at most this share of the stream bytes a session was sent (a nack flood: ≤ 1.25× the stream)."""
+MAX_AMPLIFICATION = 10
+"""No answer to one post-handshake datagram exceeds this many times its size (resends, errors)."""
+UNVALIDATED_AMPLIFICATION = 3
+"""Before an address is validated, at most this many times the bytes it sent (RFC 9000 §8)."""
+PATH_SILENCE_S = 2.0
+"""A client that cannot answer path challenges (v1.0) moves once its old address was silent this long."""
+PATH_CHALLENGE_INTERVAL_S = 0.25
+START_REPEAT_S = 3.0
+"""A start identical to the previous one within this time is a resend: answered, not a new world."""
+MAX_UPLOAD_RANGES = 1024
+"""Disjoint pieces one upload may hold; beyond this the upload is refused (pieces must mostly be in order)."""
+MAX_CACHED_IMAGES = 64
+ERROR_LIMIT = (5.0, 10.0)  # errors per second and burst, per session: a flood of bad datagrams gets few answers
+START_LIMIT = (0.2, 3.0)  # a new world every 5 s on average, three at once
+EVENT_LIMIT = (20.0, 40.0)
+UPLOAD_LIMIT = (1000.0, 256.0)
+
+
+def is_socket_address(address: Address) -> bool:
+    """A plain (host, port[, flow, scope]) tuple, as a datagram socket reports its peers. Other transports name
+    their peers with types of their own (a WebSocket connection: a named tuple) and are never taken apart."""
+    return type(address) is tuple and len(address) >= 2
+
+
+def replaces_on_hello(address: Address) -> bool:
+    """A socket address is one client socket: a new hello from it replaces its session. Other peers (a
+    WebSocket connection) may carry several sessions at once (SPEC §3.1, §13)."""
+    return is_socket_address(address)
+
+
+def host_of(address: Address) -> object:
+    """The part of an address that names the remote machine (the IP of a socket address); others pass through."""
+    return address[0] if is_socket_address(address) else address
 
 
 @dataclass(frozen=True)
@@ -77,6 +120,10 @@ class ServerInfo:
     max_quality: int = 95
     max_datagram: int = 65000
     image_cache_bytes: int = 64 * 1024 * 1024
+    max_sessions_per_host: int | None = None
+    """Sessions one remote machine may hold (None: no limit, as on loopback)."""
+    image_problem: Callable[[bytes], str | None] | None = None
+    """A cheap check of a completed upload: None if usable, else why not (answered with ``bad_image``)."""
 
 
 # --- events for the app ---------------------------------------------------------------------
@@ -143,20 +190,30 @@ class SessionClosed:
 
 @dataclass
 class _Upload:
+    """One upload in progress: the bytes so far as sorted disjoint ranges (binary search, bounded count)."""
+
     digest: bytes
     buffer: bytearray
-    ranges: list[tuple[int, int]] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    received: int = 0
 
     def add(self, offset: int, data: bytes) -> int:
-        self.buffer[offset:offset + len(data)] = data
-        merged: list[tuple[int, int]] = []
-        for start, end in sorted([*self.ranges, (offset, offset + len(data))]):
-            if merged and start <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-            else:
-                merged.append((start, end))
-        self.ranges = merged
-        return sum(end - start for start, end in merged)
+        """Store a piece; returns the bytes held. RemoteProtocolError when the pieces are too scattered."""
+        start, end = offset, offset + len(data)
+        first = bisect.bisect_left(self.ends, start)  # ranges that end before the piece are untouched
+        last = bisect.bisect_right(self.starts, end)  # ranges from first to last-1 touch or overlap it
+        if first == last and len(self.starts) >= MAX_UPLOAD_RANGES:
+            raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, f"upload has {MAX_UPLOAD_RANGES} separate pieces; "
+                                      "send pieces in order")
+        self.buffer[start:end] = data
+        if first < last:
+            start, end = min(start, self.starts[first]), max(end, self.ends[last - 1])
+            self.received -= sum(self.ends[i] - self.starts[i] for i in range(first, last))
+        self.starts[first:last] = [start]
+        self.ends[first:last] = [end]
+        self.received += end - start
+        return self.received
 
 
 @dataclass
@@ -164,6 +221,27 @@ class _SentFrame:
     number: int
     first_sent: float
     datagrams: list[bytes]
+    size: int
+    resends: bytearray
+
+
+@dataclass
+class _PathCandidate:
+    """A new address that sent an authentic, newest datagram and is not yet validated (SPEC §3.4)."""
+
+    address: Address
+    challenge: bytes
+    first_heard: float
+    received: int = 0
+    sent: int = 0
+    challenged_at: float = float("-inf")
+
+
+@dataclass
+class _StartRecord:
+    fields: tuple
+    started: Started
+    at: float
 
 
 @dataclass
@@ -178,7 +256,10 @@ class _Session:
     quality: int
     max_datagram: int
     last_heard: float
+    answers_challenges: bool = False
     replay: auth.ReplayWindow = field(default_factory=auth.ReplayWindow)
+    validated_heard: float = 0.0
+    candidate: _PathCandidate | None = None
     out_seq: int = 0
     newest_input: int = 0
     world: int = 0
@@ -187,6 +268,14 @@ class _Session:
     upload: _Upload | None = None
     events: OrderedDict[int, str] = field(default_factory=OrderedDict)
     sent: deque[_SentFrame] = field(default_factory=lambda: deque(maxlen=RETRANSMIT_HISTORY_FRAMES))
+    history_bytes: int = 0
+    resend_budget: ResendBudget = field(default_factory=lambda: ResendBudget(RESEND_SHARE))
+    last_start: _StartRecord | None = None
+    event_acks: dict[int, tuple[str, EventAck]] = field(default_factory=dict)
+    errors: TokenBucket = field(default_factory=lambda: TokenBucket(*ERROR_LIMIT))
+    starts: TokenBucket = field(default_factory=lambda: TokenBucket(*START_LIMIT))
+    event_budget: TokenBucket = field(default_factory=lambda: TokenBucket(*EVENT_LIMIT))
+    uploads: TokenBucket = field(default_factory=lambda: TokenBucket(*UPLOAD_LIMIT))
 
 
 class DaemonEndpoint:
@@ -200,6 +289,7 @@ class DaemonEndpoint:
         self._sessions: dict[int, _Session] = {}
         self._by_address: dict[Address, int] = {}
         self._images: OrderedDict[bytes, bytes] = OrderedDict()
+        self._image_bytes = 0
         self._outbox: list[tuple[bytes, Address]] = []
         self._events: deque = deque()
         self.readiness = "ready"
@@ -244,9 +334,7 @@ class DaemonEndpoint:
             decoded = decode(data)
         except RemoteProtocolError as exc:
             self.dropped += 1
-            known = self._by_address.get(address)
-            if known is not None and self._sessions[known].key is None:
-                self._send_error(self._sessions[known], exc.code, exc.message, ref=0)
+            self._on_undecodable(exc, address, now, len(data))
             return
         message = decoded.message
         if isinstance(message, Hello):
@@ -263,30 +351,88 @@ class DaemonEndpoint:
                           session=session_id)
             self._send_limited(reply, decoded.encoding, address, len(data))
             return
-        if not self._authentic(session, decoded, address):
-            self.dropped += 1
-            return
         seq = message.seq
-        if not session.replay.check(seq):
+        # The replay window first (a replay gets no answer and moves nothing), then the tag, then the path.
+        if not session.replay.check(seq) or not self._authentic(session, decoded.body, decoded.tag, address):
             self.dropped += 1
             return
         session.replay.record(seq)
         session.last_heard = now
+        if address == session.address:
+            session.validated_heard = now
+        else:
+            self._on_new_path(session, address, len(data), now)
         try:
-            self._dispatch(session, message, now)
+            self._dispatch(session, message, now, len(data))
         except RemoteProtocolError as exc:
-            self._send_error(session, exc.code, exc.message, ref=seq)
+            self._answer_error(session, exc.code, exc.message, ref=seq, now=now, received=len(data))
 
-    def _authentic(self, session: _Session, decoded: Decoded, address: Address) -> bool:
+    def _authentic(self, session: _Session, body: bytes, tag: bytes | None, address: Address) -> bool:
+        """Without a token only the session's own address speaks for it; with one, only a valid tag does."""
         if session.key is None:
             return address == session.address
-        if decoded.tag is None or not auth.tag_matches(session.key, decoded.body, decoded.tag):
-            return False
-        if address != session.address:  # a tagged datagram from a new address: the client moved
-            self._by_address.pop(session.address, None)
-            session.address = address
-            self._by_address[address] = session.id
-        return True
+        return tag is not None and auth.tag_matches(session.key, body, tag)
+
+    def _on_undecodable(self, exc: RemoteProtocolError, address: Address, now: float, size: int) -> None:
+        """Answer a bad datagram from a session's validated sender (tagged with a token); drop the rest."""
+        envelope = exc.envelope
+        if isinstance(envelope, Envelope) and envelope.session in self._sessions:
+            session = self._sessions[envelope.session]
+            if not self._authentic(session, envelope.body, envelope.tag, address):
+                return
+            ref = 0
+            if envelope.seq is not None:
+                if not session.replay.check(envelope.seq):
+                    return  # a replay: never answered
+                session.replay.record(envelope.seq)
+                ref = envelope.seq
+            if address == session.address:
+                self._answer_error(session, exc.code, exc.message, ref=ref, now=now, received=size)
+            return
+        known = self._by_address.get(address)
+        if known is not None and self._sessions[known].key is None:
+            # Garbage from a session's address (no token: anyone there could have sent it): a rate-limited
+            # answer no larger than the unvalidated rule allows.
+            session = self._sessions[known]
+            self._answer_error(session, exc.code, exc.message, ref=0, now=now, received=size,
+                               amplification=UNVALIDATED_AMPLIFICATION)
+
+    # --- paths (SPEC §3.4) --------------------------------------------------------------------
+
+    def _on_new_path(self, session: _Session, address: Address, size: int, now: float) -> None:
+        """An authentic, newest datagram from another address: validate it before moving the stream there."""
+        candidate = session.candidate
+        if candidate is None or candidate.address != address:
+            candidate = session.candidate = _PathCandidate(address, self._random(PATH_CHALLENGE_BYTES), now)
+        candidate.received += size
+        if not session.answers_challenges:
+            if now - session.validated_heard >= PATH_SILENCE_S:
+                self._move(session, address, now)  # a v1.0 client: its old address fell silent
+            return
+        if now - candidate.challenged_at < PATH_CHALLENGE_INTERVAL_S:
+            return
+        session.out_seq += 1
+        body = self._seal(session, PathChallenge(session=session.id, seq=session.out_seq, data=candidate.challenge))
+        if candidate.sent + len(body) <= UNVALIDATED_AMPLIFICATION * candidate.received:
+            candidate.sent += len(body)
+            candidate.challenged_at = now
+            self._outbox.append((body, address))
+
+    def _on_path_response(self, session: _Session, response: PathResponse, now: float) -> None:
+        candidate = session.candidate
+        if candidate is None or response.data != candidate.challenge:
+            return
+        # The response proves the client holds the key and receives at the address it came from.
+        if session.address != candidate.address and self._by_address.get(candidate.address) is None:
+            self._move(session, candidate.address, now)
+
+    def _move(self, session: _Session, address: Address, now: float) -> None:
+        if self._by_address.get(session.address) == session.id:
+            del self._by_address[session.address]
+        session.address = address
+        session.candidate = None
+        session.validated_heard = now
+        self._by_address[address] = session.id
 
     # --- handshake --------------------------------------------------------------------------
 
@@ -306,21 +452,33 @@ class DaemonEndpoint:
             if session.address == address and session.client_nonce == hello.nonce:
                 self._send(session, session.welcome)
                 return
-        refusal = self._refuse_hello(hello)
+        refusal = self._refuse_hello(hello, address)
         if refusal is not None:
             self._send_limited(Error(code=refusal[0].value, message=refusal[1]), encoding, address, size)
             return
+        replaced = self._by_address.get(address) if replaces_on_hello(address) else None
+        if replaced is not None:  # the same address and port connects afresh: its old session is over
+            self.close_session(replaced, "replaced")
         self._open_session(hello, encoding, address, now)
 
-    def _refuse_hello(self, hello: Hello) -> tuple[ErrorCode, str] | None:
+    def _refuse_hello(self, hello: Hello, address: Address) -> tuple[ErrorCode, str] | None:
         if self.token is not None:
             if hello.auth is None:
                 return ErrorCode.AUTH_REQUIRED, "this daemon needs a token: give the plugin the token it printed"
             assert hello.cookie is not None
             if not auth.hello_auth_valid(self.token, hello.nonce, hello.cookie, hello.auth):
                 return ErrorCode.AUTH_FAILED, "wrong token"
-        if len(self._sessions) >= self.info.limits.max_sessions:
-            return ErrorCode.SESSION_LIMIT, f"{self.info.limits.max_sessions} sessions are open; try again later"
+        if 0 < hello.fps < 1:
+            return ErrorCode.VALUE_OUT_OF_RANGE, "hello.fps must be 0 (the daemon's rate) or within 1-240"
+        same_address = replaces_on_hello(address) and address in self._by_address  # replaced: frees its slot
+        if len(self._sessions) - same_address >= self.info.limits.max_sessions:
+            return ErrorCode.SESSION_LIMIT, (f"{self.info.limits.max_sessions} sessions are open; "
+                                             "try again in a few seconds")
+        share = self.info.max_sessions_per_host
+        host = host_of(address)
+        if share is not None and not same_address and sum(
+                host_of(s.address) == host for s in self._sessions.values()) >= share:
+            return ErrorCode.SESSION_LIMIT, f"this machine already holds {share} sessions; close one first"
         return None
 
     def _open_session(self, hello: Hello, encoding: Encoding, address: Address, now: float) -> None:
@@ -339,10 +497,11 @@ class DaemonEndpoint:
             model_version=info.model_version, state=self.readiness, width=info.width, height=info.height,
             fps=fps, frames_per_chunk=info.frames_per_chunk, quality=quality,
             max_datagram=max_datagram, authenticated=key is not None, vocabulary=info.vocabulary,
-            limits=WireLimits(**info.limits.__dict__), capabilities=CAPABILITIES)
+            limits=WireLimits(**info.limits.__dict__), capabilities=CAPABILITIES, minor=PROTOCOL_MINOR)
         session = _Session(id=session_id, address=address, client_nonce=hello.nonce, encoding=encoding, key=key,
                            welcome=welcome, fps=fps, quality=quality, max_datagram=max_datagram,
-                           last_heard=now)
+                           last_heard=now, answers_challenges=CLIENT_PATH_RESPONSE in (hello.capabilities or ()),
+                           validated_heard=now)
         self._sessions[session_id] = session
         self._by_address[address] = session_id
         session.out_seq = 1
@@ -353,51 +512,71 @@ class DaemonEndpoint:
 
     # --- session messages -------------------------------------------------------------------
 
-    def _dispatch(self, session: _Session, message: Message, now: float) -> None:
+    def _dispatch(self, session: _Session, message: Message, now: float, size: int) -> None:
+        match message:
+            case Input():
+                self._on_input(session, message)
+            case Upload():
+                if not session.uploads.take(now):
+                    raise RemoteProtocolError(ErrorCode.RATE_LIMITED, "upload pieces arrive too fast; slow down")
+                self._on_upload(session, message)
+            case Start():
+                self._on_start(session, message, now)
+            case Event():
+                self._on_event(session, message, now)
+            case Config():
+                if message.quality is not None:
+                    session.quality = min(message.quality, self.info.max_quality)
+                if message.fps is not None:
+                    session.fps = message.fps
+                if message.paused is not None:
+                    session.paused = message.paused
+                self._events.append(ConfigChanged(session.id, session.quality, session.fps, session.paused,
+                                                  message.preempt))
+            case Ping():
+                self._send(session, Pong(session=session.id, seq=0, time_us=message.time_us,
+                                         daemon_time_us=int(now * 1e6)))
+            case Nack():
+                self._on_nack(session, message, now, size)
+            case PathResponse():
+                self._on_path_response(session, message, now)
+            case Bye():
+                self._forget(session.id, "client")
+            case _:
+                raise RemoteProtocolError(ErrorCode.BAD_MESSAGE,
+                                          f"the daemon does not accept {message.TYPE!r} messages")
+
+    def _on_input(self, session: _Session, message: Input) -> None:
+        if message.seq < session.newest_input:
+            return  # an older input arriving late: the newest input wins
+        session.newest_input = message.seq
+        axes = Axes(message.move[0], message.move[1], message.look[0], message.look[1])
+        if message.keys:
+            axes = axes_from_keys(message.keys, axes)
+        self._events.append(InputReceived(session.id, message.seq, axes, message.chunk))
+
+    def _on_event(self, session: _Session, message: Event, now: float) -> None:
         limits = self.info.limits
-        if isinstance(message, Input):
-            if message.seq < session.newest_input:
-                return  # an older input arriving late: the newest input wins
-            session.newest_input = message.seq
-            axes = Axes(message.move[0], message.move[1], message.look[0], message.look[1])
-            if message.keys:
-                axes = axes_from_keys(message.keys, axes)
-            self._events.append(InputReceived(session.id, message.seq, axes, message.chunk))
-        elif isinstance(message, Upload):
-            self._on_upload(session, message)
-        elif isinstance(message, Start):
-            self._on_start(session, message)
-        elif isinstance(message, Event):
-            if len(message.text) > limits.max_event_chars:
-                raise RemoteProtocolError(ErrorCode.TEXT_TOO_LONG,
-                                          f"event text is longer than {limits.max_event_chars} characters")
-            if not message.text.strip():
-                session.events.pop(message.id, None)
-            elif message.id not in session.events and len(session.events) >= limits.max_events:
-                raise RemoteProtocolError(ErrorCode.TOO_MANY_EVENTS,
-                                          f"{limits.max_events} events are active; clear one first")
-            else:
-                session.events[message.id] = message.text.strip()
-            self._events.append(EventsChanged(session.id, message.seq, message.id, tuple(session.events.values()),
-                                              tuple(session.events)))
-        elif isinstance(message, Config):
-            if message.quality is not None:
-                session.quality = min(message.quality, self.info.max_quality)
-            if message.fps is not None:
-                session.fps = message.fps
-            if message.paused is not None:
-                session.paused = message.paused
-            self._events.append(ConfigChanged(session.id, session.quality, session.fps, session.paused,
-                                              message.preempt))
-        elif isinstance(message, Ping):
-            self._send(session, Pong(session=session.id, seq=0, time_us=message.time_us,
-                                     daemon_time_us=int(now * 1e6)))
-        elif isinstance(message, Nack):
-            self._on_nack(session, message, now)
-        elif isinstance(message, Bye):
-            self._forget(session.id, "client")
+        text = message.text.strip()
+        acked = session.event_acks.get(message.id)
+        if acked is not None and acked[0] == text:  # a resend (the ack was lost): the same answer again
+            self._send(session, acked[1])
+            return
+        if not session.event_budget.take(now):
+            raise RemoteProtocolError(ErrorCode.RATE_LIMITED, "events arrive too fast; resend this one later")
+        if len(message.text) > limits.max_event_chars:
+            raise RemoteProtocolError(ErrorCode.TEXT_TOO_LONG,
+                                      f"event text is longer than {limits.max_event_chars} characters")
+        if not text:
+            session.events.pop(message.id, None)
+        elif message.id not in session.events and len(session.events) >= limits.max_events:
+            raise RemoteProtocolError(ErrorCode.TOO_MANY_EVENTS,
+                                      f"{limits.max_events} events are active; clear one first")
         else:
-            raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, f"the daemon does not accept {message.TYPE!r} messages")
+            session.events[message.id] = text
+        session.event_acks.pop(message.id, None)
+        self._events.append(EventsChanged(session.id, message.seq, message.id, tuple(session.events.values()),
+                                          tuple(session.events)))
 
     def _on_upload(self, session: _Session, piece: Upload) -> None:
         limit = self.info.limits.max_upload_bytes
@@ -420,16 +599,30 @@ class DaemonEndpoint:
             data = bytes(upload.buffer)
             if hashlib.sha256(data).digest() != piece.hash:
                 raise RemoteProtocolError(ErrorCode.UPLOAD_MISMATCH, "uploaded bytes do not match their SHA-256")
+            problem = self.info.image_problem(data) if self.info.image_problem is not None else None
+            if problem is not None:
+                raise RemoteProtocolError(ErrorCode.BAD_IMAGE, problem)
             self._cache_image(piece.hash, data)
         self._send(session, UploadAck(session=session.id, seq=0, hash=piece.hash, offset=piece.offset,
                                       length=len(piece.data), received=received, complete=complete))
 
     def _cache_image(self, digest: bytes, data: bytes) -> None:
+        """Bounded by bytes and by entries; the least recently used image goes first."""
         self._images[digest] = data
-        while sum(len(v) for v in self._images.values()) > self.info.image_cache_bytes and len(self._images) > 1:
-            self._images.popitem(last=False)
+        self._image_bytes += len(data)
+        while len(self._images) > 1 and (self._image_bytes > self.info.image_cache_bytes
+                                         or len(self._images) > MAX_CACHED_IMAGES):
+            self._image_bytes -= len(self._images.popitem(last=False)[1])
 
-    def _on_start(self, session: _Session, start: Start) -> None:
+    def _on_start(self, session: _Session, start: Start, now: float) -> None:
+        fields = (start.source, start.image, start.prompt, start.seed)
+        previous = session.last_start
+        if previous is not None and previous.fields == fields and now - previous.at <= START_REPEAT_S:
+            # A resent start (its started was lost): the same answer, not a second world (SPEC §5.5).
+            self._send(session, Started(**{**previous.started.__dict__, "ref": start.seq}))
+            return
+        if not session.starts.take(now):
+            raise RemoteProtocolError(ErrorCode.RATE_LIMITED, "starts arrive too fast; wait a second and resend")
         limit = self.info.limits.max_prompt_chars
         if len(start.prompt) > limit:
             raise RemoteProtocolError(ErrorCode.TEXT_TOO_LONG, f"prompt is longer than {limit} characters")
@@ -441,22 +634,31 @@ class DaemonEndpoint:
                 raise RemoteProtocolError(ErrorCode.UNKNOWN_IMAGE, "the daemon does not hold that image; upload it")
         seed = start.seed if start.seed is not None else int.from_bytes(self._random(4), "little")
         session.world += 1
-        self._send(session, Started(session=session.id, seq=0, world=session.world, source=start.source, seed=seed))
+        started = Started(session=session.id, seq=0, world=session.world, source=start.source, seed=seed,
+                          ref=start.seq)
+        session.last_start = _StartRecord(fields, started, now)
+        self._send(session, started)
         self._events.append(StartRequested(session.id, start.seq, StartSource(start.source), image,
                                            start.prompt, seed))
 
-    def _on_nack(self, session: _Session, nack: Nack, now: float) -> None:
+    def _on_nack(self, session: _Session, nack: Nack, now: float, size: int) -> None:
+        """Resend what was asked, within three budgets: per fragment, per nack (≤ 10× its size), per session."""
         deadline = self.info.limits.frame_deadline_ms / 1000
-        for sent in session.sent:
-            if sent.number == nack.frame:
-                if now - sent.first_sent > deadline:
-                    return  # stale: never resent
-                for index in nack.missing[: self.info.limits.max_nack_fragments]:
-                    if index < len(sent.datagrams):
-                        datagram = bytearray(sent.datagrams[index])
-                        datagram[3] |= FrameFlags.RETRANSMISSION
-                        self._outbox.append((bytes(datagram), session.address))
+        sent = next((s for s in session.sent if s.number == nack.frame), None)
+        if sent is None or now - sent.first_sent > deadline:
+            return  # unknown or stale: never resent
+        allowance = MAX_AMPLIFICATION * size
+        indices = sorted(set(nack.missing))[: self.info.limits.max_nack_fragments]
+        for index in indices:
+            if index >= len(sent.datagrams) or sent.resends[index] >= MAX_RESENDS_PER_FRAGMENT:
+                continue
+            datagram = bytearray(sent.datagrams[index])
+            if len(datagram) > allowance or not session.resend_budget.spend(len(datagram)):
                 return
+            allowance -= len(datagram)
+            sent.resends[index] += 1
+            datagram[3] |= FrameFlags.RETRANSMISSION
+            self._outbox.append((bytes(datagram), session.address))
 
     # --- app calls --------------------------------------------------------------------------
 
@@ -477,7 +679,12 @@ class DaemonEndpoint:
                              input_seq=input_seq, time_us=int(now * 1e6), action=action, flags=flags,
                              latent=min(latent, 255), cut_latents=min(cut_latents or 0, 255))
         datagrams = split_frame(header, jpeg, session.max_datagram)
-        session.sent.append(_SentFrame(number, now, datagrams))
+        size = sum(len(d) for d in datagrams)
+        if len(session.sent) == session.sent.maxlen:
+            session.history_bytes -= session.sent[0].size
+        session.sent.append(_SentFrame(number, now, datagrams, size, bytearray(len(datagrams))))
+        session.history_bytes += size
+        session.resend_budget.earn(size, session.history_bytes)
         address = session.address
         self._outbox.extend((d, address) for d in datagrams)
         return number
@@ -494,7 +701,11 @@ class DaemonEndpoint:
 
     def send_event_ack(self, session_id: int, *, event_id: int, chunk: int, active: tuple[int, ...]) -> None:
         session = self._session(session_id)
-        self._send(session, EventAck(session=session.id, seq=0, id=event_id, chunk=chunk, active=active))
+        ack = EventAck(session=session.id, seq=0, id=event_id, chunk=chunk, active=active)
+        session.event_acks[event_id] = (session.events.get(event_id, ""), ack)
+        while len(session.event_acks) > 4 * self.info.limits.max_events:
+            session.event_acks.pop(next(iter(session.event_acks)))
+        self._send(session, ack)
 
     def send_error(self, session_id: int, code: ErrorCode, message: str, *, ref: int = 0) -> None:
         self._send_error(self._session(session_id), code, message, ref=ref)
@@ -522,23 +733,42 @@ class DaemonEndpoint:
                 del self._by_address[session.address]
             self._events.append(SessionClosed(session_id, reason))
 
+    def _answer_error(self, session: _Session, code: ErrorCode, message: str, *, ref: int, now: float,
+                      received: int, amplification: int = MAX_AMPLIFICATION) -> None:
+        """Answer what a peer sent wrong: rate-limited per session, and never over ``amplification``× its size."""
+        if not session.errors.take(now):
+            self.dropped += 1
+            return
+        error = Error(code=code.value, message=message[:500], session=session.id, seq=session.out_seq + 1, ref=ref)
+        overhead = len(self._seal(session, Error(**{**error.__dict__, "message": ""})))
+        room = amplification * received - overhead
+        if room < 0:
+            self.dropped += 1
+            return
+        self._send(session, Error(**{**error.__dict__, "message": message[:min(500, room)]}))
+
     def _send_error(self, session: _Session, code: ErrorCode, message: str, *, ref: int) -> None:
-        self._send(session, Error(code=code.value, message=message, session=session.id, seq=0, ref=ref))
+        self._send(session, Error(code=code.value, message=message[:500], session=session.id, seq=0, ref=ref))
 
     def _send(self, session: _Session, message: Message) -> None:
         session.out_seq += 1
         self._send_raw(session, type(message)(**{**message.__dict__, "seq": session.out_seq}))
 
-    def _send_raw(self, session: _Session, message: Message) -> None:
+    def _seal(self, session: _Session, message: Message) -> bytes:
         body = encode(message, session.encoding)
         if session.key is not None:
             body += auth.tag(session.key, body)
-        self._outbox.append((body, session.address))
+        return body
+
+    def _send_raw(self, session: _Session, message: Message) -> None:
+        self._outbox.append((self._seal(session, message), session.address))
 
     def _send_limited(self, message: Message, encoding: Encoding, address: Address, received: int) -> None:
         """Answer an unvalidated address: never more than 3x the bytes it sent (SPEC §3.1)."""
+        if isinstance(message, Error):
+            message = Error(**{**message.__dict__, "message": message.message[:500]})
         body = encode(message, encoding)
-        if len(body) <= 3 * received:
+        if len(body) <= UNVALIDATED_AMPLIFICATION * received:
             self._outbox.append((body, address))
         else:
             self.dropped += 1

@@ -74,6 +74,7 @@ class ErrorCode(str, Enum):
     UNKNOWN_IMAGE = "unknown_image"
     GENERATOR_FAILED = "generator_failed"
     SHUTTING_DOWN = "shutting_down"
+    RATE_LIMITED = "rate_limited"
 
 
 class Readiness(str, Enum):
@@ -105,7 +106,13 @@ KNOWN_FRAME_FLAGS = FrameFlags.RETRANSMISSION | FrameFlags.LAST_IN_CHUNK | Frame
 _SAME_FRAME_FLAGS = FrameFlags.LAST_IN_CHUNK | FrameFlags.AFTER_CUT
 
 
-CAPABILITIES = ("json", "msgpack", "upload", "text_start", "events", "nack", "keys", "pause")
+PROTOCOL_MINOR = 1
+"""Compatible revisions of version 1 (SPEC §12): 1.1 adds path challenges, padded nacks and ``rate_limited``."""
+CAPABILITIES = ("json", "msgpack", "upload", "text_start", "events", "nack", "keys", "pause", "path_challenge",
+                "rate_limited", "nack_budget")
+CLIENT_PATH_RESPONSE = "path_response"
+"""The hello capability of a client that answers ``path_challenge`` (SPEC §3.4)."""
+PATH_CHALLENGE_BYTES = 8
 
 
 @dataclass(frozen=True)

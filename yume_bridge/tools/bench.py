@@ -111,6 +111,11 @@ def bridge_cost_ms(frames, quality: int, repeats: int = 3) -> dict:
 _daemon_pids: list[int] = []
 
 
+def last_daemon_pid() -> int:
+    """The process id of the newest ``daemon_process``."""
+    return _daemon_pids[-1]
+
+
 @contextmanager
 def daemon_process(*args: str):
     """A ``yume-bridge serve`` subprocess on a free loopback port (the studio off unless ``--web-port`` is given)."""

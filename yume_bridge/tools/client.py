@@ -120,6 +120,8 @@ class ClientOptions:
     output: Path | None = None
     reconnect: bool = False
     """Reconnect with backoff when the daemon goes away (restart, idle timeout)."""
+    ping_interval_s: float = 0.0
+    """Ping this often to measure round trips (0: only the keep-alive when nothing else is sent)."""
     transport: Transport = Transport.UDP
     preempt: str | None = None
     """Ask for a pre-emption policy ("latent" or "off"); None: the daemon's."""
@@ -140,6 +142,7 @@ class Summary:
     action_names: list[str] = field(default_factory=list)
     events_acknowledged: list[int] = field(default_factory=list)
     rtt_ms: float | None = None
+    rtt_percentiles_ms: dict[str, float] = field(default_factory=dict)
     status_states: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     first_frame_s: float | None = None
@@ -216,6 +219,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                                                            remote_addr=(options.host, options.port))
     input_sent: dict[int, float] = {}
     latencies: list[float] = []
+    round_trips: list[float] = []
     reflected_up_to = 0
     frame_times: list[float] = []
     quantizer = AxisQuantizer()
@@ -285,6 +289,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
             elif isinstance(event, PongReceived):
                 summary.rtt_ms = round(event.rtt_s * 1e3, 3)
                 clock_offset["s"] = event.clock_offset_s
+                round_trips.append(event.rtt_s * 1e3)
             elif isinstance(event, ErrorReceived):
                 summary.errors.append(f"{event.code}: {event.message}")
             elif isinstance(event, Closed):
@@ -346,8 +351,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
         end = script_start + t + options.tail_s
         pending_events = sorted(options.events)
         previous_action = {"id": -1}
-        next_input = script_start
-        next_ping = script_start
+        next_input = next_ping = script_start
         event_id = 0
         backoff = 0.25
         next_report = script_start + 1.0
@@ -389,6 +393,9 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                 if observer is not None:
                     observer.on_input(seq, current.move, current.look, now)
                 next_input = now + 1.0 / options.input_rate_hz
+            if options.ping_interval_s and now >= next_ping:
+                client.ping(now)
+                next_ping = now + options.ping_interval_s
             flush()
             await step(limit=max(0.0, next_input - clock()))
         if client.state is ClientState.CONNECTED:
@@ -413,6 +420,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     summary.latency_ms = percentiles(latencies)
     summary.action_latency_ms = percentiles(action_latencies)
     summary.stages_ms = median_stages(breakdowns, network_ms)
+    summary.rtt_percentiles_ms = percentiles(round_trips)
     return summary
 
 
