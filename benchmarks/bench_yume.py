@@ -32,6 +32,8 @@ sys.path.insert(0, str(REPO))
 
 from yume_bridge.actions import CaptionTemplates  # noqa: E402
 from yume_bridge.model.args import YumeArgs  # noqa: E402
+from yume_bridge.model.attention import AttentionBackend  # noqa: E402
+from yume_bridge.model.dit import DitOptions  # noqa: E402
 from yume_bridge.model.loader import LoadOptions, YumeModels, build_random_models, load_models  # noqa: E402
 from yume_bridge.model.pipeline import GenerationOptions, Session  # noqa: E402
 from yume_bridge.model.testing import write_tiny_tokenizer, write_tiny_weights  # noqa: E402
@@ -63,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int,
                         help="torch intra-op threads (default 1 on CPU: tiny shapes gain nothing from more, and "
                              "OpenMP spin-waits collapse when the cores are shared)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the DiT blocks (chunk 0 compiles)")
+    parser.add_argument("--attention", choices=[b.value for b in AttentionBackend], default="auto",
+                        help="DiT attention kernel")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     return parser.parse_args(argv)
 
@@ -73,7 +78,9 @@ def _sync(device: torch.device) -> None:
 
 
 def build(args: argparse.Namespace, device: str, dtype: torch.dtype, workdir: Path) -> tuple[YumeModels, str]:
-    options = LoadOptions(device=device, dtype=dtype, vae_dtype=DTYPES[args.vae_dtype], text_dtype=dtype)
+    dit_options = DitOptions(compile=args.compile, attention=AttentionBackend(args.attention))
+    options = LoadOptions(device=device, dtype=dtype, vae_dtype=DTYPES[args.vae_dtype], text_dtype=dtype,
+                          dit_options=dit_options)
     if args.weights is not None:
         return load_models(args.weights, options), f"weights {args.weights}"
     preset_name = args.preset or ("yume-5b" if args.random_weights or device.startswith("cuda") else "tiny")
@@ -171,7 +178,8 @@ def bench_resolution(models: YumeModels, args: argparse.Namespace, height: int, 
 def format_tables(result: dict) -> str:
     lines = [
         f"yume bench: {result['model']}, {result['device']} {result['dtype']} (VAE {result['vae_dtype']}), "
-        f"{result['steps']} steps shift {result['shift']}, {result['start']} start",
+        f"{result['steps']} steps shift {result['shift']}, {result['start']} start, "
+        f"DiT {'compiled' if result['dit_compiled'] else 'eager'}, attention {result['attention_backend']}",
         f"machine: {result['machine']}",
     ]
     for res in result["resolutions"]:
@@ -216,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             "steps": args.steps,
             "shift": args.shift,
             "start": args.start,
+            "dit_compiled": models.dit.options.compile,
+            "attention_backend": models.dit.attention_backend_used,
             "build_s": round(build_s, 2),
             "machine": f"python {platform.python_version()}, torch {torch.__version__}, "
                        f"{torch.get_num_threads()} threads",

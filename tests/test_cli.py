@@ -75,6 +75,21 @@ def test_the_client_explains_an_unreachable_daemon():
     assert "unreachable" in result.output
 
 
+def test_the_dit_speed_flags_reach_the_backend_configuration():
+    with mock.patch("yume_bridge.cli._run_until_signal") as run:
+        result = CliRunner().invoke(main, ["serve", "--no-compile", "--attention", "cudnn", "--fp8"])
+    assert result.exit_code == 0, result.output
+    config, _ = run.call_args.args
+    assert (config.backend.compile, config.backend.attention, config.backend.fp8) == (False, "cudnn", True)
+
+
+def test_compile_is_left_to_the_device_unless_asked_for():
+    with mock.patch("yume_bridge.cli._run_until_signal") as run:
+        CliRunner().invoke(main, ["serve"])
+    config, _ = run.call_args.args
+    assert config.backend.compile is None and config.backend.attention == "auto" and not config.backend.fp8
+
+
 def test_the_studio_is_on_at_loopback_and_off_beyond_it_unless_asked_for(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert config_from_options(_options()).web.enabled
@@ -94,3 +109,13 @@ def test_a_busy_studio_port_is_explained_instead_of_a_traceback():
         result = CliRunner().invoke(main, ["serve", "--port", "0", "--web-port", str(port), "--no-advertise"])
     assert result.exit_code != 0 and "cannot serve the studio" in result.output and "--no-web" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_dit_speed_options_can_come_from_the_config_file(tmp_path):
+    toml = tmp_path / "bridge.toml"
+    toml.write_text('[serve]\ncompile = true\nattention = "math"\n', "utf-8")
+    with mock.patch("yume_bridge.cli._run_until_signal") as run:
+        result = CliRunner().invoke(main, ["serve", "--config", str(toml)])
+    assert result.exit_code == 0, result.output
+    config, _ = run.call_args.args
+    assert config.backend.compile is True and config.backend.attention == "math"

@@ -119,6 +119,12 @@ def main() -> None:
               "cuda:0,cuda:1 or all; a new session goes to the least loaded.")
 @click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default="bfloat16",
               show_default=True)
+@click.option("--compile/--no-compile", default=None,
+              help="yume: torch.compile the DiT blocks while warming up [default: on with CUDA, off on CPU].")
+@click.option("--attention", type=click.Choice(["auto", "cudnn", "fa3", "flash", "efficient", "math", "default"]),
+              default="auto", show_default=True, help="yume: attention kernel; auto = fastest that runs.")
+@click.option("--fp8/--no-fp8", default=False, show_default=True,
+              help="yume: float8 linear layers in the DiT (needs torchao and an Ada/Hopper GPU).")
 @click.option("--vae-dtype", type=click.Choice(["auto", "bfloat16", "float32"]), default="auto", show_default=True,
               help="yume: VAE precision (auto = bfloat16 on CUDA, float32 on CPU).")
 @click.option("--decoder", type=click.Choice(["full", "tiny"]), default="full", show_default=True,
@@ -226,7 +232,8 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
                               steps=options["steps"],
                               shift=options["shift"], stall_timeout=options.get("stall_timeout", 30.0),
                               fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0),
-                              simulate=_simulated(options)),
+                              compile=options.get("compile"), attention=options.get("attention", "auto"),
+                              fp8=options.get("fp8", False), simulate=_simulated(options)),
         log_level=options["log_level"], log_format=options["log_format"])
     return with_limits(config, max_sessions=options["max_sessions"],
                        idle_timeout_ms=int(options["idle_timeout"] * 1000))

@@ -197,6 +197,12 @@ class BackendConfig:
     stall_seconds: float = 60.0
     simulate: SimulatedGenerator | None = None
     """preview only: emulate the real model's generation timing."""
+    compile: bool | None = None
+    """yume only: torch.compile the DiT blocks during warm-up; None = on for CUDA, off on CPU."""
+    attention: str = "auto"
+    """yume only: attention kernel (auto, cudnn, fa3, flash, efficient, math, default)."""
+    fp8: bool = False
+    """yume only: float8 linear layers in the DiT (torchao, CUDA compute capability ≥ 8.9)."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from yume_bridge.backends.base import (
     frames_for_latents,
 )
 from yume_bridge.model import layout
+from yume_bridge.model.attention import AttentionBackend
+from yume_bridge.model.dit import DitOptions
 from yume_bridge.model.loader import LoadError, LoadOptions, YumeModels, load_models
 from yume_bridge.model.pipeline import (
     SUPPORTED_RESOLUTIONS,
@@ -81,8 +83,14 @@ class YumeBackendConfig:
     text_device: str | None = None
     """Where umT5 runs; None = ``device``. "cpu" saves 11 GB of GPU memory at the cost of slow new captions."""
     text_dtype: str = "bfloat16"
-    rope_dtype: str = "float64"
-    """RoPE rotation precision; float64 as the reference. "float32" halves that memory traffic (docs/model.md)."""
+    rope_dtype: str = "float32"
+    """RoPE rotation precision; "float64" is the reference's; float32 differs by ~1e-7 (docs/model.md)."""
+    compile: bool | None = None
+    """torch.compile the DiT blocks (during warm-up); None = on for CUDA, off on CPU."""
+    attention: str = "auto"
+    """Attention kernel: "auto" (fastest that runs: FA3, cuDNN, flash, efficient, maths) or one by name."""
+    fp8: bool = False
+    """Float8 row-wise linear layers in the DiT blocks (torchao; CUDA compute capability ≥ 8.9)."""
     text_cache_size: int = 256
     """Captions kept in the embedding LRU (81 actions × a few event sets)."""
     max_history_latents: int = DEFAULT_MAX_HISTORY_LATENTS
@@ -110,6 +118,11 @@ class YumeBackendConfig:
             object.__setattr__(self, "tiny_decoder", Path(self.tiny_decoder))
         if self.rope_dtype not in ("float32", "float64"):
             raise ValueError(f"rope_dtype must be float32 or float64, got {self.rope_dtype!r}")
+        try:
+            AttentionBackend(self.attention)
+        except ValueError:
+            choices = sorted(b.value for b in AttentionBackend)
+            raise ValueError(f"attention must be one of {choices}, got {self.attention!r}") from None
         if self.text_cache_size < 1:
             raise ValueError(f"text_cache_size must be >= 1, got {self.text_cache_size}")
         if not self.fps > 0:
@@ -234,7 +247,12 @@ class YumeBackend(WorldBackend):
             vae_dtype=_vae_dtype(config.vae_dtype, device),
             text_device=text_device,
             text_dtype=_dtype(config.text_dtype, "text_dtype"),
-            rope_dtype=_dtype(config.rope_dtype, "rope_dtype"),
+            dit_options=DitOptions(
+                compile=device.startswith("cuda") if config.compile is None else config.compile,
+                attention=AttentionBackend(config.attention),
+                rope_dtype=_dtype(config.rope_dtype, "rope_dtype"),
+                fp8=config.fp8,
+            ),
             decoder=config.decoder,
             tiny_decoder=config.tiny_decoder,
         )
@@ -256,6 +274,7 @@ class YumeBackend(WorldBackend):
         self.spec = replace(self.spec, model=_model_name(models))
 
     def warm_up(self) -> None:
+        """One image-start chunk, and a text-start DiT step when compiled: every compile happens here."""
         caption = CaptionTemplates.load("camera").caption(Action())
         grey = np.full((self.height, self.width, 3), 128, dtype=np.uint8)
         world = self.open_world(StartRequest(image=grey, prompt="", seed=0))
@@ -264,6 +283,18 @@ class YumeBackend(WorldBackend):
                 pass
         finally:
             world.close()
+        if self.models is not None and self.models.dit.options.compile:
+            self._warm_up_text_start(self.texts.get(caption))
+
+    @torch.inference_mode()
+    def _warm_up_text_start(self, text_states: torch.Tensor) -> None:
+        """The plain path (no history) is a graph of its own: compile it now, not in a text-start session."""
+        dit = self.models.dit
+        scale = self.models.args.pixels_per_latent
+        latent_shape = (self.models.args.predicted_latents, self.height // scale, self.width // scale)
+        inputs = dit.prepare(text_states[None], latent_shape)
+        noise = torch.zeros((1, dit.args.in_dim, *latent_shape), device=self.models.device)
+        dit(noise, torch.tensor([1000.0], device=self.models.device), inputs)
 
     def open_world(self, start: StartRequest) -> World:
         if self.models is None:

@@ -9,26 +9,72 @@ build RoPE tables — all constant across the sampler's steps) then one
 bidirectional attention; only the predicted latents come back (§2.4).
 
 Precision follows the reference: the residual stream, LayerNorms, RMSNorms,
-AdaLN modulation, the time embedding and the head run in fp32; RoPE rotates in
-float64 by default; the linear layers and attention run in the weights' dtype.
+AdaLN modulation, the time embedding and the head run in fp32; the linear
+layers and attention run in the weights' dtype. RoPE angles are computed in
+float64 once per chunk and the rotation runs in fp32 by default (float64, the
+reference's choice, on request; the difference is reported in docs/model.md).
+
+Speed levers (``DitOptions``, applied with ``WanModel.configure``): compiled
+blocks with a dynamic sequence length, the attention backend, text K/V computed
+once per chunk, history embeddings cached per latent (``HistoryEmbeddingCache``),
+no history tokens in the last block after its self-attention, FP8 linears.
+Every lossless lever is on by default; docs/model.md describes each.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from yume_bridge.model.args import ModelArgs
+from yume_bridge.model.attention import AttentionBackend, attend, resolve_attention_backend
 from yume_bridge.model.tscm import Rate, compression_schedule, token_positions
 
-__all__ = ["ChunkInputs", "WanModel", "apply_rope", "rope_angles", "sinusoidal_embedding"]
+__all__ = [
+    "HISTORY_TIMESTEP",
+    "ChunkInputs",
+    "DitOptions",
+    "HistoryEmbeddingCache",
+    "WanModel",
+    "apply_rope",
+    "rope_angles",
+    "sinusoidal_embedding",
+]
 
 HISTORY_TIMESTEP = 0.0
-"""History tokens are clean: they get the timestep-0 modulation (§2.5)."""
+"""History tokens are clean: by default they get the timestep-0 modulation (§2.5)."""
+
+
+@dataclass(frozen=True)
+class DitOptions:
+    """How the DiT runs; none of these changes a weight or the reference's maths beyond rounding."""
+
+    compile: bool = False
+    """torch.compile each transformer block (fused element-wise work), dynamic sequence length."""
+    compile_backend: str = "inductor"
+    """torch.compile backend; "aot_eager" traces without generating kernels (for quick checks)."""
+    attention: AttentionBackend = AttentionBackend.AUTO
+    rope_dtype: torch.dtype = torch.float32
+    """Precision of the RoPE rotation; float64 is the reference's."""
+    cache_history: bool = True
+    """Sessions keep each history latent's embedding until its compression rate changes."""
+    cache_cross_attention: bool = True
+    """Project the text to cross-attention K/V once per chunk (in ``prepare``) instead of once per step."""
+    skip_history_in_last_block: bool = True
+    """The last block's cross-attention and FFN only for the predicted tokens (history outputs are dropped)."""
+    fp8: bool = False
+    """Float8 row-wise linear layers in the blocks through torchao (CUDA, compute capability ≥ 8.9)."""
+
+    def __post_init__(self) -> None:
+        if self.rope_dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"rope_dtype must be torch.float32 or torch.float64, got {self.rope_dtype}")
+        if not isinstance(self.attention, AttentionBackend):
+            raise ValueError(f"attention must be an AttentionBackend, got {self.attention!r}")
 
 FP32_PARAMETERS = ("modulation", "time_embedding.", "time_projection.", "head.head.", "norm_q.", "norm_k.", "norm3.")
 """Parameters the loader keeps in fp32 whatever the compute dtype (they feed fp32 maths)."""
@@ -70,23 +116,24 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return rotated.reshape(b, length, heads, head_dim).to(x.dtype)
 
 
-def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, lengths: tuple[int, ...]) -> torch.Tensor:
-    """x·(1 + scale) + shift where shift/scale are per segment [B, S, D] and x is [B, L, D]."""
-    if len(lengths) == 1:
-        return torch.addcmul(shift, x, 1 + scale)
-    parts = x.split(lengths, dim=1)
-    return torch.cat(
-        [torch.addcmul(shift[:, i : i + 1], part, 1 + scale[:, i : i + 1]) for i, part in enumerate(parts)], dim=1
-    )
+def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, num_history: int) -> torch.Tensor:
+    """x·(1 + scale) + shift; x is [B, L, D], shift/scale [B, S, D] with segment 0 = history when S = 2.
+
+    With ``num_history`` 0 every token takes the last segment's values.
+    """
+    if num_history == 0:
+        return torch.addcmul(shift[:, -1:], x, 1 + scale[:, -1:])
+    history = torch.addcmul(shift[:, :1], x[:, :num_history], 1 + scale[:, :1])
+    predicted = torch.addcmul(shift[:, 1:], x[:, num_history:], 1 + scale[:, 1:])
+    return torch.cat([history, predicted], dim=1)
 
 
-def _gate(y: torch.Tensor, gate: torch.Tensor, lengths: tuple[int, ...]) -> torch.Tensor:
-    """y·gate in fp32 with a per-segment gate [B, S, D]."""
+def _gate(y: torch.Tensor, gate: torch.Tensor, num_history: int) -> torch.Tensor:
+    """y·gate in fp32 with a per-segment gate [B, S, D] (segments as in ``_modulate``)."""
     y = y.float()
-    if len(lengths) == 1:
-        return y * gate
-    parts = y.split(lengths, dim=1)
-    return torch.cat([part * gate[:, i : i + 1] for i, part in enumerate(parts)], dim=1)
+    if num_history == 0:
+        return y * gate[:, -1:]
+    return torch.cat([y[:, :num_history] * gate[:, :1], y[:, num_history:] * gate[:, 1:]], dim=1)
 
 
 class RMSNorm(nn.Module):
@@ -124,14 +171,16 @@ class Attention(nn.Module):
         self.o = nn.Linear(args.dim, args.dim)
         self.norm_q = RMSNorm(args.dim, args.eps)
         self.norm_k = RMSNorm(args.dim, args.eps)
+        self.backend = AttentionBackend.DEFAULT
+        """Set by ``WanModel.configure``; a plain attribute, not state."""
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(x.shape[0], x.shape[1], self.num_heads, -1)  # [B, L, D] -> [B, L, n, d]
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         b, length = q.shape[:2]
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # [B, n, L, d]
-        return self.o(out.transpose(1, 2).reshape(b, length, -1))  # [B, L, D]
+        out = attend(q, k, v, self.backend)  # [B, L, n, d]
+        return self.o(out.reshape(b, length, -1))  # [B, L, D]
 
 
 class SelfAttention(Attention):
@@ -143,11 +192,15 @@ class SelfAttention(Attention):
 
 
 class CrossAttention(Attention):
-    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    def project_context(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embedded text [B, 512, D] → (k, v) [B, 512, n, d]: the same for every step of a chunk."""
+        return self._heads(self.norm_k(self.k(context))), self._heads(self.v(context))
+
+    def forward(self, x: torch.Tensor, context_kv: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         q = self._heads(self.norm_q(self.q(x)))  # [B, L, n, d]
-        k = self._heads(self.norm_k(self.k(context)))  # [B, 512, n, d]
+        k, v = context_kv
         # The zero-padded text rows are not masked, as in the reference (§1.1).
-        return self._attend(q, k, self._heads(self.v(context)))
+        return self._attend(q, k, v)
 
 
 class WanAttentionBlock(nn.Module):
@@ -167,20 +220,27 @@ class WanAttentionBlock(nn.Module):
         self,
         x: torch.Tensor,
         e0: torch.Tensor,
-        lengths: tuple[int, ...],
-        context: torch.Tensor,
+        num_history: int,
+        context_kv: tuple[torch.Tensor, torch.Tensor],
         rope_cos: torch.Tensor,
         rope_sin: torch.Tensor,
+        drop_history: bool = False,
     ) -> torch.Tensor:
-        """x: fp32 residual [B, L, D]; e0: per-segment projected time embedding [B, S, 6, D]."""
+        """x: fp32 residual [B, L, D], its first ``num_history`` tokens clean history; e0 [B, S, 6, D].
+
+        With ``drop_history`` the history tokens leave after self-attention (the
+        rest of the block is token-wise) and [B, L − num_history, D] comes back.
+        """
         dtype = self.self_attn.q.weight.dtype
         mod = self.modulation.float().unsqueeze(1) + e0  # [1, 1, 6, D] + [B, S, 6, D]
         shift1, scale1, gate1, shift2, scale2, gate2 = mod.unbind(dim=2)  # each [B, S, D]
-        h = _modulate(self.norm1(x), shift1, scale1, lengths)
-        x = x + _gate(self.self_attn(h.to(dtype), rope_cos, rope_sin), gate1, lengths)
-        x = x + self.cross_attn(self.norm3(x).to(dtype), context).float()
-        h = _modulate(self.norm2(x), shift2, scale2, lengths)
-        return x + _gate(self.ffn(h.to(dtype)), gate2, lengths)
+        h = _modulate(self.norm1(x), shift1, scale1, num_history)
+        x = x + _gate(self.self_attn(h.to(dtype), rope_cos, rope_sin), gate1, num_history)
+        if drop_history:
+            x, num_history = x[:, num_history:], 0  # [B, predicted, D]
+        x = x + self.cross_attn(self.norm3(x).to(dtype), context_kv).float()
+        h = _modulate(self.norm2(x), shift2, scale2, num_history)
+        return x + _gate(self.ffn(h.to(dtype)), gate2, num_history)
 
 
 class Head(nn.Module):
@@ -197,34 +257,84 @@ class Head(nn.Module):
         return F.linear(h, self.head.weight.float(), self.head.bias.float())  # [B, L, prod(patch)·C]
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChunkInputs:
     """Everything ``forward`` needs that stays the same across one chunk's sampler steps."""
 
     context: torch.Tensor
     """Embedded text [B, text_len, D] in the compute dtype."""
+    context_kv: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None
+    """Per block, the cross-attention (k, v) [B, text_len, n, d]; None = projected in every forward."""
     history_tokens: torch.Tensor | None
     """Compressed, embedded clean history [B, H(N), D] fp32, or None for the plain path."""
     rope_cos: torch.Tensor
     rope_sin: torch.Tensor
     """[H(N) + predicted tokens, head_dim/2] in the RoPE dtype."""
+    latent_shape: tuple[int, int, int]
+    """The predicted latents' (frames, height, width) that ``forward`` must receive."""
     grid: tuple[int, int, int]
     """Predicted tokens as (frames, rows, cols)."""
     rope_frames: int
     """Temporal RoPE positions used, history and predicted together."""
+    history_timestep: float = HISTORY_TIMESTEP
+    """Timestep (σ·1000) of the history tokens' modulation."""
 
     @property
     def num_history_tokens(self) -> int:
         return 0 if self.history_tokens is None else self.history_tokens.shape[1]
 
 
+@dataclass
+class HistoryEmbeddingCache:
+    """Embedded history tokens per (latent, rate), so a chunk only embeds the latents whose rate changed.
+
+    Keys are caller-given latent ids (stable while a latent stays in the
+    history). Bounded: after each use only the entries that use needed are
+    kept, so the cache never holds more than one history's tokens; overflow
+    cannot happen, stale entries are dropped at the next use.
+    """
+
+    _entries: dict[tuple[int, Rate], tuple[torch.Tensor, tuple[int, int]]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def embed(
+        self, model: WanModel, history: torch.Tensor, ids: Sequence[int]
+    ) -> tuple[torch.Tensor, list[tuple[int, int, int]]]:
+        """Like ``WanModel.embed_history`` (same tokens, same order), embedding only what is not cached."""
+        if len(ids) != history.shape[2]:
+            raise ValueError(f"{len(ids)} history ids for {history.shape[2]} history latents")
+        dtype = model.patch_embedding.weight.dtype
+        used: dict[tuple[int, Rate], tuple[torch.Tensor, tuple[int, int]]] = {}
+        tokens, grids = [], []
+        for segment in compression_schedule(history.shape[2]):
+            keys = {i: (ids[i], segment.rate) for i in range(segment.start, segment.stop)}
+            missing = [i for i, key in keys.items() if key not in self._entries and key not in used]
+            if missing:
+                embedded = model._patchify(history[:, :, missing].to(dtype), segment.rate)  # [B, D, m, rows, cols]
+                for j, i in enumerate(missing):
+                    frame = embedded[:, :, j].flatten(2).transpose(1, 2).float()  # [B, rows*cols, D]
+                    used[keys[i]] = (frame, tuple(embedded.shape[3:]))
+            for key in keys.values():
+                used[key] = entry = used.get(key) or self._entries[key]
+                tokens.append(entry[0])
+            grids.append((segment.frames, *entry[1]))  # every latent of a segment has the same (rows, cols)
+        self._entries = used
+        return torch.cat(tokens, dim=1), grids
+
+
 class WanModel(nn.Module):
     """WanModel (ti2v) with the TSCM patch embeddings; names match the checkpoint."""
 
-    def __init__(self, args: ModelArgs, *, rope_dtype: torch.dtype = torch.float64) -> None:
+    def __init__(self, args: ModelArgs, *, rope_dtype: torch.dtype | None = None) -> None:
         super().__init__()
         self.args = args
-        self.rope_dtype = rope_dtype
+        self.options = DitOptions() if rope_dtype is None else DitOptions(rope_dtype=rope_dtype)
+        self._attention_backend = AttentionBackend.DEFAULT
         pt, ph, pw = args.patch_size
         self.patch_embedding = nn.Conv3d(args.in_dim, args.dim, kernel_size=args.patch_size, stride=args.patch_size)
         self.text_embedding = nn.Sequential(
@@ -235,6 +345,9 @@ class WanModel(nn.Module):
         )
         self.time_projection = nn.Sequential(nn.SiLU(), nn.Linear(args.dim, 6 * args.dim))
         self.blocks = nn.ModuleList(WanAttentionBlock(args) for _ in range(args.num_layers))
+        self._runners: list[nn.Module] = list(self.blocks)
+        """What runs each block: the block itself or its compiled wrapper (``configure``)."""
+        self._fp8 = False
         self.head = Head(args)
         # TSCM: coarser patchifies for older history (§1.3, §2.3); kernel = stride.
         for factor in (2, 4, 8, 16):
@@ -243,18 +356,76 @@ class WanModel(nn.Module):
         # 48→48 latent-space 4×4 pre-downsampler of the 128x rate.
         self.patch_embedding_2x_f = nn.Conv3d(args.in_dim, args.in_dim, (1, 4, 4), stride=(1, 4, 4))
 
+    @property
+    def rope_dtype(self) -> torch.dtype:
+        return self.options.rope_dtype
+
+    # -- speed levers ----------------------------------------------------------------------
+
+    def configure(self, options: DitOptions) -> None:
+        """Apply ``options`` to loaded weights (not on the meta device). Compiling happens at the next forward.
+
+        Raises ValueError when a named attention backend cannot run here or FP8
+        is asked for without torchao or a suitable GPU.
+        """
+        weight = self.blocks[0].self_attn.q.weight
+        backend = resolve_attention_backend(
+            options.attention,
+            device=weight.device,
+            dtype=weight.dtype,
+            head_dim=self.args.head_dim,
+            heads=self.args.num_heads,
+        )
+        if options.fp8 and not self._fp8:
+            from yume_bridge.model.fp8 import convert_blocks_to_fp8
+
+            convert_blocks_to_fp8(self)
+            self._fp8 = True
+        elif self._fp8 and not options.fp8:
+            raise ValueError("the FP8 conversion cannot be undone in place: load the DiT again without fp8")
+        for block in self.blocks:
+            block.self_attn.backend = backend
+            block.cross_attn.backend = backend
+        if options.compile:
+            self._runners = [
+                torch.compile(block, dynamic=True, backend=options.compile_backend) for block in self.blocks
+            ]
+        else:
+            self._runners = list(self.blocks)
+        self._attention_backend = backend
+        self.options = options
+
+    @property
+    def attention_backend_used(self) -> str:
+        """The attention kernel every call runs: "fa3", "cudnn", "flash", "efficient", "math" or "default"."""
+        return self._attention_backend.value
+
     # -- history compression ---------------------------------------------------------------
 
     def _patchify(self, frames: torch.Tensor, rate: Rate) -> torch.Tensor:
         """Embed latents [B, C, k, H, W] at ``rate`` → [B, D, k, rows, cols] (zero pad bottom/right first)."""
         if rate is Rate.X128:
-            frames = self.patch_embedding_2x_f(_pad_to_multiple(frames, self.patch_embedding_2x_f.kernel_size))
+            frames = _embed_padded(self.patch_embedding_2x_f, frames)
             rate = Rate.X16
         conv = self.patch_embedding if rate is Rate.FULL else getattr(self, f"patch_embedding_{rate.value}x")
-        return conv(_pad_to_multiple(frames, conv.kernel_size))
+        return _embed_padded(conv, frames)
 
-    def embed_history(self, history: torch.Tensor) -> tuple[torch.Tensor, list[tuple[int, int, int]]]:
-        """Compress clean history latents [B, C, N, H, W] into tokens [B, H(N), D] (fp32) and their grids."""
+    def embed_history(
+        self,
+        history: torch.Tensor,
+        *,
+        cache: HistoryEmbeddingCache | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> tuple[torch.Tensor, list[tuple[int, int, int]]]:
+        """Compress clean history latents [B, C, N, H, W] into tokens [B, H(N), D] (fp32) and their grids.
+
+        With a ``cache`` and one stable id per latent, only latents not yet
+        embedded at their current rate go through a convolution.
+        """
+        if cache is not None:
+            if ids is None:
+                raise ValueError("a history cache needs one id per history latent (history_ids)")
+            return cache.embed(self, history, ids)
         dtype = self.patch_embedding.weight.dtype
         tokens, grids = [], []
         for segment in compression_schedule(history.shape[2]):
@@ -266,39 +437,72 @@ class WanModel(nn.Module):
     # -- per chunk -------------------------------------------------------------------------
 
     def embed_text(self, text_states: torch.Tensor) -> torch.Tensor:
-        """T5 states [B, text_len, text_dim] (already zero-padded to text_len) → [B, text_len, D]."""
+        """T5 states [B, L ≤ text_len, text_dim] → [B, text_len, D]; shorter states are zero-padded first (§1.1)."""
+        if text_states.dim() != 3 or text_states.shape[2] != self.args.text_dim:
+            raise ValueError(
+                f"text states must be [batch, tokens, {self.args.text_dim}], got {tuple(text_states.shape)}"
+            )
+        if text_states.shape[1] > self.args.text_len:
+            raise ValueError(f"{text_states.shape[1]} text tokens exceed text_len {self.args.text_len}")
+        text_states = F.pad(text_states, (0, 0, 0, self.args.text_len - text_states.shape[1]))  # [B, text_len, C]
         weight = self.text_embedding[0].weight
         return self.text_embedding(text_states.to(device=weight.device, dtype=weight.dtype))
+
+    def cross_attention_kv(self, context: torch.Tensor) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+        """Every block's text (k, v) for embedded text ``context`` [B, text_len, D]."""
+        return tuple(block.cross_attn.project_context(context) for block in self.blocks)
+
+    def check_latent_shape(self, latent_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        """The predicted-token grid of latents (frames, height, width); ValueError unless the patch divides them."""
+        if len(latent_shape) != 3 or any(not isinstance(n, int) or n < 1 for n in latent_shape):
+            raise ValueError(f"latent_shape must be (frames, height, width) of positive ints, got {latent_shape}")
+        if any(n % p for n, p in zip(latent_shape, self.args.patch_size, strict=True)):
+            raise ValueError(f"latent_shape {latent_shape} is not a multiple of the patch {self.args.patch_size}")
+        return tuple(n // p for n, p in zip(latent_shape, self.args.patch_size, strict=True))  # type: ignore[return-value]
 
     def prepare(
         self,
         text_states: torch.Tensor,
         latent_shape: tuple[int, int, int],
         history: torch.Tensor | None = None,
+        *,
+        history_timestep: float = HISTORY_TIMESTEP,
+        history_cache: HistoryEmbeddingCache | None = None,
+        history_ids: Sequence[int] | None = None,
     ) -> ChunkInputs:
         """Build the step-invariant inputs of one chunk.
 
-        ``latent_shape`` is the predicted latents' (frames, height, width);
-        ``history`` the clean latents [B, C, N, H, W] before them, or None for
-        the plain (text-start) path.
+        ``text_states`` are T5 states [B, L ≤ text_len, text_dim] (padded here);
+        ``latent_shape`` is the predicted latents' (frames, height, width), which
+        ``forward`` will insist on; ``history`` the clean latents [B, C, N, H, W]
+        before them (same H, W), or None for the plain (text-start) path.
+        ``history_cache``/``history_ids``: see ``embed_history``.
         """
-        pt, ph, pw = self.args.patch_size
-        frames, height, width = latent_shape
-        grid = (frames // pt, -(-height // ph), -(-width // pw))
+        latent_shape = tuple(latent_shape)  # type: ignore[assignment]
+        grid = self.check_latent_shape(latent_shape)
         context = self.embed_text(text_states)
         if history is None or history.shape[2] == 0:
             history_tokens, grids = None, []
         else:
-            history_tokens, grids = self.embed_history(history)
+            wrong_channels = history.dim() != 5 or history.shape[1] != self.args.in_dim
+            if wrong_channels or tuple(history.shape[3:]) != latent_shape[1:]:
+                raise ValueError(
+                    f"history must be [batch, {self.args.in_dim}, N, {latent_shape[1]}, {latent_shape[2]}], "
+                    f"got {tuple(history.shape)}"
+                )
+            history_tokens, grids = self.embed_history(history, cache=history_cache, ids=history_ids)
         positions = token_positions([*grids, grid]).to(context.device)  # [L, 3]
         angles = rope_angles(self.args, positions)  # [L, d/2] float64
         return ChunkInputs(
             context=context,
+            context_kv=self.cross_attention_kv(context) if self.options.cache_cross_attention else None,
             history_tokens=history_tokens,
             rope_cos=torch.cos(angles).to(self.rope_dtype),
             rope_sin=torch.sin(angles).to(self.rope_dtype),
+            latent_shape=latent_shape,
             grid=grid,
             rope_frames=sum(g[0] for g in grids) + grid[0],
+            history_timestep=float(history_timestep),
         )
 
     def _time_embedding(self, timesteps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -312,23 +516,32 @@ class WanModel(nn.Module):
 
     def forward(self, latents: torch.Tensor, timestep: torch.Tensor, inputs: ChunkInputs) -> torch.Tensor:
         """Velocity of the predicted latents [B, C, F, H, W] at ``timestep`` [B] (σ·1000), fp32."""
+        expected = (self.args.in_dim, *inputs.latent_shape)
+        if latents.dim() != 5 or tuple(latents.shape[1:]) != expected:
+            raise ValueError(f"latents must be [batch, {', '.join(map(str, expected))}] as prepared, "
+                             f"got {tuple(latents.shape)}")
         b = latents.shape[0]
         x = self.patch_embedding(latents.to(self.patch_embedding.weight.dtype))  # [B, D, f, h, w]
         x = x.flatten(2).transpose(1, 2).float()  # [B, f*h*w, D]
         timestep = timestep.to(device=x.device, dtype=torch.float64).reshape(b, 1)
         num_history = inputs.num_history_tokens
         if inputs.history_tokens is None:
-            lengths: tuple[int, ...] = (x.shape[1],)
             timesteps = timestep  # [B, 1]: one timestep for all tokens
         else:
-            lengths = (num_history, x.shape[1])
             x = torch.cat([inputs.history_tokens.expand(b, -1, -1), x], dim=1)  # [B, H(N) + f*h*w, D]
-            timesteps = torch.cat([torch.full_like(timestep, HISTORY_TIMESTEP), timestep], dim=1)  # [B, 2]
+            timesteps = torch.cat([torch.full_like(timestep, inputs.history_timestep), timestep], dim=1)  # [B, 2]
         e, e0 = self._time_embedding(timesteps)
-        context = inputs.context.expand(b, -1, -1)
-        for block in self.blocks:
-            x = block(x, e0, lengths, context, inputs.rope_cos, inputs.rope_sin)
-        x = self.head(x[:, num_history:], e[:, -1:])  # only the predicted tokens
+        context_kv = inputs.context_kv or self.cross_attention_kv(inputs.context)
+        if context_kv[0][0].shape[0] != b:
+            context_kv = tuple((k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in context_kv)
+        last = len(self._runners) - 1
+        drop_in_last = self.options.skip_history_in_last_block and num_history > 0
+        for i, run in enumerate(self._runners):
+            drop = drop_in_last and i == last
+            x = run(x, e0, num_history, context_kv[i], inputs.rope_cos, inputs.rope_sin, drop)
+        if not drop_in_last:
+            x = x[:, num_history:]  # only the predicted tokens
+        x = self.head(x, e[:, -1:])
         return self.unpatchify(x, inputs.grid)
 
     def unpatchify(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
@@ -339,6 +552,22 @@ class WanModel(nn.Module):
         x = x.view(b, f, h, w, pt, ph, pw, self.args.out_dim)
         x = x.permute(0, 7, 1, 4, 2, 5, 3, 6)  # [B, C, f, pt, h, ph, w, pw]
         return x.reshape(b, self.args.out_dim, f * pt, h * ph, w * pw)
+
+
+def _embed_padded(conv: nn.Conv3d, frames: torch.Tensor) -> torch.Tensor:
+    """``conv`` (kernel = stride) over frames zero-padded at the bottom and right to a multiple of its kernel.
+
+    A frame smaller than one kernel (the 128x rate: 9×15 after the 4×4 step,
+    against a 32×32 kernel) gives one token; there the zeros would only meet
+    kernel taps that add nothing, so the kernel is cropped to the frame instead
+    of padding the frame (7.6× less work at 544×960, same sum).
+    """
+    _, kh, kw = conv.kernel_size
+    height, width = frames.shape[3:]
+    if height <= kh and width <= kw and (height, width) != (kh, kw):
+        weight = conv.weight[:, :, :, :height, :width]  # [D, C, kt, height, width]
+        return F.conv3d(frames, weight, conv.bias, stride=(conv.stride[0], height, width))
+    return conv(_pad_to_multiple(frames, conv.kernel_size))
 
 
 def _pad_to_multiple(x: torch.Tensor, kernel: tuple[int, ...]) -> torch.Tensor:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors import safe_open
@@ -19,14 +20,25 @@ from torch import nn
 from yume_bridge.model import layout
 from yume_bridge.model.args import YumeArgs
 from yume_bridge.model.checkweights import check_weights
-from yume_bridge.model.dit import FP32_PARAMETERS, WanModel
+from yume_bridge.model.dit import FP32_PARAMETERS, DitOptions, WanModel
 from yume_bridge.model.taehv import TinyDecoder, TinyDecoderError, load_tiny_decoder
 from yume_bridge.model.text import TextEncoder, build_text_encoder, convert_wan_t5_state_dict
 from yume_bridge.model.vae import YumeVAE, build_vae, convert_wan_vae_state_dict, use_channels_last
 
-__all__ = ["LoadError", "LoadOptions", "YumeModels", "build_random_models", "load_models"]
+__all__ = [
+    "LoadError",
+    "LoadOptions",
+    "YumeModels",
+    "build_random_models",
+    "load_dit",
+    "load_models",
+    "load_text_encoder",
+    "load_vae",
+]
 
 Progress = Callable[[str, float], None]
+Component = TypeVar("Component")
+Loader = Callable[[Path, YumeArgs, "LoadOptions", Progress], Component]
 
 
 class LoadError(Exception):
@@ -47,7 +59,10 @@ class LoadOptions:
     text_device: str | None = None
     """Where T5 runs; None = ``device``."""
     text_dtype: torch.dtype = torch.bfloat16
-    rope_dtype: torch.dtype = torch.float64
+    rope_dtype: torch.dtype | None = None
+    """Overrides ``dit_options.rope_dtype`` when set (older callers set it here)."""
+    dit_options: DitOptions = field(default_factory=DitOptions)
+    """The DiT's speed levers (compile, attention backend, caches, FP8), applied right after loading."""
     decoder: str = "full"
     """"full": the Wan2.2 VAE decoder; "tiny": the TAEHV ``taew2_2`` decoder (the VAE still encodes start images)."""
     tiny_decoder: Path | None = None
@@ -58,6 +73,12 @@ class LoadOptions:
     def __post_init__(self) -> None:
         if self.decoder not in ("full", "tiny"):
             raise ValueError(f"decoder must be 'full' or 'tiny', got {self.decoder!r}")
+
+    @property
+    def effective_dit_options(self) -> DitOptions:
+        if self.rope_dtype is None:
+            return self.dit_options
+        return replace(self.dit_options, rope_dtype=self.rope_dtype)
 
 
 @dataclass
@@ -112,7 +133,7 @@ def _materialise(
 
 def _load_dit(folder: Path, args: YumeArgs, options: LoadOptions, progress: Progress) -> WanModel:
     with torch.device("meta"):
-        model = WanModel(args.dit, rope_dtype=options.rope_dtype)
+        model = WanModel(args.dit)
     with safe_open(str(folder / layout.DIT), framework="pt", device="cpu") as f:  # memory-mapped
         keys = [k for k in f.keys() if not k.startswith(layout.IGNORED_DIT_PREFIXES)]
         _materialise(
@@ -124,7 +145,9 @@ def _load_dit(folder: Path, args: YumeArgs, options: LoadOptions, progress: Prog
             stage="dit",
             progress=progress,
         )
-    return model.eval().requires_grad_(False)
+    model = model.eval().requires_grad_(False)
+    model.configure(options.effective_dit_options)
+    return model
 
 
 def _load_pth(path: Path) -> dict[str, torch.Tensor]:
@@ -193,14 +216,7 @@ def load_models(folder: str | Path, options: LoadOptions, progress: Progress = _
     args = layout.read_args(folder)
     progress("check", 1.0)
     steps = (("dit", _load_dit), ("vae", _load_vae), ("text_encoder", _load_text))
-    loaded = {}
-    for name, load in steps:
-        try:
-            loaded[name] = load(folder, args, options, progress)
-        except (ValueError, RuntimeError, OSError) as exc:
-            # check_weights passed, so this is a damaged file or an unsupported device/dtype.
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise LoadError(folder, [f"loading the {name.replace('_', ' ')} failed: {message}"]) from exc
+    loaded = {name: _load_component(folder, args, name, load, options, progress) for name, load in steps}
     tiny = None
     if options.decoder == "tiny":
         path = options.tiny_decoder or layout.find_tiny_decoder(folder)
@@ -213,6 +229,54 @@ def load_models(folder: str | Path, options: LoadOptions, progress: Progress = _
             raise LoadError(folder, [str(exc)]) from None
     return YumeModels(args, loaded["dit"], loaded["vae"], loaded["text_encoder"], torch.device(options.device),
                       tiny_decoder=tiny)
+
+
+def _load_component(
+    folder: Path, args: YumeArgs, name: str, load: Loader[Component], options: LoadOptions, progress: Progress
+) -> Component:
+    try:
+        return load(folder, args, options, progress)
+    except (ValueError, RuntimeError, OSError) as exc:
+        # The files were checked, so this is a damaged file, an unsupported device/dtype or a refused option.
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LoadError(folder, [f"loading the {name.replace('_', ' ')} failed: {message}"]) from exc
+
+
+def _load_alone(
+    folder: str | Path,
+    name: str,
+    load: Loader[Component],
+    files: tuple[str, ...],
+    options: LoadOptions,
+    progress: Progress,
+) -> Component:
+    folder = Path(folder)
+    problems = [f"{file} is missing" for file in (layout.CONFIG, *files) if not (folder / file).exists()]
+    if problems:
+        raise LoadError(folder, problems)
+    try:
+        args = layout.read_args(folder)
+    except ValueError as exc:
+        raise LoadError(folder, [str(exc)]) from None
+    return _load_component(folder, args, name, load, options, progress)
+
+
+def load_dit(folder: str | Path, options: LoadOptions | None = None, progress: Progress = _no_progress) -> WanModel:
+    """The DiT alone (config.json + diffusion_pytorch_model.safetensors), with ``options.dit_options`` applied."""
+    return _load_alone(folder, "dit", _load_dit, (layout.DIT,), options or LoadOptions(), progress)
+
+
+def load_vae(folder: str | Path, options: LoadOptions | None = None, progress: Progress = _no_progress) -> YumeVAE:
+    """The Wan2.2 VAE alone (config.json + Wan2.2_VAE.pth; yume_bridge.json for test sizes)."""
+    return _load_alone(folder, "vae", _load_vae, (layout.VAE,), options or LoadOptions(), progress)
+
+
+def load_text_encoder(
+    folder: str | Path, options: LoadOptions | None = None, progress: Progress = _no_progress
+) -> TextEncoder:
+    """The umT5 encoder and its tokenizer alone (the .pth and google/umt5-xxl/)."""
+    return _load_alone(folder, "text_encoder", _load_text, (layout.T5, layout.TOKENIZER), options or LoadOptions(),
+                       progress)
 
 
 @contextlib.contextmanager
@@ -234,10 +298,11 @@ def build_random_models(args: YumeArgs, options: LoadOptions, tokenizer, *, seed
     text_device = torch.device(options.text_device or options.device)
     torch.manual_seed(seed)
     with device, _default_dtype(options.dtype):
-        dit = WanModel(args.dit, rope_dtype=options.rope_dtype)
+        dit = WanModel(args.dit)
     for name, param in dit.named_parameters():
         if any(part in name for part in FP32_PARAMETERS):
             param.data = param.data.float()
+    dit.configure(options.effective_dit_options)
     with device, _default_dtype(options.vae_dtype):
         vae = build_vae(args.vae)
     with text_device, _default_dtype(options.text_dtype):

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from yume_bridge.model.dit import HistoryEmbeddingCache
 from yume_bridge.model.loader import YumeModels
 from yume_bridge.model.sampler import DEFAULT_SHIFT, DEFAULT_STEPS, euler_sample, sigma_schedule
 from yume_bridge.model.taehv import TinyStreamingDecoder
@@ -211,6 +212,11 @@ class Session:
         self.seed = seed
         self.history: torch.Tensor | None = None
         """Clean latents [1, z, N, h, w] in the DiT dtype, oldest first."""
+        self._history_cache = HistoryEmbeddingCache()
+        self._history_ids: list[int] = []
+        """One id per history latent, for the embedding cache; valid while ``history`` is ``_ids_history``."""
+        self._ids_history: torch.Tensor | None = None
+        self._next_latent_id = 0
         self.chunks_generated = 0
         self._records: deque[_ChunkRecord] = deque(maxlen=ROLLBACK_CHUNKS)
         self.current_profile: ChunkProfile | None = None
@@ -280,7 +286,7 @@ class Session:
         dit = self.models.dit
         start = self._sync()
         context = pad_text_states(text_states, dit.args.text_len)  # [1, 512, text_dim]
-        inputs = dit.prepare(context, self.latent_shape, self.history)
+        inputs = dit.prepare(context, self.latent_shape, self.history, **self._history_cache_arguments())
         # Noise comes from a CPU generator: the same seed gives the same noise on any device.
         generator = torch.Generator(device="cpu").manual_seed(chunk_noise_seed(self.seed, self.chunks_generated))
         noise = torch.randn((1, dit.args.in_dim, *self.latent_shape), generator=generator, dtype=torch.float32)
@@ -301,8 +307,32 @@ class Session:
         latents = euler_sample(lambda x, t: dit(x, t, inputs), noise, self.sigmas, on_step)  # [1, z, 8, h, w]
         new = latents.to(dit.patch_embedding.weight.dtype)
         self._records.append(_ChunkRecord(self.chunks_generated, self.history, new))
-        self.history = self._append(self.history, new)
+        history = new if self.history is None else torch.cat([self.history, new], dim=2)
+        keep = bounded_history_indices(history.shape[2], self.options.max_history_latents)
+        self.history = history if keep is None else history[:, :, keep]
+        self._track_history_ids(new.shape[2], keep)
         return latents
+
+    def _new_latent_ids(self, count: int) -> list[int]:
+        self._next_latent_id += count
+        return list(range(self._next_latent_id - count, self._next_latent_id))
+
+    def _history_cache_arguments(self) -> dict[str, object]:
+        """``prepare``'s cache arguments; a history replaced from outside starts the cache afresh."""
+        if self.history is None or not self.models.dit.options.cache_history:
+            return {}
+        if self.history is not self._ids_history:
+            self._history_cache.clear()
+            self._history_ids = self._new_latent_ids(self.history.shape[2])
+            self._ids_history = self.history
+        return {"history_cache": self._history_cache, "history_ids": self._history_ids}
+
+    def _track_history_ids(self, appended: int, keep: list[int] | None) -> None:
+        if self._ids_history is None:
+            return  # no cache in use yet: ids are assigned when one is
+        ids = self._history_ids + self._new_latent_ids(appended)
+        self._history_ids = ids if keep is None else [ids[i] for i in keep]
+        self._ids_history = self.history
 
     @torch.inference_mode()
     def _start_decoder(self, latents: torch.Tensor) -> StreamingDecoder | TinyStreamingDecoder:
@@ -356,4 +386,6 @@ class Session:
     def close(self) -> None:
         self.history = None
         self._records.clear()
+        self._history_cache.clear()
+        self._ids_history = None
         self._closed = True
