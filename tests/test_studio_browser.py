@@ -189,7 +189,8 @@ def test_the_page_proves_the_token_from_its_address_explains_a_wrong_one_and_ste
     assert "authenticated" in browser.find_element(By.ID, "model").text
     browser.execute_async_script("window.yumeStudio.start().then(arguments[0]);")  # the daemon's default start
     _wait(browser, lambda d: _studio(d, "framesReceived") >= 3, "no frames in a token session")
-    assert _studio(browser, "lastError") is None and _studio(browser, "state") == "generating"
+    _wait(browser, lambda d: _studio(d, "state") == "generating", "status never said generating")  # next status
+    assert _studio(browser, "lastError") is None
 
     # A gamepad whose left stick is pushed left (the Gamepad API, stood in for: headless has no pads).
     browser.execute_script("navigator.getGamepads = () => [{connected: true, axes: [-0.9, 0, 0, 0]}];")

@@ -66,6 +66,12 @@ def test_batched_encoding_equals_one_caption_at_a_time(tiny_models):
         torch.testing.assert_close(states, tiny_models.text.encode([caption])[0], atol=1e-5, rtol=1e-5)
 
 
+def test_a_caption_encodes_to_the_same_bits_whatever_is_encoded_beside_it(tiny_models):
+    alone = tiny_models.text.encode([CAPTION])[0]
+    among_others = tiny_models.text.encode(["a castle", CAPTION, CAPTION + " A rainy neon city street at night."])[1]
+    assert torch.equal(alone, among_others)
+
+
 class SlowEncoder:
     """Stands in for TextEncoder: counts captions, takes a while per batch."""
 

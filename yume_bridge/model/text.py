@@ -114,7 +114,13 @@ def pad_text_states(states: torch.Tensor, text_len: int) -> torch.Tensor:
 
 
 class TextEncoder:
-    """Tokeniser + ``UMT5EncoderModel``: captions → trimmed hidden states."""
+    """Tokeniser + ``UMT5EncoderModel``: captions → trimmed hidden states.
+
+    One caption a forward by default (``batch_size`` 1): a caption's states are then a function of
+    that caption alone, bit for bit, whichever captions the background encoder happened to group
+    with it — which is what makes a recorded session replay to identical latents. Larger batches
+    agree only to rounding (the matrix shapes change with the batch).
+    """
 
     def __init__(
         self,
@@ -124,7 +130,7 @@ class TextEncoder:
         text_len: int = 512,
         output_dtype: torch.dtype = torch.float32,
         output_device: torch.device | str | None = None,
-        batch_size: int = 16,
+        batch_size: int = 1,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
