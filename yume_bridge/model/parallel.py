@@ -14,13 +14,25 @@ The process group is PyTorch's own: NCCL on GPUs, gloo on CPU (the tests).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-__all__ = ["SequenceShard", "gather_sequence", "shard_sequence", "ulysses_attention"]
+from yume_bridge.model.attention import AttentionBackend, attend
+from yume_bridge.model.dit import ChunkInputs, WanModel
+
+__all__ = [
+    "SequenceShard",
+    "gather_sequence",
+    "sequence_parallel_forward",
+    "shard_sequence",
+    "ulysses_attention",
+]
 
 
 @dataclass(frozen=True)
@@ -87,7 +99,8 @@ def _all_to_all(x: torch.Tensor, scatter_dim: int, gather_dim: int, group: dist.
 
 
 def ulysses_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, shard: SequenceShard,
-                      group: dist.ProcessGroup | None = None) -> torch.Tensor:
+                      group: dist.ProcessGroup | None = None,
+                      backend: AttentionBackend = AttentionBackend.DEFAULT) -> torch.Tensor:
     """Full bidirectional attention of sequence-sharded q, k, v [B, L/P, heads, d] → [B, L/P, heads, d].
 
     The padding at the end of the sequence is cut off before attending, so it is never a key.
@@ -98,7 +111,48 @@ def ulysses_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, shard: 
     # [B, L/P, n, d] -> [B, L_padded, n/P, d]: every token, this rank's heads.
     q, k, v = (_all_to_all(t, scatter_dim=2, gather_dim=1, group=group) for t in (q, k, v))
     real = shard.length
-    out = F.scaled_dot_product_attention(q[:, :real].transpose(1, 2), k[:, :real].transpose(1, 2),
-                                         v[:, :real].transpose(1, 2)).transpose(1, 2)  # [B, L, n/P, d]
+    out = attend(q[:, :real], k[:, :real], v[:, :real], backend)  # [B, L, n/P, d]
     out = F.pad(out, (0, 0, 0, 0, 0, shard.padded_length - real))  # [B, L_padded, n/P, d]
     return _all_to_all(out, scatter_dim=1, gather_dim=2, group=group)  # [B, L/P, n, d]
+
+
+@contextmanager
+def _ulysses_self_attention(model: WanModel, shard: SequenceShard,
+                            group: dist.ProcessGroup | None) -> Iterator[None]:
+    """Every block's self-attention goes through ``ulysses_attention`` for the duration of one forward."""
+    for block in model.blocks:
+        block.self_attn.sequence_attention = partial(ulysses_attention, shard=shard, group=group,
+                                                     backend=block.self_attn.backend)
+    try:
+        yield
+    finally:
+        for block in model.blocks:
+            block.self_attn.sequence_attention = None
+
+
+def sequence_parallel_forward(model: WanModel, latents: torch.Tensor, timestep: torch.Tensor, inputs: ChunkInputs,
+                              group: dist.ProcessGroup | None = None) -> torch.Tensor:
+    """``model(latents, timestep, inputs)`` split over ``group``: every rank calls it with the same arguments.
+
+    Each rank embeds the whole step (cheap), keeps its contiguous shard of
+    [history | predicted] tokens and of the RoPE tables (padding rotates by
+    zero), runs the blocks on it with Ulysses self-attention and the shard's
+    own history count for the per-segment modulation, and applies the head to
+    its shard; the heads' outputs are gathered and the predicted tokens come
+    back on every rank. The last block keeps its history tokens (the
+    ``skip_history_in_last_block`` shortcut would leave the shards uneven), and
+    the blocks run eagerly.
+    """
+    x, e, e0, context_kv = model.step_tokens(latents, timestep, inputs)  # x [B, L, D]
+    num_history = inputs.num_history_tokens
+    shard = SequenceShard(x.shape[1], dist.get_world_size(group), dist.get_rank(group))
+    local_history = shard.segment_lengths((num_history, x.shape[1] - num_history))[0]
+    x = shard_sequence(x, shard)  # [B, L/P, D]
+    rope_cos = shard_sequence(inputs.rope_cos, shard, dim=0, pad_value=1.0)  # [L/P, d/2]
+    rope_sin = shard_sequence(inputs.rope_sin, shard, dim=0, pad_value=0.0)
+    with _ulysses_self_attention(model, shard, group):
+        for block, kv in zip(model.blocks, context_kv, strict=True):
+            x = block(x, e0, local_history, kv, rope_cos, rope_sin)
+    out = model.head(x, e[:, -1:])  # [B, L/P, prod(patch)·C]: gathering after the head moves 16x less
+    out = gather_sequence(out, shard, group)[:, num_history:]  # [B, f*h*w, prod(patch)·C]
+    return model.unpatchify(out, inputs.grid)
