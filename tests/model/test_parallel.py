@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from tests.model.dit_reference_outputs import (
     reference_output,
 )
 from tests.model.test_dit_against_saved_outputs import relative_error
+from yume_bridge.model.loader import LoadOptions, load_dit
 from yume_bridge.model.parallel import (
     SequenceShard,
     gather_sequence,
@@ -26,6 +29,7 @@ from yume_bridge.model.parallel import (
     shard_sequence,
     ulysses_attention,
 )
+from yume_bridge.model.parallel_launch import ParallelLaunch, SequenceParallelRanks, follow_under_torchrun
 
 WORLD_SIZE = 2
 
@@ -48,7 +52,7 @@ def test_a_rank_outside_the_group_is_refused():
         SequenceShard(8, 2, 2)
 
 
-def _ranks(rank: int, world_size: int, init_file: str, out_dir: str) -> None:
+def _ranks(rank: int, world_size: int, init_file: str, out_dir: str, weights: str, port: int) -> None:
     """Every check that needs a process group, in one spawn (starting torch in a process is slow)."""
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
@@ -57,6 +61,34 @@ def _ranks(rank: int, world_size: int, init_file: str, out_dir: str) -> None:
         _save_sequence_parallel_dit_outputs(rank, Path(out_dir))
     finally:
         dist.destroy_process_group()
+    # The same processes again, now as torchrun would have started them.
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    launch = ParallelLaunch(Path(weights), LoadOptions(device="cpu", dtype=torch.float32), world_size)
+    if rank == 0:
+        torch.save(_run_rank_zero_under_torchrun(launch), Path(out_dir) / "torchrun.pt")
+    else:
+        torch.save(follow_under_torchrun(launch), Path(out_dir) / "torchrun_steps.pt")
+
+
+def _run_rank_zero_under_torchrun(launch: ParallelLaunch) -> dict[str, list[torch.Tensor]]:
+    """Two chunks (a text start, then one with history), two steps each: split, then in this process alone."""
+    ranks = SequenceParallelRanks.start(launch)
+    dit = load_dit(launch.folder, launch.options)
+    ranks.attach(dit)
+    generator = torch.Generator().manual_seed(3)
+    text = torch.randn(1, 7, dit.args.text_dim, generator=generator)
+    history = torch.randn(1, dit.args.in_dim, 5, 4, 8, generator=generator)
+    noisy = torch.randn(1, dit.args.in_dim, 2, 4, 8, generator=generator)
+    runs: dict[str, list[torch.Tensor]] = {"split": [], "alone": []}
+    with torch.inference_mode():
+        for name in runs:
+            for chunk_history in (None, history):
+                inputs = dit.prepare(text, (2, 4, 8), chunk_history)
+                runs[name] += [dit(noisy, torch.tensor([t]), inputs) for t in (900.0, 500.0)]
+            if name == "split":
+                ranks.close()
+    return runs
 
 
 def _save_sequence_parallel_dit_outputs(rank: int, out_dir: Path) -> None:
@@ -84,12 +116,25 @@ def _check_ulysses_attention(rank: int, world_size: int) -> None:
         ulysses_attention(*(torch.zeros(1, 2, 3, 8) for _ in range(3)), shard)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory) -> list[dict[int, torch.Tensor]]:
-    """One two-process gloo group for the whole module; each rank's sequence-parallel DiT outputs by history."""
+def spawned(tmp_path_factory, tiny_folder) -> Path:
+    """Two processes for the whole module (gloo); the folder where they left their results."""
     folder = tmp_path_factory.mktemp("parallel")
-    mp.spawn(_ranks, args=(WORLD_SIZE, str(folder / "rendezvous"), str(folder)), nprocs=WORLD_SIZE)
-    return [torch.load(folder / f"rank{rank}.pt") for rank in range(WORLD_SIZE)]
+    mp.spawn(_ranks, args=(WORLD_SIZE, str(folder / "rendezvous"), str(folder), str(tiny_folder), _free_port()),
+             nprocs=WORLD_SIZE)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def two_ranks(spawned) -> list[dict[int, torch.Tensor]]:
+    """Each rank's sequence-parallel DiT outputs by history length."""
+    return [torch.load(spawned / f"rank{rank}.pt") for rank in range(WORLD_SIZE)]
 
 
 def test_ulysses_attention_over_two_processes_equals_attention_in_one(two_ranks):
@@ -108,3 +153,11 @@ def test_the_sequence_parallel_dit_equals_the_single_process_dit_on_every_rank(t
     for outputs in two_ranks:
         assert outputs[history].shape == expected.shape
         assert relative_error(outputs[history], expected) <= 1e-5
+
+
+def test_processes_started_by_torchrun_follow_rank_zero_through_two_chunks(spawned):
+    runs = torch.load(spawned / "torchrun.pt")
+    assert len(runs["split"]) == len(runs["alone"]) == 4
+    for split, alone in zip(runs["split"], runs["alone"], strict=True):
+        assert relative_error(split, alone) <= 1e-5
+    assert torch.load(spawned / "torchrun_steps.pt") == 4  # the follower ran every step, then was released

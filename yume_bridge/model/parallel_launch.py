@@ -136,6 +136,7 @@ class SequenceParallelRanks:
         self._processes = processes
         self._rendezvous = rendezvous
         self._group: SequenceParallelGroup | None = None
+        self._dit: WanModel | None = None
         self._followers_waiting = True
         """The followers wait at the load report (``attach`` not yet passed)."""
         self._closed = False
@@ -194,6 +195,7 @@ class SequenceParallelRanks:
             self.close()  # the followers have returned
             raise RuntimeError("sequence-parallel ranks failed to load the DiT: " + "; ".join(failed))
         self._group = SequenceParallelGroup()
+        self._dit = dit
         dit.sequence_parallel = self._group
 
     def close(self) -> None:
@@ -208,6 +210,9 @@ class SequenceParallelRanks:
             elif self._group is not None:
                 self._group.stop()
         finally:
+            if self._dit is not None:
+                self._dit.sequence_parallel = None  # the DiT runs in this process alone again
+                self._dit = None
             dist.destroy_process_group()
             for process in self._processes:
                 process.join(JOIN_TIMEOUT_S)
