@@ -47,7 +47,7 @@ def test_the_client_shows_progress_while_it_streams(daemon_process):
     assert lines[0] == f"connecting to 127.0.0.1:{port} ..."
     assert any(line.startswith(f"connected to 127.0.0.1:{port}: preview world 960x544") for line in lines)
     assert sum(" fps " in line and "action" in line for line in lines) >= 2  # about one a second
-    assert json.loads(result.stdout)["action_names"][-1] == "W"
+    assert "W" in json.loads(result.stdout)["action_names"]  # (the release in the tail may show: pre-emption)
 
 
 def test_ctrl_c_ends_the_client_with_its_summary_and_its_frames(daemon_process, tmp_path):

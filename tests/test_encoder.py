@@ -78,9 +78,9 @@ def test_the_worker_sends_the_same_frames_as_encoding_serially_in_order_and_ends
         _wait_for(posted, lambda item: isinstance(item, Readiness) and item.state == "ready")
         worker.open_world(1, 1, None, "a harbour", 7)
         inbox = ConditioningInbox(templates=CaptionTemplates.load("camera"), quantizer=AxisQuantizer(), speed=None)
-        for _ in range(2):
+        for chunk in range(2):  # one chunk pending per session at a time, as the loop asks
             worker.request_chunk(1, 1, inbox)
-        _wait_for(posted, lambda item: isinstance(item, ChunkDone) and item.chunk == 1)
+            _wait_for(posted, lambda item, chunk=chunk: isinstance(item, ChunkDone) and item.chunk == chunk)
     finally:
         assert worker.stop(timeout=30)
     sent = [item for item in posted if isinstance(item, FrameReady | ChunkDone)]

@@ -282,6 +282,14 @@ class AxisQuantizer:
         self._state[name] = sign
         return sign
 
+    def peek(self, axes: Axes) -> Action:
+        """What ``quantize`` would answer now, without moving the hysteresis state."""
+        saved = dict(self._state)
+        try:
+            return self.quantize(axes)
+        finally:
+            self._state = saved
+
     def quantize(self, axes: Axes) -> Action:
         forward = self._sign("move_y", axes.move_y)
         right = self._sign("move_x", axes.move_x)

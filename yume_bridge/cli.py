@@ -24,6 +24,7 @@ from yume_bridge.config import (
     BridgeConfig,
     ConfigError,
     NetworkConfig,
+    SimulatedGenerator,
     StreamConfig,
     WebConfig,
     load_toml,
@@ -101,8 +102,16 @@ def main() -> None:
 @click.option("--fps", default=16.0, show_default=True, type=float)
 @click.option("--max-quality", default=95, show_default=True, type=click.IntRange(1, 100),
               help="Highest JPEG quality a client may ask for (bandwidth cap).")
-@click.option("--frames-per-chunk", default=29, show_default=True, type=click.IntRange(1, 1000),
-              help="preview backend: frames per chunk (the model makes 29).")
+@click.option("--frames-per-chunk", default=None, type=click.IntRange(1, 1000),
+              help="preview backend: frames per chunk [default: 4 x latents-per-chunk - 3, i.e. 29].")
+@click.option("--latents-per-chunk", default=8, show_default=True, type=click.IntRange(1, 8),
+              help="Latents per chunk (the model was trained on 8); fewer answer input sooner (docs/latency.md).")
+@click.option("--preempt", type=click.Choice(["auto", "latent", "off"]), default="auto", show_default=True,
+              help="Cut a chunk at the next latent boundary when the action changes; auto: when generation "
+                   "outpaces playback.")
+@click.option("--simulate", default=None, metavar="PROFILE",
+              help="preview backend: emulate the model's timing: h200, h200-bf16, h200-eager, "
+                   "ttff=0.3,speed=1.5 or ttff=0.3,latent=0.04.")
 @click.option("--steps", default=4, show_default=True, type=click.IntRange(1, 100))
 @click.option("--shift", default=7.0, show_default=True, type=float)
 @click.option("--device", default="auto", show_default=True)
@@ -187,6 +196,15 @@ def _daemon_recording(options: dict[str, Any], config: BridgeConfig):
                                   default_image=image)
 
 
+def _simulated(options: dict[str, Any]) -> SimulatedGenerator | None:
+    if not options.get("simulate"):
+        return None
+    if options["backend"] != "preview":
+        raise ConfigError("--simulate emulates the model's timing with the preview backend only")
+    return SimulatedGenerator.parse(options["simulate"], latents_per_chunk=options.get("latents_per_chunk", 8),
+                                    fps=options["fps"])
+
+
 def _print_config(ctx: click.Context, options: dict[str, Any]) -> None:
     """One line per setting: its value and whether it came from a flag, the config file or the default."""
     sources = {click.core.ParameterSource.COMMANDLINE: "command line",
@@ -214,7 +232,9 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
     config = BridgeConfig(
         network=network,
         stream=StreamConfig(fps=options["fps"], max_quality=options["max_quality"], resolution=options["resolution"],
-                            frames_per_chunk=options["frames_per_chunk"]),
+                            frames_per_chunk=options.get("frames_per_chunk"),
+                            latents_per_chunk=options.get("latents_per_chunk", 8),
+                            preempt=options.get("preempt", "auto")),
         actions=ActionConfig(vocabulary=options["vocabulary"], speed=options["speed"]),
         web=WebConfig(enabled=web_default(network, options.get("web")),
                       port=options.get("web_port", DEFAULT_WEB_PORT)),
@@ -226,7 +246,7 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
                               shift=options["shift"], stall_timeout=options.get("stall_timeout", 30.0),
                               fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0),
                               compile=options.get("compile"), attention=options.get("attention", "auto"),
-                              fp8=options.get("fp8", False),
+                              fp8=options.get("fp8", False), simulate=_simulated(options),
                               sequence_parallel=options.get("sequence_parallel", 1)),
         log_level=options["log_level"], log_format=options["log_format"])
     return with_limits(config, max_sessions=options["max_sessions"],
@@ -301,6 +321,8 @@ def _run_until_signal(config: BridgeConfig, backend, recording=None) -> None:
 @click.option("--max-datagram", default=None, type=click.IntRange(576, 65000),
               help="Largest fragment datagram [default: 1200 over UDP, 65000 over ws].")
 @click.option("--encoding", type=click.Choice(["msgpack", "json"]), default="msgpack", show_default=True)
+@click.option("--preempt", type=click.Choice(["latent", "off"]), default=None,
+              help="Ask the daemon to cut chunks at latent boundaries, or never [default: the daemon's policy].")
 @click.option("--reconnect/--no-reconnect", default=True, show_default=True,
               help="Reconnect with backoff when the daemon restarts.")
 @click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -334,7 +356,8 @@ def client(**options: Any) -> None:
         seed=options["seed"], script=script, events=events, tail_s=options["tail"], fps=options["fps"],
         quality=options["quality"], encoding=Encoding(options["encoding"]),
         max_datagram=options["max_datagram"] or (MAX_DATAGRAM if over_websocket else DEFAULT_DATAGRAM),
-        output=options["out"], reconnect=options["reconnect"], transport=transport)
+        output=options["out"], reconnect=options["reconnect"], transport=transport,
+        preempt=options.get("preempt"))
     try:
         with client_outputs(client_options, record=options["record_path"], record_frames=options["record_frames"],
                             video=_video_options(options), force=options["force"]) as outputs:
@@ -496,13 +519,20 @@ def check_weights_command(folder: Path, tiny_decoder: Path | None) -> None:
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Rounds of --transports.")
 @click.option("--attack", is_flag=True, help="Instead: amplification, NACK flood, floods from one session, and "
               "start-image memory, each against a daemon process (docs/SECURITY.md).")
+@click.option("--latency", is_flag=True,
+              help="Instead: key change to frame, pre-emption off/on x speed 1/1.5/3x x 8/4 latents (about 5 min).")
+@click.option("--ttff", default=0.3, show_default=True, type=click.FloatRange(0.0, 10.0),
+              help="With --latency: the emulated time to first frame, seconds.")
 def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
-          soak_minutes: float | None, compare_transports: bool, rounds: int, attack: bool) -> None:
+          soak_minutes: float | None, compare_transports: bool, rounds: int, attack: bool, latency: bool,
+          ttff: float) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
     from yume_bridge.tools.bench import (
+        format_latency_table,
         format_loss_table,
         format_table,
         format_transport_table,
+        latency_matrix,
         load,
         lossy_link,
         run_benchmarks,
@@ -510,6 +540,10 @@ def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int 
         transports,
     )
 
+    if latency:
+        rows = asyncio.run(latency_matrix(ttff_s=ttff, seconds=max(seconds, 20.0)))
+        click.echo(json.dumps(rows, indent=2) if as_json else format_latency_table(rows))
+        return
     if compare_transports:
         figures = asyncio.run(transports(max(seconds, 6.0), rounds=rounds, quality=quality))
         click.echo(json.dumps(figures, indent=2) if as_json else format_transport_table(figures))

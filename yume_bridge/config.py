@@ -24,10 +24,66 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 RESOLUTIONS = {"544x960": (544, 960), "704x1280": (704, 1280)}
+MAX_LATENTS_PER_CHUNK = 8
+"""The published model predicts 8 latents per chunk; fewer is allowed (docs/latency.md), more is not."""
+PREEMPT_POLICIES = ("auto", "latent", "off")
 
 
 class ConfigError(ValueError):
     """A setting is wrong; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class SimulatedGenerator:
+    """The real model's timing, emulated by the preview world so latency can be designed on any CPU.
+
+    A chunk's first frame exists ``ttff_s`` after its generation starts (sampling
+    every latent plus decoding the first); each later latent's 4 frames follow
+    ``latent_s`` apart (one decode step each).
+    """
+
+    ttff_s: float
+    latent_s: float
+
+    PRESETS = {
+        # performance.md, H200 time model: the goal profile (FP8, tiny VAE decoder), chunk 0: 0.30 s to the
+        # first frame, 29 frames at 89 fps in all.
+        "h200": (0.30, (29 / 89 - 0.30) / 7),
+        # bf16 tuned with the full VAE, chunk 0: 0.46 s to the first frame, 23.8 fps.
+        "h200-bf16": (0.46, (29 / 23.8 - 0.46) / 7),
+        # the code as of the time model's writing, chunk 0: 0.79 s, 13.9 fps.
+        "h200-eager": (0.79, (29 / 13.9 - 0.79) / 7),
+    }
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.ttff_s <= 60 and 0 <= self.latent_s <= 60):
+            raise ConfigError(f"simulated times must be within 0..60 s, got ttff={self.ttff_s} latent={self.latent_s}")
+
+    @classmethod
+    def for_speed(cls, *, ttff_s: float, speed: float, latents_per_chunk: int, fps: float) -> SimulatedGenerator:
+        """A chunk made ``speed`` times faster than it plays, its first frame after ``ttff_s``."""
+        if not speed > 0:
+            raise ConfigError(f"simulated speed must be > 0, got {speed}")
+        chunk_s = (1 + 4 * (latents_per_chunk - 1)) / fps / speed
+        return cls(ttff_s, max(0.0, chunk_s - ttff_s) / max(1, latents_per_chunk - 1))
+
+    @classmethod
+    def parse(cls, text: str, *, latents_per_chunk: int, fps: float) -> SimulatedGenerator:
+        """``h200`` (a preset), ``ttff=0.3,speed=1.5`` (× real time) or ``ttff=0.3,latent=0.04`` (seconds)."""
+        if text in cls.PRESETS:
+            return cls(*cls.PRESETS[text])
+        try:
+            fields_ = dict(part.split("=", 1) for part in text.replace(" ", "").split(",") if part)
+            values = {key: float(value.rstrip("sx")) for key, value in fields_.items()}
+        except ValueError:
+            values = {}
+        if set(values) == {"ttff", "speed"}:
+            return cls.for_speed(ttff_s=values["ttff"], speed=values["speed"], latents_per_chunk=latents_per_chunk,
+                                 fps=fps)
+        if set(values) == {"ttff", "latent"}:
+            return cls(values["ttff"], values["latent"])
+        raise ConfigError(f"--simulate {text!r}: use a preset ({', '.join(cls.PRESETS)}), ttff=SECONDS,speed=X "
+                          "or ttff=SECONDS,latent=SECONDS")
 
 
 @dataclass(frozen=True)
@@ -82,10 +138,21 @@ class StreamConfig:
     fps: float = 16.0
     max_quality: int = 95
     """Highest JPEG quality a client may ask for (clients ask 85 unless they say otherwise)."""
-    frames_per_chunk: int = 29
+    latents_per_chunk: int = 8
+    """Latents per chunk (the published model: 8); fewer answer sooner, see docs/latency.md."""
+    frames_per_chunk: int | None = None
+    """Preview only: any frame count; None = what the latents decode to (4·latents − 3)."""
     resolution: str = "544x960"
     start_margin_s: float = 0.15
     """Extra lead with which a chunk is started before playback would run dry."""
+
+    preempt: str = "auto"
+    """``latent``: cut a chunk at the next latent boundary when the action changes; ``off``; ``auto``: on
+    when generation is faster than playback."""
+
+    @property
+    def chunk_frames(self) -> int:
+        return self.frames_per_chunk or 1 + 4 * (self.latents_per_chunk - 1)
 
     @property
     def height(self) -> int:
@@ -128,6 +195,8 @@ class BackendConfig:
     stall_at: int = 0
     """preview only: hang once, on the n-th chunk the backend makes (fault drills)."""
     stall_seconds: float = 60.0
+    simulate: SimulatedGenerator | None = None
+    """preview only: emulate the real model's generation timing."""
     compile: bool | None = None
     """yume only: torch.compile the DiT blocks during warm-up; None = on for CUDA, off on CPU."""
     attention: str = "auto"
@@ -160,6 +229,11 @@ class BridgeConfig:
             raise ConfigError(f"port must be within 1..65535 (or 0 for any), got {self.network.port}")
         if not self.network.loopback and not self.network.token:
             raise ConfigError("binding beyond loopback needs a token (--token or --token-file)")
+        if not 1 <= self.stream.latents_per_chunk <= MAX_LATENTS_PER_CHUNK:
+            raise ConfigError(f"latents per chunk must be within 1..{MAX_LATENTS_PER_CHUNK} (the model was trained "
+                              f"on {MAX_LATENTS_PER_CHUNK}), got {self.stream.latents_per_chunk}")
+        if self.stream.preempt not in PREEMPT_POLICIES:
+            raise ConfigError(f"preempt must be one of {', '.join(PREEMPT_POLICIES)}, got {self.stream.preempt!r}")
         if not 0 <= self.web.port < 65536:
             raise ConfigError(f"web port must be within 1..65535 (or 0 for any), got {self.web.port}")
         if self.backend.name not in ("preview", "yume"):

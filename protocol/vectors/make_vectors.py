@@ -244,6 +244,48 @@ def revision_1_1() -> dict[str, Any]:
                             for k, size in ((1, 1200), (3, 1200), (32, 1200), (1, 65000))]}
 
 
+def preemption() -> dict[str, Any]:
+    """Pre-emption (SPEC §6.5): the fields it adds to hello, config and status, and a cut chunk's frames."""
+    max_datagram = 576
+    payload_cut = bytes((i * 5 + 2) % 256 for i in range(700))
+    payload_next = bytes((i * 11 + 9) % 256 for i in range(300))
+    base = dict(session=7, fragment_index=0, fragment_count=0, payload_length=0, frame_length=0, input_seq=42,
+                time_us=2_000_000)
+    # The last frame sent of chunk 2 (frame 8, latent 2: the chunk was cut after 3 latents), then chunk 3's
+    # first frame, with the new action and the after-cut flag.
+    last_of_cut = FrameHeader(frame=63, chunk=2, frame_in_chunk=8, action=10, latent=2, **base)
+    after_cut = FrameHeader(frame=64, chunk=3, frame_in_chunk=0, action=12, latent=0, cut_latents=3,
+                            flags=FrameFlags.AFTER_CUT, **{**base, "input_seq": 47})
+    first = split_frame(last_of_cut, payload_cut, max_datagram)
+    second = split_frame(after_cut, payload_next, max_datagram)
+
+    def header(h: FrameHeader) -> dict[str, Any]:
+        return {"session": h.session, "frame": h.frame, "chunk": h.chunk, "frame_in_chunk": h.frame_in_chunk,
+                "input_seq": h.input_seq, "time_us": h.time_us, "action": h.action, "flags": int(h.flags),
+                "latent": h.latent, "cut_latents": h.cut_latents}
+
+    latency = Latency(queue_ms=1.5, generate_ms=240.0, encode_ms=2.5, send_ms=0.75, wait_ms=3.25, decode_ms=55.0,
+                      pacing_ms=0.75, total_ms=303.0)
+    return {
+        "note": "additions of SPEC §6.5, all v1-compatible; a receiver that ignores them still works",
+        "messages": _message_vectors([
+            ("hello_preempt", Hello(protocol=1, nonce=NONCE_C, preempt="latent")),
+            ("config_preempt_off", Config(session=7, seq=10, preempt="off")),
+            ("status_breakdown", Status(session=7, seq=15, state="generating", progress=1.0, world=1, chunk=3,
+                                        queue=0, fps=16.0, frames_sent=100, action=12, input_seq=47,
+                                        latency=latency, preempt="latent", cuts=2, wasted=0.125)),
+        ]),
+        "max_datagram": max_datagram,
+        "receiver_session": 7,
+        "frames": [
+            {"frame": 63, "header": header(last_of_cut), "payload": payload_cut.hex(),
+             "datagrams": [d.hex() for d in first]},
+            {"frame": 64, "header": header(after_cut), "payload": payload_next.hex(),
+             "datagrams": [d.hex() for d in second]},
+        ],
+    }
+
+
 def write_all(directory: Path = HERE) -> dict[str, str]:
     files = {
         "messages.json": {"note": "value: decoded message; binary values as {\"$bytes\": hex}", "messages": messages()},
@@ -251,6 +293,7 @@ def write_all(directory: Path = HERE) -> dict[str, str]:
                          "datagrams": invalid()},
         "auth.json": auth_vectors(),
         "frames.json": frames(),
+        "preemption.json": preemption(),
         "revision_1_1.json": revision_1_1(),
     }
     texts = {name: json.dumps(content, indent=1, ensure_ascii=False) + "\n" for name, content in files.items()}

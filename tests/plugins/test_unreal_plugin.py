@@ -24,3 +24,12 @@ def test_the_unreal_core_streams_from_the_daemon(unreal_build, daemon_process, t
     command = [str(unreal_build / "yume_interop"), "--host", "127.0.0.1", "--port", str(port)]
     summary = interop(command + (["--token", token] if token else []), tmp_path)
     assert summary["frames_complete"] > 0 and summary["width"] == 960 and summary["height"] == 544
+
+
+def test_the_unreal_core_finds_the_daemon_by_dns_sd_and_streams_from_it(unreal_build, daemon_process, tmp_path):
+    port = daemon_process("--advertise")
+    command = [str(unreal_build / "yume_interop"), "--find", "8", "--port", str(port)]
+    summary = interop(command, tmp_path)
+    assert summary["found_instance"].endswith(f"-{port}._yume-bridge._udp.local.")
+    assert summary["host"] == "127.0.0.1"
+    assert summary["frames_complete"] > 0

@@ -18,12 +18,28 @@ from yume_bridge.actions import Action
 __all__ = [
     "BackendError",
     "ChunkRequest",
+    "ChunkTiming",
     "ProgressCallback",
     "StartRequest",
     "World",
     "WorldBackend",
     "WorldSpec",
+    "frames_for_latents",
+    "latent_of_frame",
 ]
+
+FRAMES_PER_LATENT = 4
+"""Every latent after a chunk's first decodes to 4 frames; the first to 1 (model-reference.md §3)."""
+
+
+def frames_for_latents(latents: int) -> int:
+    """Frames that the first ``latents`` latents of a chunk decode to: 0, 1, 5, 9, … (4·n − 3)."""
+    return 0 if latents <= 0 else 1 + FRAMES_PER_LATENT * (latents - 1)
+
+
+def latent_of_frame(frame_in_chunk: int) -> int:
+    """The latent (within its chunk) a frame was decoded from: frame 0 → 0, frames 1–4 → 1, 5–8 → 2, …"""
+    return 0 if frame_in_chunk <= 0 else (frame_in_chunk + FRAMES_PER_LATENT - 1) // FRAMES_PER_LATENT
 
 ProgressCallback = Callable[[str, float], None]
 """Called as ``progress(stage, fraction)`` while a backend loads; fraction in [0, 1]."""
@@ -48,6 +64,11 @@ class WorldSpec:
     @property
     def chunk_seconds(self) -> float:
         return self.frames_per_chunk / self.fps
+
+    @property
+    def latents_per_chunk(self) -> int:
+        """Latents per chunk, the last possibly partial for a frame count that is not 4·n − 3."""
+        return latent_of_frame(self.frames_per_chunk - 1) + 1
 
 
 @dataclass(frozen=True)
@@ -74,8 +95,25 @@ class ChunkRequest:
     """The full text the model sees: action sentences, then the start prompt, then the events."""
 
 
+@dataclass(frozen=True)
+class ChunkTiming:
+    """Where the time to a chunk's first frame went, as the backend saw it (seconds)."""
+
+    sample_s: float = 0.0
+    """Sampling the chunk's latents (all diffusion steps), before any decoding."""
+    first_decode_s: float = 0.0
+    """Decoding the first latent into the chunk's first frame."""
+
+
 class World(ABC):
-    """One session's generated world: its history, its random stream."""
+    """One session's generated world: its history, its random stream.
+
+    A world that can be pre-empted keeps, for its last few chunks, enough state to
+    forget everything after a given latent of a given chunk (``rollback``).
+    """
+
+    timing: ChunkTiming | None = None
+    """Set by the backend once the current chunk's first frame exists (None when it cannot tell)."""
 
     @abstractmethod
     def generate_chunk(self, request: ChunkRequest) -> Iterator[np.ndarray]:
@@ -84,6 +122,15 @@ class World(ABC):
         Yield each frame as soon as it exists so that the daemon can encode and
         send it while later frames are still being made.
         """
+
+    def rollback(self, *, chunk: int, latents: int) -> None:
+        """Forget everything after the first ``latents`` latents of world chunk ``chunk``.
+
+        The next ``generate_chunk`` then continues from exactly that state, as if
+        the forgotten latents had never been made. Raise BackendError when the
+        chunk is too old to roll back to (worlds keep a few recent chunks only).
+        """
+        raise BackendError(f"the {type(self).__name__} world cannot be pre-empted")
 
     def prepare(self, captions: Sequence[str]) -> None:  # noqa: B027 - optional hook
         """Hint: these captions may be asked for soon (e.g. every action with a new event)."""

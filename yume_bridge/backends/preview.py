@@ -5,7 +5,9 @@ without a GPU: the start image (or, for a text start, a scene drawn from the
 prompt) is reprojected by a camera that follows the applied actions — W/S move
 in and out, A/D strafe, arrows pan and tilt — and each event prompt is drawn as
 a caption, so a plugin developer sees inputs and events arrive. Chunks have the
-real model's length and cadence.
+real model's length and cadence and, with a ``SimulatedGenerator``, its timing:
+the first frame after the time to first frame, then one latent (4 frames) per
+decode step, so that latency can be designed and measured on any CPU.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,7 +23,17 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from yume_bridge.actions import Action
-from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest, World, WorldBackend, WorldSpec
+from yume_bridge.backends.base import (
+    BackendError,
+    ChunkRequest,
+    ChunkTiming,
+    StartRequest,
+    World,
+    WorldBackend,
+    WorldSpec,
+    frames_for_latents,
+)
+from yume_bridge.config import SimulatedGenerator
 
 # Camera speeds per frame, in output pixels or zoom factor.
 PAN_PX = 7.0
@@ -29,6 +42,24 @@ STRAFE_PX = 5.0
 ZOOM_STEP = 1.012
 MIN_ZOOM, MAX_ZOOM = 0.6, 6.0
 OVERSCAN = 1.3  # the source is this much larger than the view, so pans reveal new content
+ROLLBACK_CHUNKS = 4
+"""Chunk starts remembered for pre-emption; older ones are forgotten (a cut always concerns a recent chunk)."""
+
+
+@dataclass(frozen=True)
+class _Camera:
+    x: float
+    y: float
+    zoom: float
+
+
+@dataclass(frozen=True)
+class _ChunkStart:
+    """What a rollback into this chunk needs: the camera before it and the action it applied."""
+
+    index: int
+    camera: _Camera
+    action: Action
 
 
 def _reflect(index: np.ndarray, size: int) -> np.ndarray:
@@ -119,30 +150,42 @@ class _StallDrill:
 
 class PreviewWorld(World):
     def __init__(self, picture: np.ndarray, spec: WorldSpec, caption: str, fail_every: int,
-                 stall: _StallDrill | None = None) -> None:
+                 stall: _StallDrill | None = None, simulate: SimulatedGenerator | None = None) -> None:
         self.stall = stall
         self.spec = spec
         self.picture = picture
         self.caption = caption
         self.fail_every = fail_every
-        self.x = picture.shape[1] / 2
-        self.y = picture.shape[0] / 2
-        self.zoom = 1.0
+        self.simulate = simulate
+        self.camera = _Camera(picture.shape[1] / 2, picture.shape[0] / 2, 1.0)
         self.chunks = 0
+        self._starts: deque[_ChunkStart] = deque(maxlen=ROLLBACK_CHUNKS)
 
     def _step(self, action: Action) -> None:
-        self.x += (action.yaw * PAN_PX + action.strafe * STRAFE_PX) / self.zoom
-        self.y -= action.pitch * TILT_PX / self.zoom
-        self.y = min(max(self.y, 0.0), float(self.picture.shape[0]))
-        self.zoom = min(max(self.zoom * ZOOM_STEP ** action.forward, MIN_ZOOM), MAX_ZOOM)
+        camera = self.camera
+        x = camera.x + (action.yaw * PAN_PX + action.strafe * STRAFE_PX) / camera.zoom
+        y = min(max(camera.y - action.pitch * TILT_PX / camera.zoom, 0.0), float(self.picture.shape[0]))
+        zoom = min(max(camera.zoom * ZOOM_STEP ** action.forward, MIN_ZOOM), MAX_ZOOM)
+        self.camera = _Camera(x, y, zoom)
 
     def _view(self) -> np.ndarray:
         height, width = self.spec.height, self.spec.width
-        rows = np.round(self.y + (np.arange(height) - height / 2) / self.zoom).astype(np.intp)
-        cols = np.round(self.x + (np.arange(width) - width / 2) / self.zoom).astype(np.intp)
+        camera = self.camera
+        rows = np.round(camera.y + (np.arange(height) - height / 2) / camera.zoom).astype(np.intp)
+        cols = np.round(camera.x + (np.arange(width) - width / 2) / camera.zoom).astype(np.intp)
         rows = _reflect(rows, self.picture.shape[0])
         cols = _reflect(cols, self.picture.shape[1])
         return self.picture.take(rows, axis=0).take(cols, axis=1)
+
+    def rollback(self, *, chunk: int, latents: int) -> None:
+        start = next((s for s in self._starts if s.index == chunk), None)
+        if start is None:
+            raise BackendError(f"chunk {chunk} is too old to roll back to (the preview keeps {ROLLBACK_CHUNKS})")
+        while self._starts and self._starts[-1].index > chunk:
+            self._starts.pop()
+        self.camera = start.camera
+        for _ in range(min(frames_for_latents(latents), self.spec.frames_per_chunk)):
+            self._step(start.action)
 
     def generate_chunk(self, request: ChunkRequest) -> Iterator[np.ndarray]:
         self.chunks += 1
@@ -150,26 +193,57 @@ class PreviewWorld(World):
             raise BackendError(f"simulated generator failure on chunk {request.index} (--fail-every)")
         if self.stall is not None:
             self.stall.maybe_hang()
+        return self._frames(request)
+
+    def _frames(self, request: ChunkRequest) -> Iterator[np.ndarray]:
+        began = time.monotonic()
+        self.timing = None
+        self._starts.append(_ChunkStart(request.index, self.camera, request.action))
         width = self.spec.width
         action = request.action
         label = f"chunk {request.index}   move {action.movement.label}   look {action.look.label}   (preview world)"
-        hud = _render_band([label], width,
-                           self.spec.height - 34, 18, (255, 255, 255))
+        hud = _render_band([label], width, self.spec.height - 34, 18, (255, 255, 255))
         events = [f"EVENT: {text}" for text in request.events[-3:]] or ([self.caption] if self.caption else [])
         captions = _render_band(events, width, 0, 22, (255, 230, 120)) if events else None
-        for _ in range(self.spec.frames_per_chunk):
-            self._step(request.action)
-            frame = self._view()
-            if captions is not None:
-                captions.apply(frame)
-            hud.apply(frame)
-            yield frame
+        total = self.spec.frames_per_chunk
+        latent = 0
+        while frames_for_latents(latent) < total:
+            batch = []
+            for _ in range(frames_for_latents(latent + 1) - frames_for_latents(latent)):
+                if frames_for_latents(latent) + len(batch) >= total:
+                    break
+                self._step(request.action)
+                frame = self._view()
+                if captions is not None:
+                    captions.apply(frame)
+                hud.apply(frame)
+                batch.append(frame)
+            self._wait_for_latent(began, latent)
+            if latent == 0:
+                self.timing = self._first_frame_timing(began)
+            latent += 1
+            yield from batch
+
+    def _wait_for_latent(self, began: float, latent: int) -> None:
+        """With a simulated generator, hold the latent's frames until the real model would have them."""
+        if self.simulate is None:
+            return
+        due = began + self.simulate.ttff_s + latent * self.simulate.latent_s
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+    def _first_frame_timing(self, began: float) -> ChunkTiming:
+        elapsed = time.monotonic() - began
+        decode = elapsed if self.simulate is None else min(self.simulate.latent_s, elapsed)
+        return ChunkTiming(sample_s=elapsed - decode, first_decode_s=decode)
 
 
 class PreviewBackend(WorldBackend):
     def __init__(self, *, spec: WorldSpec, default_image: np.ndarray | None = None, fail_every: int = 0,
-                 stall_at: int = 0, stall_seconds: float = 60.0) -> None:
+                 stall_at: int = 0, stall_seconds: float = 60.0, simulate: SimulatedGenerator | None = None) -> None:
         self.spec = spec
+        self.simulate = simulate
         self.default_image = default_image
         self.fail_every = fail_every
         self.stall = _StallDrill(stall_at, stall_seconds)
@@ -187,4 +261,5 @@ class PreviewBackend(WorldBackend):
             picture = self._fit(image)
         else:
             picture = draw_scene(start.prompt, start.seed, self.spec.width * 3, int(self.spec.height * OVERSCAN))
-        return PreviewWorld(picture, self.spec, start.prompt.strip()[:120], self.fail_every, self.stall)
+        return PreviewWorld(picture, self.spec, start.prompt.strip()[:120], self.fail_every, self.stall,
+                            self.simulate)

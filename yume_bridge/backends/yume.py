@@ -21,11 +21,13 @@ from yume_bridge.actions import Action, CaptionTemplates
 from yume_bridge.backends.base import (
     BackendError,
     ChunkRequest,
+    ChunkTiming,
     ProgressCallback,
     StartRequest,
     World,
     WorldBackend,
     WorldSpec,
+    frames_for_latents,
 )
 from yume_bridge.model import layout
 from yume_bridge.model.attention import AttentionBackend
@@ -99,6 +101,8 @@ class YumeBackendConfig:
     """History bound: the oldest latents (except the first) are dropped past this (docs/model.md)."""
     fps: float = 16.0
     """Playback rate reported to clients; the model was trained and demoed at 16 fps."""
+    latents_per_chunk: int = 8
+    """Latents predicted per chunk: the model was trained on 8; fewer answer sooner (docs/latency.md)."""
     allow_any_resolution: bool = False
     """Accept any HxW (multiples of 32) and text starts at any size: for tests and experiments."""
 
@@ -107,7 +111,7 @@ class YumeBackendConfig:
         height, width = parse_resolution(self.resolution)
         if not self.allow_any_resolution and (height, width) not in SUPPORTED_RESOLUTIONS.values():
             raise ValueError(f"resolution must be one of {sorted(SUPPORTED_RESOLUTIONS)}, got {self.resolution!r}")
-        GenerationOptions(self.steps, self.shift, self.max_history_latents)  # validates
+        GenerationOptions(self.steps, self.shift, self.max_history_latents, self.latents_per_chunk)  # validates
         for name in ("dtype", "text_dtype", "rope_dtype"):
             _dtype(getattr(self, name), name)
         if self.vae_dtype != "auto":
@@ -179,8 +183,21 @@ class YumeWorld(World):
             raise BackendError("this world is closed")
         return self._session
 
+    @property
+    def timing(self) -> ChunkTiming | None:
+        profile = self._session.current_profile if self._session is not None else None
+        if profile is None or not profile.decode_s:
+            return None
+        return ChunkTiming(sample_s=profile.prepare_s + sum(profile.step_s), first_decode_s=profile.decode_s[0])
+
     def generate_chunk(self, request: ChunkRequest) -> Iterator[np.ndarray]:
         return self._frames(self.session, request.caption)  # a closed world fails here, not at first frame
+
+    def rollback(self, *, chunk: int, latents: int) -> None:
+        try:
+            self.session.rollback(chunk, latents)
+        except ValueError as exc:
+            raise BackendError(str(exc)) from None
 
     def _frames(self, session: Session, caption: str) -> Iterator[np.ndarray]:
         try:
@@ -206,7 +223,8 @@ class YumeBackend(WorldBackend):
     def __init__(self, config: YumeBackendConfig) -> None:
         self.config = config
         self.height, self.width = config.size
-        self.options = GenerationOptions(config.steps, config.shift, config.max_history_latents)
+        self.options = GenerationOptions(config.steps, config.shift, config.max_history_latents,
+                                         config.latents_per_chunk)
         self.spec = WorldSpec(
             backend="yume",
             model=MODEL_NAME,
@@ -214,7 +232,7 @@ class YumeBackend(WorldBackend):
             width=self.width,
             height=self.height,
             fps=config.fps,
-            frames_per_chunk=FRAMES_PER_CHUNK,
+            frames_per_chunk=frames_for_latents(config.latents_per_chunk),
         )
         self.models: YumeModels | None = None
         self._texts: TextEmbeddingCache | None = None

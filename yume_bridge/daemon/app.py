@@ -2,7 +2,9 @@
 
 Everything here runs on the event loop thread. One timer (re-armed after every
 input, as in aioquic) drives frame pacing, just-in-time chunk requests, status
-messages and the protocol's idle timeouts.
+messages and the protocol's idle timeouts. When an input or event changes what
+the model should apply, the chunk being shown may be cut at its next latent
+boundary (``scheduling.plan_cut``) and the next chunk started at once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from yume_bridge.config import BridgeConfig, ConfigError
 from yume_bridge.daemon.discovery import Advertisement, Load, advertise
 from yume_bridge.daemon.pool import WorkerPool
 from yume_bridge.daemon.recorder import DaemonRecorders, DaemonRecordingOptions
+from yume_bridge.daemon.scheduling import (
+    GenerationEstimate,
+    PendingChange,
+    PlaybackPosition,
+    Shown,
+    breakdown,
+    plan_cut,
+)
 from yume_bridge.daemon.udp import UdpEndpoint
 from yume_bridge.daemon.websocket import StudioServer, WebSocketPeer
 from yume_bridge.daemon.worker import (
@@ -77,6 +87,8 @@ class ChurnLog:
 STATUS_INTERVAL_S = 1.0
 FIRST_CHUNK_ESTIMATE_S = 0.5
 SHUTDOWN_TIMEOUT_S = 4.0
+QUEUED_CHUNKS = 3
+"""Chunks of frames a session may have waiting to be sent; beyond that the oldest frames go (a paused client)."""
 LOAD_REFRESH_S = 2.0
 """How often the advertised load (sessions, streaming fps) is refreshed when it changed."""
 
@@ -131,7 +143,8 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
                                                  dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
                                                  decoder=options.decoder, tiny_decoder=options.tiny_decoder,
                                                  compile=options.compile, attention=options.attention,
-                                                 fp8=options.fp8, sequence_parallel=options.sequence_parallel))
+                                                 fp8=options.fp8, latents_per_chunk=stream.latents_per_chunk,
+                                                 sequence_parallel=options.sequence_parallel))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     from yume_bridge.backends.preview import PreviewBackend
@@ -145,9 +158,9 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
             raise ConfigError(f"cannot read --image {options.image}: {exc.strerror}") from None
         except Exception as exc:  # BackendError: a readable reason
             raise ConfigError(f"--image {options.image}: {exc}") from None
-    spec = WorldSpec("preview", "preview", "1", stream.width, stream.height, stream.fps, stream.frames_per_chunk)
+    spec = WorldSpec("preview", "preview", "1", stream.width, stream.height, stream.fps, stream.chunk_frames)
     return PreviewBackend(spec=spec, default_image=default_image, fail_every=options.fail_every,
-                          stall_at=options.stall_at, stall_seconds=options.stall_seconds)
+                          stall_at=options.stall_at, stall_seconds=options.stall_seconds, simulate=options.simulate)
 
 
 @dataclass
@@ -156,20 +169,34 @@ class _Playback:
 
     inbox: ConditioningInbox
     fps: float
+    estimate: GenerationEstimate
+    preempt: str = ""
+    """The client's wish ("", "off", "latent"); "" and unknown values: the daemon's policy."""
     world: int = 0
     paused: bool = False
     frames: deque = field(default_factory=deque)
     next_send_at: float = 0.0
     requested: bool = False
     asked_at: float = 0.0
-    first_frame_wait_s: float = FIRST_CHUNK_ESTIMATE_S
+    epoch: int = 0
+    shown: Shown | None = None
+    cut_latents: int | None = None
+    """Set by a cut that shortened the chunk being shown: the next chunk's first frame says so."""
+    latent_limit: tuple[int, int] | None = None
+    """(chunk, latents) of the last cut: a second cut of the same chunk keeps no more."""
+    pending: PendingChange | None = None
+    cutting: bool = False
+    """A cut's new chunk has not sent its first frame yet: no second cut until it has (it samples the newest
+    input when it starts anyway)."""
+    cuts: int = 0
+    generated_s: float = 0.0
+    wasted_s: float = 0.0
     chunk: int = -1
     action: int = 0
     input_seq: int = 0
     frames_sent: int = 0
     sent_times: deque = field(default_factory=lambda: deque(maxlen=256))
     latency: Latency = field(default_factory=Latency)
-    first_ready_at: float | None = None
     next_status_at: float = 0.0
 
 
@@ -203,6 +230,8 @@ class Bridge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._status_message = ""
+        self._backend_estimate = GenerationEstimate(FIRST_CHUNK_ESTIMATE_S)
+        """Across sessions: where a new session's estimate starts."""
         self._churn_log = ChurnLog(clock)
         self.closed = asyncio.Event()
         self.recorders = None if recording is None else DaemonRecorders(
@@ -279,22 +308,19 @@ class Bridge:
         if isinstance(item, FrameReady):
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
-                if playback.first_ready_at is None:
-                    playback.first_ready_at = item.ready_at
-                    playback.chunk = item.chunk  # status reports the last chunk begun
-                    playback.first_frame_wait_s = 0.7 * playback.first_frame_wait_s + 0.3 * (
-                        item.ready_at - playback.asked_at)
-                if not playback.frames and playback.next_send_at < now:
-                    playback.next_send_at = now
-                playback.frames.append(item)
-                while len(playback.frames) > 3 * self.backend.spec.frames_per_chunk:
-                    playback.frames.popleft()  # a paused or slow client: the oldest frames go
+                self._on_frame_ready(item, playback, now)
         elif isinstance(item, ChunkDone):
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
-                playback.requested = False
-                playback.latency = Latency(queue_ms=item.queue_s * 1e3, generate_ms=item.generate_s * 1e3,
-                                           encode_ms=item.encode_s * 1e3, send_ms=playback.latency.send_ms)
+                playback.generated_s += item.unreported_s
+                if item.epoch != playback.epoch:
+                    playback.wasted_s += item.unreported_s  # the tail of a chunk a cut stopped
+                else:
+                    playback.requested = False
+                    if not item.cancelled:
+                        whole = item.generate_s  # the generator's own time (JPEG runs beside it), no queueing
+                        playback.estimate.add_whole_chunk(whole)
+                        self._backend_estimate.add_whole_chunk(whole)
         elif isinstance(item, ChunkSkipped):
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
@@ -311,6 +337,77 @@ class Bridge:
             for session_id, playback in self.sessions.items():
                 self._send_status(session_id, playback, now)
         self._process(now)
+
+    def _on_frame_ready(self, item: FrameReady, playback: _Playback, now: float) -> None:
+        playback.generated_s += item.cost_s
+        if item.epoch != playback.epoch and playback.inbox.outdated(item.epoch, item.chunk, item.frame_in_chunk):
+            playback.wasted_s += item.cost_s  # made before a cut that discarded it
+            return
+        if item.times is not None and item.epoch == playback.epoch:
+            playback.chunk = item.chunk  # status reports the last chunk begun
+            if item.world_chunk > 0:  # a world's first chunk also waited for the world to open
+                playback.estimate.add_first_frame(item.ready_at - item.times.asked_at)
+                self._backend_estimate.add_first_frame(item.ready_at - item.times.asked_at)
+        if not playback.frames and playback.next_send_at < now:
+            playback.next_send_at = now
+        playback.frames.append(item)
+        while len(playback.frames) > QUEUED_CHUNKS * self.backend.spec.frames_per_chunk:
+            playback.wasted_s += playback.frames.popleft().cost_s  # a paused or slow client: the oldest go
+
+    def _preempt_enabled(self, playback: _Playback) -> bool:
+        if playback.inbox.replaying or self.recorders is not None:
+            return False  # recordings and replays name inputs by chunk: every chunk must play whole
+        policy = playback.preempt if playback.preempt in ("off", "latent") else self.config.stream.preempt
+        if policy == "auto":
+            return playback.estimate.faster_than_playback(chunk_frames=self.backend.spec.frames_per_chunk,
+                                                          fps=playback.fps)
+        return policy == "latent"
+
+    def _on_conditioning_changed(self, session_id: int, playback: _Playback, now: float) -> None:
+        """An input or event arrived: note a change of what the model should apply, and cut if that helps."""
+        if not playback.world:
+            return
+        action, events_version = playback.inbox.peek()
+        taken = playback.inbox.last_taken
+        current = (taken[1].id, taken[2]) if taken is not None else None
+        wanted = (action.id, events_version)
+        pending = playback.pending
+        if pending is not None and (pending.action, pending.events_version) != wanted:
+            playback.pending = pending = None  # changed again (or back) before it showed
+        if pending is None and current != wanted:
+            playback.pending = PendingChange(now, action.id, events_version)
+        self._maybe_cut(session_id, playback, now)
+
+    def _maybe_cut(self, session_id: int, playback: _Playback, now: float) -> None:
+        assert self.worker is not None
+        if playback.paused or playback.cutting or playback.shown is None or not self._preempt_enabled(playback):
+            return
+        action, events_version = playback.inbox.peek()
+        taken = playback.inbox.last_taken
+        newest = (taken[0], taken[1].id, taken[2]) if taken is not None else None
+        shown = playback.shown
+        limit = playback.latent_limit[1] if playback.latent_limit and playback.latent_limit[0] == shown.chunk \
+            else None
+        position = PlaybackPosition(now=now, next_send_at=playback.next_send_at, fps=playback.fps,
+                                    chunk_frames=self.backend.spec.frames_per_chunk,
+                                    first_frame_estimate_s=playback.estimate.first_frame_s)
+        cut = plan_cut(shown=shown, wanted_action=action.id, wanted_events=events_version, newest_taken=newest,
+                       position=position, latent_limit=limit)
+        if cut is None:
+            return
+        kept = deque(f for f in playback.frames if f.chunk == cut.chunk and f.frame_in_chunk < cut.keep_frames)
+        playback.wasted_s += sum(f.cost_s for f in playback.frames) - sum(f.cost_s for f in kept)
+        playback.frames = kept
+        playback.epoch = playback.inbox.cut(chunk=cut.chunk, keep_frames=cut.keep_frames,
+                                            next_world_chunk=cut.world_chunk + 1)
+        playback.latent_limit = (cut.chunk, cut.latents)
+        if cut.shortens_chunk:
+            playback.cut_latents = cut.latents
+            playback.cuts += 1
+        playback.requested = playback.cutting = True
+        playback.asked_at = now
+        self.worker.preempt(session_id, playback.world, chunk=cut.world_chunk, latents=cut.latents,
+                            inbox=playback.inbox, epoch=playback.epoch)
 
     def _session_failed(self, failure: SessionFailed, playback: _Playback, now: float) -> None:
         playback.requested = False
@@ -341,7 +438,10 @@ class Bridge:
                                       quantizer=AxisQuantizer(press=options.press, release=options.release),
                                       speed=Speed() if options.speed else None)
             inbox.quality = event.quality
-            self.sessions[event.session] = _Playback(inbox=inbox, fps=event.fps)
+            estimate = GenerationEstimate(self._backend_estimate.first_frame_s,
+                                          self._backend_estimate.whole_chunk_s)
+            self.sessions[event.session] = _Playback(inbox=inbox, fps=event.fps, estimate=estimate,
+                                                     preempt=event.preempt)
             self._churn_log.info("session %08x opened by '%s' '%s' from %s", event.session,
                                  printable(event.client), printable(event.engine), event.address)
             self._send_status(event.session, self.sessions[event.session], now)
@@ -354,19 +454,26 @@ class Bridge:
             playback.world += 1
             playback.frames.clear()
             playback.requested = False
+            playback.shown = playback.pending = playback.cut_latents = None
+            playback.cutting = False
             playback.inbox.new_world(event.prompt)
             self.worker.open_world(event.session, playback.world, event.image, event.prompt, event.seed)
         elif isinstance(event, InputReceived):
-            self.sessions[event.session].inbox.put_input(event.seq, event.axes, chunk=event.chunk)
+            playback = self.sessions[event.session]
+            playback.inbox.put_input(event.seq, event.axes, chunk=event.chunk)
+            self._on_conditioning_changed(event.session, playback, now)
         elif isinstance(event, EventsChanged):
             playback = self.sessions[event.session]
             chunk = playback.inbox.set_events(event.events)
             self.endpoint.send_event_ack(event.session, event_id=event.event_id, chunk=chunk, active=event.active)
             if playback.world:
                 self.worker.prepare(event.session, playback.inbox.captions_for_events())
+            self._on_conditioning_changed(event.session, playback, now)
         elif isinstance(event, ConfigChanged):
             playback = self.sessions[event.session]
             playback.fps, playback.paused = event.fps, event.paused
+            if event.preempt is not None:
+                playback.preempt = event.preempt
             playback.inbox.quality = event.quality
             self._send_status(event.session, playback, now)
 
@@ -386,34 +493,51 @@ class Bridge:
             interval = 1.0 / playback.fps
             while playback.frames and now >= playback.next_send_at:
                 frame: FrameReady = playback.frames.popleft()
-                number = self.endpoint.send_frame(session_id, jpeg=frame.jpeg, chunk=frame.chunk,
-                                                  frame_in_chunk=frame.frame_in_chunk,
-                                                  last_in_chunk=frame.last_in_chunk, input_seq=frame.input_seq,
-                                                  action=frame.action, now=now)
-                if self.recorders is not None and frame.frame_in_chunk == 0:
-                    self.recorders.chunk_begun(session_id, chunk=frame.chunk, action=frame.action,
-                                               input_seq=frame.input_seq, first_frame=number, now=now)
-                if frame.frame_in_chunk == 0:
-                    playback.latency = Latency(queue_ms=playback.latency.queue_ms,
-                                               generate_ms=playback.latency.generate_ms,
-                                               encode_ms=playback.latency.encode_ms,
-                                               send_ms=max(0.0, now - frame.ready_at) * 1e3)
-                playback.action, playback.input_seq = frame.action, frame.input_seq
+                self._send_frame(session_id, playback, frame, now)
                 playback.frames_sent += 1
                 playback.sent_times.append(now)
                 following = playback.next_send_at + interval
                 # Late by more than a frame (a pause, a starved loop): resume the cadence, never burst.
                 playback.next_send_at = following if following >= now - interval else now + interval
-            lead = playback.first_frame_wait_s + self.config.stream.start_margin_s
+            if playback.pending is not None:
+                self._maybe_cut(session_id, playback, now)
             if ready and not playback.requested and playback.inbox.has_conditioning() and \
-                    now >= self._starves_at(playback, now) - lead:
+                    now >= self._starves_at(playback, now) - self._lead(playback):
                 playback.requested = True
                 playback.asked_at = now
-                playback.first_ready_at = None
                 self.worker.request_chunk(session_id, playback.world, playback.inbox)
         for session_id, playback in self.sessions.items():
             if now >= playback.next_status_at:
                 self._send_status(session_id, playback, now)
+
+    def _lead(self, playback: _Playback) -> float:
+        lead = playback.estimate.lead_s(chunk_frames=self.backend.spec.frames_per_chunk, fps=playback.fps)
+        return lead + self.config.stream.start_margin_s
+
+    def _send_frame(self, session_id: int, playback: _Playback, frame: FrameReady, now: float) -> None:
+        shown = playback.shown
+        after_cut = None
+        if frame.frame_in_chunk == 0 and playback.cut_latents is not None:
+            after_cut, playback.cut_latents = playback.cut_latents, None
+        number = self.endpoint.send_frame(session_id, jpeg=frame.jpeg, chunk=frame.chunk,
+                                          frame_in_chunk=frame.frame_in_chunk, last_in_chunk=frame.last_in_chunk,
+                                          input_seq=frame.input_seq, action=frame.action, now=now,
+                                          latent=frame.latent, cut_latents=after_cut)
+        if self.recorders is not None and frame.frame_in_chunk == 0:
+            self.recorders.chunk_begun(session_id, chunk=frame.chunk, action=frame.action, input_seq=frame.input_seq,
+                                       first_frame=number, now=now)
+        if shown is None or shown.chunk != frame.chunk:
+            playback.cutting = False
+            playback.shown = Shown(frame.chunk, frame.world_chunk, frame.action, frame.events_version, 1)
+        else:
+            playback.shown = Shown(shown.chunk, shown.world_chunk, shown.action, shown.events_version,
+                                   shown.frames_sent + 1)
+        pending = playback.pending
+        if (frame.times is not None and pending is not None and frame.action == pending.action
+                and frame.events_version >= pending.events_version and frame.times.started_at >= pending.arrived_at):
+            playback.latency = breakdown(pending, frame.times, ready_at=frame.ready_at, sent_at=now)
+            playback.pending = None
+        playback.action, playback.input_seq = frame.action, frame.input_seq
 
     def _send_status(self, session_id: int, playback: _Playback, now: float, message: str = "") -> None:
         readiness = self.endpoint.readiness
@@ -424,7 +548,10 @@ class Bridge:
         self.endpoint.send_status(session_id, state=readiness, progress=self.endpoint.progress, chunk=playback.chunk,
                                   queue=queue, fps=float(len(recent)), frames_sent=playback.frames_sent,
                                   action=playback.action, input_seq=playback.input_seq, latency=playback.latency,
-                                  message=message or self._status_message)
+                                  message=message or self._status_message,
+                                  preempt="latent" if self._preempt_enabled(playback) else "off", cuts=playback.cuts,
+                                  wasted=round(playback.wasted_s / playback.generated_s, 4)
+                                  if playback.generated_s else 0.0)
         if self.recorders is not None:
             self.recorders.status(session_id, state=readiness, chunk=playback.chunk, action=playback.action,
                                   latency=playback.latency, now=now)
@@ -450,8 +577,7 @@ class Bridge:
             if playback.frames:
                 deadlines.append(playback.next_send_at)
             if not playback.requested and playback.inbox.has_conditioning():
-                lead = playback.first_frame_wait_s + self.config.stream.start_margin_s
-                deadlines.append(self._starves_at(playback, now) - lead)
+                deadlines.append(self._starves_at(playback, now) - self._lead(playback))
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

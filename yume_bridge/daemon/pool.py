@@ -77,6 +77,12 @@ class WorkerPool:
     def request_chunk(self, session: int, world: int, inbox: ConditioningInbox) -> None:
         self._place(session).request_chunk(session, world, inbox)
 
+    def preempt(self, session: int, world: int, *, chunk: int, latents: int, inbox: ConditioningInbox,
+                epoch: int) -> None:
+        worker = self.worker_of(session)
+        if worker is not None:
+            worker.preempt(session, world, chunk=chunk, latents=latents, inbox=inbox, epoch=epoch)
+
     def prepare(self, session: int, captions: list[str]) -> None:
         worker = self.worker_of(session)
         if worker is not None:

@@ -7,6 +7,11 @@ same kind replaces the older one) and the per-session ``ConditioningInbox``
 ``loop.call_soon_threadsafe``. Sessions with work are served round-robin, one
 item per turn, so a world open takes its turn like a chunk and a flood from one
 session can neither grow a queue nor delay the others by more than one turn.
+
+Pre-emption: the loop bumps the inbox's epoch and puts a ``_Preempt`` in the
+session's chunk slot (it replaces a pending chunk request and takes its turn
+like one); the chunk in flight stops at its next frame past the cut point, the
+world rolls back to the cut latent and the next chunk starts.
 """
 
 from __future__ import annotations
@@ -24,7 +29,15 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from yume_bridge.actions import Action, Axes, AxisQuantizer, CaptionTemplates, InputWindow, Speed
-from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest, World, WorldBackend
+from yume_bridge.backends.base import (
+    BackendError,
+    ChunkRequest,
+    ChunkTiming,
+    StartRequest,
+    World,
+    WorldBackend,
+    latent_of_frame,
+)
 from yume_bridge.daemon.encoder import FrameEncoder
 
 log = logging.getLogger(__name__)
@@ -72,6 +85,13 @@ class ConditioningInbox:
         self.world_chunk = 0  # chunk index within the current world
         self.events_chunk = 0  # the first chunk that sees the latest event change
         self.quality = 85
+        self.epoch = 0
+        """Bumped by every cut: a chunk begun under an older epoch stops past ``cut_keep``."""
+        self.cut_keep: tuple[int, int] = (-1, 0)
+        """(chunk number, frames kept) of the last cut: frames of that chunk below the count still count."""
+        self.events_version = 0
+        self.last_taken: tuple[int, Action, int] | None = None
+        """(chunk number, action, events version) of the newest chunk sampled."""
 
     def put_input(self, seq: int, axes: Axes, *, chunk: int | None = None) -> None:
         with self._lock:
@@ -80,6 +100,11 @@ class ConditioningInbox:
                 return
             self._window.add(axes)
             self._newest_seq = max(self._newest_seq, seq)
+
+    @property
+    def replaying(self) -> bool:
+        """True once the session sent inputs that name their chunk (a replay)."""
+        return self._scheduled.active
 
     def has_conditioning(self) -> bool:
         """False while a session that schedules inputs per chunk has not sent the next chunk's."""
@@ -90,8 +115,29 @@ class ConditioningInbox:
         """Replace the active events; returns the first chunk number that will see them."""
         with self._lock:
             self._events = events
+            self.events_version += 1
             self.events_chunk = self.next_chunk
             return self.next_chunk
+
+    def peek(self) -> tuple[Action, int]:
+        """The action and events version the next chunk would get if sampled from the newest input now."""
+        with self._lock:
+            return self._quantizer.peek(self._window.last), self.events_version
+
+    def cut(self, *, chunk: int, keep_frames: int, next_world_chunk: int) -> int:
+        """Pre-empt: chunks begun so far stop past ``keep_frames`` of ``chunk``; returns the new epoch."""
+        with self._lock:
+            self.epoch += 1
+            self.cut_keep = (chunk, keep_frames)
+            self.world_chunk = next_world_chunk
+            return self.epoch
+
+    def outdated(self, epoch: int, chunk: int, frame_in_chunk: int) -> bool:
+        """True for a frame of a chunk begun before a cut that the cut did not keep."""
+        if epoch == self.epoch:
+            return False
+        keep_chunk, keep_frames = self.cut_keep
+        return not (chunk == keep_chunk and frame_in_chunk < keep_frames)
 
     def captions_for_events(self) -> list[str]:
         with self._lock:
@@ -104,20 +150,27 @@ class ConditioningInbox:
             self.world_chunk = 0
             self._scene = (prompt.strip(),) if prompt.strip() else ()
 
-    def take(self) -> tuple[int, ChunkRequest, int]:
-        """Sample the conditioning now: (chunk number, request, newest input seq consumed)."""
+    def take(self, *, newest: bool = False) -> tuple[int, ChunkRequest, int]:
+        """Sample the conditioning now: (chunk number, request, newest input seq consumed).
+
+        ``last_taken`` then says which events version the chunk saw.
+
+        ``newest``: the newest sample rather than the window's mean (after a cut, the input that caused it).
+        """
         with self._lock:
             scheduled = self._scheduled.pop(self.next_chunk)
             if scheduled is not None:
                 self._newest_seq, axes = scheduled
                 action: Action = self._quantizer.quantize(axes)
             else:
-                action = self._quantizer.quantize(self._window.take())
+                axes = self._window.take()
+                action = self._quantizer.quantize(self._window.last if newest else axes)
             request = ChunkRequest(index=self.world_chunk, action=action, events=self._events,
                                    caption=self._templates.caption(action, self._scene + self._events, self._speed))
             number = self.next_chunk
             self.next_chunk += 1
             self.world_chunk += 1
+            self.last_taken = (number, action, self.events_version)
             return number, request, self._newest_seq
 
 
@@ -132,6 +185,16 @@ class Readiness:
 
 
 @dataclass(frozen=True)
+class ChunkTimes:
+    """When a chunk was asked for and begun, and where its first frame's time went (on its frame 0)."""
+
+    asked_at: float
+    started_at: float
+    timing: ChunkTiming | None
+    encode_s: float
+
+
+@dataclass(frozen=True)
 class FrameReady:
     session: int
     world: int
@@ -142,6 +205,16 @@ class FrameReady:
     input_seq: int
     action: int
     ready_at: float
+    world_chunk: int = 0
+    epoch: int = 0
+    events_version: int = 0
+    cost_s: float = 0.0
+    """Generator time this frame took (since the previous frame of its chunk, or the chunk's start)."""
+    times: ChunkTimes | None = None
+
+    @property
+    def latent(self) -> int:
+        return latent_of_frame(self.frame_in_chunk)
 
 
 @dataclass(frozen=True)
@@ -152,6 +225,10 @@ class ChunkDone:
     queue_s: float
     generate_s: float
     encode_s: float
+    epoch: int = 0
+    cancelled: bool = False
+    unreported_s: float = 0.0
+    """Generator time after the last frame emitted (a cancelled chunk's unfinished tail)."""
 
 
 @dataclass(frozen=True)
@@ -197,9 +274,9 @@ class _SessionWork:
 
     open: _Open | None = None
     prepare: _Prepare | None = None
-    generate: _Generate | None = None
+    generate: _Generate | _Preempt | None = None
 
-    def take(self) -> _Open | _Prepare | _Generate | None:
+    def take(self) -> _Open | _Prepare | _Generate | _Preempt | None:
         """The next item in the order the session needs them: a world, its captions, then a chunk."""
         for name in ("open", "prepare", "generate"):
             item = getattr(self, name)
@@ -218,6 +295,19 @@ class _Generate:
     world: int
     inbox: ConditioningInbox
     asked_at: float
+
+
+@dataclass(frozen=True)
+class _Preempt:
+    """Roll the world back to ``latents`` of world chunk ``chunk``, then generate the next chunk at once."""
+
+    session: int
+    world: int
+    chunk: int
+    latents: int
+    inbox: ConditioningInbox
+    asked_at: float
+    epoch: int
 
 
 @dataclass(frozen=True)
@@ -371,6 +461,15 @@ class GenerationWorker:
     def request_chunk(self, session: int, world: int, inbox: ConditioningInbox) -> None:
         self._submit(session, "generate", _Generate(session, world, inbox, self._clock()))
 
+    def preempt(self, session: int, world: int, *, chunk: int, latents: int, inbox: ConditioningInbox,
+                epoch: int) -> None:
+        """Replace this session's pending chunk request by a rollback and a new chunk.
+
+        It takes its turn like any chunk request (round-robin with the other sessions): a client that keeps
+        changing its keys must not starve the others. With one session it starts at once.
+        """
+        self._submit(session, "generate", _Preempt(session, world, chunk, latents, inbox, self._clock(), epoch))
+
     def prepare(self, session: int, captions: list[str]) -> None:
         self._submit(session, "prepare", _Prepare(session, tuple(captions)))
 
@@ -487,32 +586,64 @@ class GenerationWorker:
             entry = worlds.get(command.session)
             if entry is not None:
                 entry[1].prepare(command.captions)
+        elif isinstance(command, _Preempt):
+            self._preempt(command, generation)
         elif isinstance(command, _Generate):
             self._generate(command, generation)
 
-    def _generate(self, job: _Generate, generation: int) -> None:
+    def _preempt(self, job: _Preempt, generation: int) -> None:
+        entry = self._worlds.get(job.session)
+        if entry is None or entry[0] != job.world:
+            self._emit(generation, ChunkSkipped(job.session, job.world))  # the loop must not wait for it
+            return
+        if job.epoch != job.inbox.epoch:
+            return  # a later cut is pending in this session's slot and makes the chunk
+        try:
+            entry[1].rollback(chunk=job.chunk, latents=job.latents)
+        except BackendError as exc:  # the world goes on from where it is: it remembers latents never shown
+            log.warning("session %08x: no rollback after a cut (%s)", job.session, exc)
+        self._generate(_Generate(job.session, job.world, job.inbox, job.asked_at), generation, newest=True)
+
+    def _generate(self, job: _Generate, generation: int, newest: bool = False) -> None:
         entry = self._worlds.get(job.session)
         if entry is None or entry[0] != job.world:
             self._emit(generation, ChunkSkipped(job.session, job.world))  # the loop must not wait for it
             return
         world = entry[1]
+        inbox = job.inbox
         started = self._clock()
-        number, request, input_seq = job.inbox.take()
-        quality = job.inbox.quality
+        epoch = inbox.epoch
+        number, request, input_seq = inbox.take(newest=newest)
+        events_version = inbox.last_taken[2] if inbox.last_taken is not None else 0
+        quality = inbox.quality
         encode_s = 0.0
         frames_per_chunk = self.backend.spec.frames_per_chunk
+        last = started
+        timing: list[ChunkTiming | None] = [None]
 
-        def deliver(index: int, jpeg: bytes, seconds: float, done: float) -> None:  # on the encoder thread
+        def deliver(index: int, cost_s: float, jpeg: bytes, seconds: float, done: float) -> None:  # encoder thread
             nonlocal encode_s
             encode_s += seconds
+            times = ChunkTimes(job.asked_at, started, timing[0], seconds) if index == 0 else None
             self._emit(generation, FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1,
-                                              jpeg, input_seq, request.action.id, done))
+                                              jpeg, input_seq, request.action.id, done, request.index, epoch,
+                                              events_version, cost_s, times))
 
         try:
             for index, frame in enumerate(world.generate_chunk(request)):
+                made = self._clock()
                 if generation != self._generation or self._stopping:
                     return
-                self._encoder.submit(frame, quality, functools.partial(deliver, index))
+                if inbox.outdated(epoch, number, index):  # cut: this frame would never be shown
+                    self._encoder.flush()
+                    self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at,
+                                                     made - started, encode_s, epoch, cancelled=True,
+                                                     unreported_s=made - last))
+                    return
+                if index == 0:
+                    timing[0] = world.timing
+                self._encoder.submit(frame, quality, functools.partial(deliver, index, made - last))
+                last = made
         except BackendError as exc:
             self._encoder.flush()  # the frames made before the failure still go out first
             self._emit(generation, SessionFailed(job.session, job.world, "generator_failed", str(exc)))
@@ -525,5 +656,5 @@ class GenerationWorker:
             return
         generated = self._clock()
         self._encoder.flush()  # ChunkDone follows the chunk's last frame
-        total = generated - started
-        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at, total, encode_s))
+        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at, generated - started,
+                                         encode_s, epoch, unreported_s=generated - last))

@@ -7,11 +7,20 @@ then samples 8 latents with Euler flow matching over [history | noise],
 appends them to the history (bounded, see ``tscm.bounded_history_indices``) and
 decodes them latent by latent, so the first frame leaves before the last latent
 is decoded.
+
+Pre-emption: the session remembers, for its last ``ROLLBACK_CHUNKS`` chunks, the
+history before the chunk and the chunk's latents, so that ``rollback(chunk,
+latents)`` can make the history exactly what it would have been had that chunk
+produced only its first ``latents`` latents. Noise is drawn per chunk from
+(seed, chunk index), so the chunk after a rollback gets the same noise as in a
+session that never made the forgotten latents.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -29,6 +38,7 @@ from yume_bridge.model.vae import StreamingDecoder
 
 __all__ = [
     "IMAGE_START_FRAMES",
+    "ROLLBACK_CHUNKS",
     "SUPPORTED_RESOLUTIONS",
     "TEXT_START_RESOLUTIONS",
     "ChunkProfile",
@@ -49,6 +59,10 @@ TEXT_START_RESOLUTIONS = frozenset({(704, 1280)})
 IMAGE_START_FRAMES = 17
 """The start image is repeated into 17 frames → 5 latents (§5.3)."""
 
+ROLLBACK_CHUNKS = 4
+"""Chunks a session can roll back into: the one shown, and up to three made ahead of it. Each keeps a reference to
+the history before it (≤ 1,016 latents, ≈ 199 MB in bf16 at 544×960), so this bounds the extra memory."""
+
 
 def parse_resolution(text: str) -> tuple[int, int]:
     """'704x1280' → (704, 1280); height and width must be positive multiples of 32."""
@@ -66,8 +80,13 @@ class GenerationOptions:
     steps: int = DEFAULT_STEPS
     shift: float = DEFAULT_SHIFT
     max_history_latents: int = DEFAULT_MAX_HISTORY_LATENTS
+    latents_per_chunk: int | None = None
+    """Latents predicted per chunk; None = the model's own (8). Fewer is allowed (docs/latency.md)."""
 
     def __post_init__(self) -> None:
+        if self.latents_per_chunk is not None and not 1 <= self.latents_per_chunk <= 8:
+            raise ValueError(f"latents_per_chunk must be in 1..8 (the model predicts at most 8), "
+                             f"got {self.latents_per_chunk}")
         if not 1 <= self.steps <= 1000:
             raise ValueError(f"steps must be in 1..1000, got {self.steps}")
         if not self.shift > 0:
@@ -76,6 +95,20 @@ class GenerationOptions:
             raise ValueError(
                 f"max_history_latents must be in 2..{MAX_SCHEDULED_HISTORY}, got {self.max_history_latents}"
             )
+
+
+@dataclass(frozen=True)
+class _ChunkRecord:
+    """What a rollback into one chunk needs (references to tensors the session made anyway)."""
+
+    index: int
+    history_before: torch.Tensor | None
+    latents: torch.Tensor  # [1, z, F, h, w], the chunk's clean latents in the DiT dtype
+
+
+def chunk_noise_seed(seed: int, index: int) -> int:
+    """The noise seed of chunk ``index`` of a world started with ``seed`` (independent of earlier chunks)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{index}".encode()).digest()[:8], "little") >> 1
 
 
 @dataclass
@@ -172,11 +205,11 @@ class Session:
             raise ValueError(f"{height}x{width}: height and width must be multiples of {2 * scale}")
         self.models = models
         self.height, self.width = height, width
-        self.latent_shape = (models.args.predicted_latents, height // scale, width // scale)
         self.options = options or GenerationOptions()
+        predicted = self.options.latents_per_chunk or models.args.predicted_latents
+        self.latent_shape = (predicted, height // scale, width // scale)
         self.sigmas = sigma_schedule(self.options.steps, self.options.shift)
-        # Noise comes from a CPU generator: the same seed gives the same noise on any device.
-        self._generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.seed = seed
         self.history: torch.Tensor | None = None
         """Clean latents [1, z, N, h, w] in the DiT dtype, oldest first."""
         self._history_cache = HistoryEmbeddingCache()
@@ -185,9 +218,50 @@ class Session:
         self._ids_history: torch.Tensor | None = None
         self._next_latent_id = 0
         self.chunks_generated = 0
+        self._records: deque[_ChunkRecord] = deque(maxlen=ROLLBACK_CHUNKS)
+        self.current_profile: ChunkProfile | None = None
+        """The chunk being generated (filled as it goes); ``last_profile`` once it is done."""
         self.profile_enabled = profile
         self.last_profile: ChunkProfile | None = None
         self._closed = False
+
+    @classmethod
+    def from_history(cls, models: YumeModels, history: torch.Tensor, *, chunks_generated: int, height: int,
+                     width: int, seed: int, options: GenerationOptions | None = None) -> Session:
+        """A session that continues from saved clean latents [1, z, N, h, w], as chunk ``chunks_generated``."""
+        session = cls(models, height=height, width=width, seed=seed, options=options)
+        expected = (1, models.args.vae.z_dim, session.latent_shape[1], session.latent_shape[2])
+        if history.ndim != 5 or (history.shape[0], history.shape[1], *history.shape[3:]) != expected:
+            raise ValueError(f"history must be [1, {expected[1]}, N, {expected[2]}, {expected[3]}], "
+                             f"got {tuple(history.shape)}")
+        session.history = history.to(models.dit.patch_embedding.weight.dtype)
+        session.chunks_generated = chunks_generated
+        return session
+
+    def rollback(self, chunk: int, latents: int) -> None:
+        """Make the history what it would be had chunk ``chunk`` produced only its first ``latents`` latents.
+
+        Every later chunk is forgotten; the next chunk generated is number ``chunk + 1``.
+        """
+        record = next((r for r in self._records if r.index == chunk), None)
+        if record is None:
+            raise ValueError(f"chunk {chunk} is not among the last {ROLLBACK_CHUNKS} chunks of this session")
+        if not 0 <= latents <= record.latents.shape[2]:
+            raise ValueError(f"chunk {chunk} has {record.latents.shape[2]} latents, cannot keep {latents}")
+        while self._records and self._records[-1].index > chunk:
+            self._records.pop()
+        self._records.pop()
+        if latents == 0:
+            self.history = record.history_before
+        else:
+            self.history = self._append(record.history_before, record.latents[:, :, :latents])
+            self._records.append(_ChunkRecord(chunk, record.history_before, record.latents[:, :, :latents]))
+        self.chunks_generated = chunk + 1 if latents else chunk
+
+    def _append(self, history: torch.Tensor | None, new: torch.Tensor) -> torch.Tensor:
+        joined = new if history is None else torch.cat([history, new], dim=2)
+        keep = bounded_history_indices(joined.shape[2], self.options.max_history_latents)
+        return joined if keep is None else joined[:, :, keep]
 
     @property
     def num_history_latents(self) -> int:
@@ -213,7 +287,9 @@ class Session:
         start = self._sync()
         context = pad_text_states(text_states, dit.args.text_len)  # [1, 512, text_dim]
         inputs = dit.prepare(context, self.latent_shape, self.history, **self._history_cache_arguments())
-        noise = torch.randn((1, dit.args.in_dim, *self.latent_shape), generator=self._generator, dtype=torch.float32)
+        # Noise comes from a CPU generator: the same seed gives the same noise on any device.
+        generator = torch.Generator(device="cpu").manual_seed(chunk_noise_seed(self.seed, self.chunks_generated))
+        noise = torch.randn((1, dit.args.in_dim, *self.latent_shape), generator=generator, dtype=torch.float32)
         noise = noise.to(self.models.device)
         profile.history_latents = self.num_history_latents
         profile.history_tokens = inputs.num_history_tokens
@@ -230,6 +306,7 @@ class Session:
 
         latents = euler_sample(lambda x, t: dit(x, t, inputs), noise, self.sigmas, on_step)  # [1, z, 8, h, w]
         new = latents.to(dit.patch_embedding.weight.dtype)
+        self._records.append(_ChunkRecord(self.chunks_generated, self.history, new))
         history = new if self.history is None else torch.cat([self.history, new], dim=2)
         keep = bounded_history_indices(history.shape[2], self.options.max_history_latents)
         self.history = history if keep is None else history[:, :, keep]
@@ -271,7 +348,7 @@ class Session:
         """Sample the next 8 latents under ``text_states`` [L, text_dim] and add them to the history."""
         if self._closed:
             raise RuntimeError("this session is closed")
-        profile = ChunkProfile()
+        profile = self.current_profile = ChunkProfile()
         start = time.perf_counter()
         latents = self._sample(text_states, profile)
         self.chunks_generated += 1
@@ -308,6 +385,7 @@ class Session:
 
     def close(self) -> None:
         self.history = None
+        self._records.clear()
         self._history_cache.clear()
         self._ids_history = None
         self._closed = True

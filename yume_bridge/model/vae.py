@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,7 @@ from yume_bridge.model.args import VaeArgs
 __all__ = [
     "LATENTS_MEAN",
     "LATENTS_STD",
+    "DecoderSnapshot",
     "StreamingDecoder",
     "YumeVAE",
     "build_vae",
@@ -200,11 +202,27 @@ def use_channels_last(vae: YumeVAE) -> None:
             param.data = param.data.contiguous(memory_format=formats[param.dim()])
 
 
+@dataclass(frozen=True)
+class DecoderSnapshot:
+    """A streaming decoder's causal state at a latent boundary: restore it to decode from there again.
+
+    diffusers replaces the cache entries instead of writing into them, so the
+    snapshot holds references, not copies: it costs only the memory of the
+    entries that later latents would otherwise have freed.
+    """
+
+    next_latent: int
+    cache: tuple[object, ...]
+
+
 class StreamingDecoder:
     """Decodes one chunk's latents one at a time with its own causal feature cache.
 
     The first latent gives 1 frame, every later one 4 (§3); each chunk starts
-    from a fresh cache, as the reference decodes chunks independently.
+    from a fresh cache, as the reference decodes chunks independently. The causal
+    state is an explicit object (``snapshot``/``restore``) so that a caller can go
+    back to any latent boundary it kept, e.g. after pre-emption; another decoder
+    (one with memory across chunks) offers the same two methods.
     """
 
     def __init__(self, vae: YumeVAE, latents: torch.Tensor) -> None:
@@ -219,6 +237,22 @@ class StreamingDecoder:
     def remaining(self) -> int:
         return self._x.shape[2] - self._next
 
+    @property
+    def next_latent(self) -> int:
+        return self._next
+
+    def snapshot(self) -> DecoderSnapshot:
+        """The state before the next latent; cheap (references only)."""
+        return DecoderSnapshot(self._next, tuple(self._cache))
+
+    def restore(self, snapshot: DecoderSnapshot) -> None:
+        """Continue from ``snapshot`` as if nothing had been decoded after it."""
+        if not 0 <= snapshot.next_latent <= self._x.shape[2]:
+            raise ValueError(f"snapshot at latent {snapshot.next_latent} is outside this chunk's "
+                             f"{self._x.shape[2]} latents")
+        self._next = snapshot.next_latent
+        self._cache = list(snapshot.cache)
+
     def decode_next(self) -> torch.Tensor:
         """Frames of the next latent, [B, 3, 1 or 4, H, W] in [−1, 1]."""
         i = self._next
@@ -229,8 +263,6 @@ class StreamingDecoder:
         if model.config.patch_size is not None:
             out = unpatchify(out, patch_size=model.config.patch_size)  # [B, 3, n, H, W]
         self._next += 1
-        if self._next == self._x.shape[2]:
-            self._cache = []  # free the cache with the last latent
         return out.clamp(-1.0, 1.0)
 
 

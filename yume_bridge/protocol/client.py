@@ -108,6 +108,8 @@ class StatusReceived:
 @dataclass(frozen=True)
 class PongReceived:
     rtt_s: float
+    clock_offset_s: float = 0.0
+    """The daemon's clock minus ours, taken at the round trip's midpoint (for frames' ``time_us``)."""
 
 
 @dataclass(frozen=True)
@@ -133,11 +135,12 @@ class ClientEndpoint:
 
     def __init__(self, *, client: str = "yume-bridge-python", client_version: str = "0.1.0", engine: str = "",
                  fps: float = 0.0, quality: int = 85, max_datagram: int = 1200, token: str | None = None,
-                 encoding: Encoding = Encoding.MSGPACK, random_bytes: Callable[[int], bytes] = os.urandom) -> None:
+                 encoding: Encoding = Encoding.MSGPACK, random_bytes: Callable[[int], bytes] = os.urandom,
+                 preempt: str | None = None) -> None:
         self._random = random_bytes
         self._hello = Hello(protocol=1, nonce=random_bytes(16), client=client, client_version=client_version,
                             engine=engine, fps=fps, quality=quality, max_datagram=max_datagram, pad=bytes(32),
-                            minor=PROTOCOL_MINOR, capabilities=(CLIENT_PATH_RESPONSE,))
+                            minor=PROTOCOL_MINOR, capabilities=(CLIENT_PATH_RESPONSE,), preempt=preempt)
         self.token = token
         self.encoding = encoding
         self.state = ClientState.IDLE
@@ -353,7 +356,8 @@ class ClientEndpoint:
             sent = min(self._ping_sent.values(), default=None)
             self._ping_sent.clear()
             if sent is not None:
-                self._events.append(PongReceived(now - message.time_us / 1e6))
+                sent_at = message.time_us / 1e6
+                self._events.append(PongReceived(now - sent_at, message.daemon_time_us / 1e6 - (sent_at + now) / 2))
         elif isinstance(message, Error):
             if message.code == "rate_limited":
                 for pending in self._pending.values():  # refused for now, not for good: resend, later

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from yume_bridge.protocol.wire import FRAME_HEADER_BYTES, FrameFlags, FrameHeader
 
 _FRAGMENT_FIELDS = struct.Struct("<HHH")  # fragment_index, fragment_count, payload_length at offset 18
-_LAST_IN_CHUNK = int(FrameFlags.LAST_IN_CHUNK)
+_SAME_FRAME_FLAGS = int(FrameFlags.LAST_IN_CHUNK | FrameFlags.AFTER_CUT)
+"""Flag bits every fragment of a frame repeats (SPEC §6.2; reserved bits are not compared)."""
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 MAX_INCOMPLETE_FRAMES = 4
 MAX_FRAME_JUMP = 4096
@@ -129,8 +130,8 @@ class Reassembler:
             stride = partial.stride
             expected = min(stride, partial.first.frame_length - index * stride) if index < count else -1
             if (payload_length != expected or len(data) - FRAME_HEADER_BYTES != expected
-                    or data[4:18] != raw[4:18] or data[24:44] != raw[24:44] or data[20:22] != raw[20:22]
-                    or data[:3] != raw[:3] or (data[3] ^ raw[3]) & _LAST_IN_CHUNK):
+                    or data[4:18] != raw[4:18] or data[24:43] != raw[24:43] or data[20:22] != raw[20:22]
+                    or data[:3] != raw[:3] or (data[3] ^ raw[3]) & _SAME_FRAME_FLAGS):
                 self.dropped += 1
                 return None
             payload = data[FRAME_HEADER_BYTES:]

@@ -87,10 +87,16 @@ class WireLimits:
 
 @dataclass(frozen=True)
 class Latency:
+    """Where the newest action change's time went, daemon side (SPEC §5.11, §6.5)."""
+
     queue_ms: float = spec("float", 0.0, lo=0)
     generate_ms: float = spec("float", 0.0, lo=0)
     encode_ms: float = spec("float", 0.0, lo=0)
     send_ms: float = spec("float", 0.0, lo=0)
+    wait_ms: float | None = spec("float", None, lo=0)
+    decode_ms: float | None = spec("float", None, lo=0)
+    pacing_ms: float | None = spec("float", None, lo=0)
+    total_ms: float | None = spec("float", None, lo=0)
 
 
 # --- handshake ------------------------------------------------------------------------------
@@ -112,6 +118,7 @@ class Hello(Message):
     max_datagram: int = spec("int", 1200, lo=576, hi=MAX_DATAGRAM)
     cookie: bytes | None = spec("bytes", None, max_len=MAX_COOKIE_BYTES)
     auth: bytes | None = spec("bytes", None, exact_len=TAG_BYTES)
+    preempt: str | None = spec("str", None, max_len=16)
     pad: bytes | None = spec("bytes", None, max_len=2048)
     minor: int | None = spec("int", None, lo=0, hi=255)
     capabilities: tuple[str, ...] | None = spec("strs", None, max_len=16)
@@ -220,6 +227,7 @@ class Config(Message):
     quality: int | None = spec("int", None, lo=1, hi=100)
     fps: float | None = spec("float", None, lo=1, hi=240)
     paused: bool | None = spec("bool", None)
+    preempt: str | None = spec("str", None, max_len=16)
 
 
 @dataclass(frozen=True)
@@ -313,6 +321,9 @@ class Status(Message):
     input_seq: int = u32(0)
     latency: Latency = spec("map", Latency(), nested=Latency)
     message: str = spec("str", "", max_len=500)
+    preempt: str | None = spec("str", None, max_len=16)
+    cuts: int | None = spec("int", None, lo=0, hi=2**63 - 1)
+    wasted: float | None = spec("float", None, lo=0, hi=1)
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,8 @@ class SessionOpened:
     engine: str
     fps: float
     quality: int
+    preempt: str = ""
+    """The client's pre-emption wish: "", "off" or "latent" (others mean the daemon's default)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,8 @@ class ConfigChanged:
     quality: int
     fps: float
     paused: bool
+    preempt: str | None = None
+    """A new pre-emption wish, None when the config did not say."""
 
 
 @dataclass(frozen=True)
@@ -503,7 +507,8 @@ class DaemonEndpoint:
         session.out_seq = 1
         session.welcome = Welcome(**{**welcome.__dict__, "seq": 1})
         self._send_raw(session, session.welcome)
-        self._events.append(SessionOpened(session_id, address, hello.client, hello.engine, fps, quality))
+        self._events.append(SessionOpened(session_id, address, hello.client, hello.engine, fps, quality,
+                                          hello.preempt or ""))
 
     # --- session messages -------------------------------------------------------------------
 
@@ -526,7 +531,8 @@ class DaemonEndpoint:
                     session.fps = message.fps
                 if message.paused is not None:
                     session.paused = message.paused
-                self._events.append(ConfigChanged(session.id, session.quality, session.fps, session.paused))
+                self._events.append(ConfigChanged(session.id, session.quality, session.fps, session.paused,
+                                                  message.preempt))
             case Ping():
                 self._send(session, Pong(session=session.id, seq=0, time_us=message.time_us,
                                          daemon_time_us=int(now * 1e6)))
@@ -657,15 +663,21 @@ class DaemonEndpoint:
     # --- app calls --------------------------------------------------------------------------
 
     def send_frame(self, session_id: int, *, jpeg: bytes, chunk: int, frame_in_chunk: int, last_in_chunk: bool,
-                   input_seq: int, action: int, now: float) -> int:
-        """Fragment and queue one frame; returns its frame number."""
+                   input_seq: int, action: int, now: float, latent: int = 0, cut_latents: int | None = None) -> int:
+        """Fragment and queue one frame; returns its frame number.
+
+        ``cut_latents`` (not None) marks the first frame of a chunk that replaced a cut one (SPEC §6.5).
+        """
         session = self._session(session_id)
         number = session.next_frame
         session.next_frame += 1
+        flags = FrameFlags.LAST_IN_CHUNK if last_in_chunk else FrameFlags.NONE
+        if cut_latents is not None:
+            flags |= FrameFlags.AFTER_CUT
         header = FrameHeader(session=session.id, frame=number, chunk=chunk, frame_in_chunk=frame_in_chunk,
                              fragment_index=0, fragment_count=0, payload_length=0, frame_length=0,
-                             input_seq=input_seq, time_us=int(now * 1e6), action=action,
-                             flags=FrameFlags.LAST_IN_CHUNK if last_in_chunk else FrameFlags.NONE)
+                             input_seq=input_seq, time_us=int(now * 1e6), action=action, flags=flags,
+                             latent=min(latent, 255), cut_latents=min(cut_latents or 0, 255))
         datagrams = split_frame(header, jpeg, session.max_datagram)
         size = sum(len(d) for d in datagrams)
         if len(session.sent) == session.sent.maxlen:
@@ -679,11 +691,13 @@ class DaemonEndpoint:
 
     def send_status(self, session_id: int, *, state: str, progress: float = 1.0, chunk: int = -1, queue: int = 0,
                     fps: float = 0.0, frames_sent: int = 0, action: int = 0, input_seq: int = 0,
-                    latency: Latency | None = None, message: str = "") -> None:
+                    latency: Latency | None = None, message: str = "", preempt: str | None = None,
+                    cuts: int | None = None, wasted: float | None = None) -> None:
         session = self._session(session_id)
         self._send(session, Status(session=session.id, seq=0, state=state, progress=progress, world=session.world,
                                    chunk=chunk, queue=queue, fps=fps, frames_sent=frames_sent, action=action,
-                                   input_seq=input_seq, latency=latency or Latency(), message=message[:500]))
+                                   input_seq=input_seq, latency=latency or Latency(), message=message[:500],
+                                   preempt=preempt, cuts=cuts, wasted=wasted))
 
     def send_event_ack(self, session_id: int, *, event_id: int, chunk: int, active: tuple[int, ...]) -> None:
         session = self._session(session_id)

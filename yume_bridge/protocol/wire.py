@@ -22,8 +22,8 @@ MAX_COOKIE_BYTES = 64
 FRAME_MAGIC = b"YF"
 FRAME_VERSION = 1
 # magic, version, flags, session, frame, chunk, frame_in_chunk, fragment_index,
-# fragment_count, payload_length, frame_length, input_seq, time_us, action, reserved(3)
-FRAME_HEADER = struct.Struct("<2sBBIIIHHHHIIQB3x")
+# fragment_count, payload_length, frame_length, input_seq, time_us, action, latent, cut_latents, reserved(1)
+FRAME_HEADER = struct.Struct("<2sBBIIIHHHHIIQBBBx")
 FRAME_HEADER_BYTES = FRAME_HEADER.size
 assert FRAME_HEADER_BYTES == 44
 
@@ -98,6 +98,12 @@ class FrameFlags(IntFlag):
     NONE = 0
     RETRANSMISSION = 1
     LAST_IN_CHUNK = 2
+    AFTER_CUT = 4
+    """The first frame of a chunk that replaced one cut short by pre-emption (SPEC §6.5)."""
+
+
+KNOWN_FRAME_FLAGS = FrameFlags.RETRANSMISSION | FrameFlags.LAST_IN_CHUNK | FrameFlags.AFTER_CUT
+_SAME_FRAME_FLAGS = FrameFlags.LAST_IN_CHUNK | FrameFlags.AFTER_CUT
 
 
 PROTOCOL_MINOR = 1
@@ -133,7 +139,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class FrameHeader:
-    """The 44-byte header of a frame fragment (SPEC §6.1)."""
+    """The 44-byte header of a frame fragment (SPEC §6.1; ``latent`` and ``cut_latents``: §6.5)."""
 
     session: int
     frame: int
@@ -147,6 +153,10 @@ class FrameHeader:
     time_us: int
     action: int
     flags: FrameFlags = FrameFlags.NONE
+    latent: int = 0
+    """The latent of its chunk this frame was decoded from (0 from a daemon that does not say)."""
+    cut_latents: int = 0
+    """With AFTER_CUT: how many latents of the previous chunk were shown before it was cut."""
 
     def pack(self) -> bytes:
         return FRAME_HEADER.pack(
@@ -164,6 +174,8 @@ class FrameHeader:
             self.input_seq,
             self.time_us,
             self.action,
+            self.latent,
+            self.cut_latents,
         )
 
     @classmethod
@@ -172,11 +184,11 @@ class FrameHeader:
         if len(data) < FRAME_HEADER_BYTES:
             return None
         (magic, version, flags, session, frame, chunk, frame_in_chunk, index, count, payload_length,
-         frame_length, input_seq, time_us, action) = FRAME_HEADER.unpack_from(data)
+         frame_length, input_seq, time_us, action, latent, cut_latents) = FRAME_HEADER.unpack_from(data)
         if magic != FRAME_MAGIC or version != FRAME_VERSION:
             return None
         return cls(session, frame, chunk, frame_in_chunk, index, count, payload_length, frame_length,
-                   input_seq, time_us, action, FrameFlags(flags & 3))
+                   input_seq, time_us, action, FrameFlags(flags & KNOWN_FRAME_FLAGS), latent, cut_latents)
 
     @property
     def stride(self) -> int:
@@ -196,8 +208,8 @@ class FrameHeader:
     def same_frame(self, other: FrameHeader) -> bool:
         """True if both fragments describe the same frame identically (SPEC §6.2)."""
         return (self.session, self.frame, self.chunk, self.frame_in_chunk, self.fragment_count,
-                self.frame_length, self.input_seq, self.time_us, self.action,
-                self.flags & FrameFlags.LAST_IN_CHUNK) == (
+                self.frame_length, self.input_seq, self.time_us, self.action, self.latent, self.cut_latents,
+                self.flags & _SAME_FRAME_FLAGS) == (
                 other.session, other.frame, other.chunk, other.frame_in_chunk, other.fragment_count,
-                other.frame_length, other.input_seq, other.time_us, other.action,
-                other.flags & FrameFlags.LAST_IN_CHUNK)
+                other.frame_length, other.input_seq, other.time_us, other.action, other.latent, other.cut_latents,
+                other.flags & _SAME_FRAME_FLAGS)

@@ -8,19 +8,27 @@
 4. Input-to-frame latency with the preview backend at its default settings.
 5. (``--transports``) The reference client over UDP and over the studio's WebSocket, in
    alternating rounds against one daemon: frames complete, frame rate, input-to-frame latency.
+
+``--latency`` instead measures how soon a key change shows, with the preview
+world emulating the model's timing: pre-emption off/on × generation at 1×,
+1.5× and 3× real time × 8 and 4 latents per chunk (docs/latency.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import platform
+import random
 import socket
 import statistics
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
+
+import numpy as np
 
 from yume_bridge.actions import Action, Look, Movement
 from yume_bridge.backends.base import ChunkRequest, StartRequest, WorldSpec
@@ -31,7 +39,7 @@ from yume_bridge.protocol.fragment import Reassembler
 from yume_bridge.protocol.messages import Vocabulary
 from yume_bridge.protocol.server import DaemonEndpoint, ServerInfo
 from yume_bridge.protocol.wire import MAX_DATAGRAM
-from yume_bridge.tools.client import ClientOptions, ScriptStep, Transport, run_client
+from yume_bridge.tools.client import STAGES, ClientOptions, ScriptStep, Transport, run_client
 from yume_bridge.tools.netem import LinkProfile, LossyRelay
 
 
@@ -293,6 +301,69 @@ async def run_benchmarks(seconds: float = 4.0, quality: int = 85) -> dict:
     results["sustained_960x544_max"] = await sustained_stream(seconds, quality, 240.0)
     results["input_latency_preview"] = await input_latency(max(seconds, 6.0))
     return results
+
+
+LATENCY_SPEEDS = (1.0, 1.5, 3.0)
+LATENCY_LATENTS = (8, 4)
+_KEYS = ((0.0, 1.0), (1.0, 0.0), (0.0, -1.0), (-1.0, 0.0))  # W, D, S, A: each differs from the one before
+
+
+def key_changes(seconds: float, seed: int) -> tuple[ScriptStep, ...]:
+    """Keys held for 2.4–3.4 s each (seeded): changes fall at every phase of a chunk, and most are held long
+    enough to show even without pre-emption (a chunk applies the mean of the inputs since the last one)."""
+    rng = random.Random(seed)
+    steps, total = [ScriptStep(_KEYS[0], (0.0, 0.0), 1.5)], 1.5
+    while total < seconds:
+        hold = rng.uniform(2.4, 3.4)
+        steps.append(ScriptStep(_KEYS[len(steps) % len(_KEYS)], (0.0, 0.0), hold))
+        total += hold
+    return tuple(steps)
+
+
+def _start_image() -> bytes:
+    """A synthetic picture to start from (a text start would draw a scene first, which takes seconds)."""
+    from PIL import Image
+
+    x = np.linspace(0, 255, 960, dtype=np.float32)[None, :]
+    y = np.linspace(0, 255, 544, dtype=np.float32)[:, None]
+    rgb = np.stack([x + 0 * y, (x * 0.3 + y * 0.7) % 256, 255 - y + 0 * x], axis=-1).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+async def latency_matrix(*, ttff_s: float = 0.3, seconds: float = 20.0, seed: int = 1) -> list[dict]:
+    """Key change → first frame showing it, per pre-emption policy, generator speed and chunk length."""
+    image = _start_image()
+    rows = []
+    for latents in LATENCY_LATENTS:
+        for speed in LATENCY_SPEEDS:
+            for preempt in ("off", "latent"):
+                with daemon_process("--simulate", f"ttff={ttff_s},speed={speed}", "--latents-per-chunk",
+                                    str(latents), "--preempt", preempt) as port:
+                    options = ClientOptions(port=port, image=image, script=key_changes(seconds, seed), tail_s=1.5)
+                    summary = await run_client(options)
+                figures = summary.action_latency_ms
+                rows.append({"preempt": preempt, "speed": speed, "latents_per_chunk": latents,
+                             "ttff_ms": round(ttff_s * 1e3, 1), "p50_ms": figures.get("p50"),
+                             "p90_ms": figures.get("p90"), "wasted_fraction": summary.wasted,
+                             "changes": figures.get("count", 0), "cuts": summary.cuts,
+                             "input_consumed_p50_ms": summary.latency_ms.get("p50"),
+                             "stages_ms": summary.stages_ms, "frames_lost": summary.frames_lost,
+                             "errors": summary.errors})
+    return rows
+
+
+def format_latency_table(rows: list[dict]) -> str:
+    lines = ["key change -> first frame showing it (preview world emulating the model's timing)", "",
+             f"{'preempt':>7} {'speed':>5} {'latents':>7} {'ttff ms':>7} {'p50 ms':>7} {'p90 ms':>7} {'wasted':>7} "
+             f"{'n':>3}  median stages (ms): " + " ".join(stage.removesuffix("_ms") for stage in STAGES)]
+    for row in rows:
+        stages = " ".join(f"{row['stages_ms'].get(stage, 0):.0f}" for stage in STAGES)
+        wasted = f"{row['wasted_fraction']:.1%}" if row["wasted_fraction"] is not None else "-"
+        lines.append(f"{row['preempt']:>7} {row['speed']:>5g} {row['latents_per_chunk']:>7} {row['ttff_ms']:>7.0f} "
+                     f"{row['p50_ms']!s:>7} {row['p90_ms']!s:>7} {wasted:>7} {row['changes']:>3}  {stages}")
+    return "\n".join(lines)
 
 
 def format_loss_table(rows: list[dict]) -> str:

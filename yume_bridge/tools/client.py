@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from yume_bridge.actions import Action
+from yume_bridge.actions import Action, Axes, AxisQuantizer
 from yume_bridge.daemon.udp import CallbackDatagramProtocol
 from yume_bridge.protocol.client import (
     ClientEndpoint,
@@ -32,9 +32,14 @@ from yume_bridge.protocol.client import (
     UploadFinished,
     WorldStarted,
 )
-from yume_bridge.protocol.wire import Encoding
+from yume_bridge.protocol.wire import Encoding, FrameFlags
 from yume_bridge.tools.websocket_link import WebSocketLink
 
+STAGES = ("wait_ms", "queue_ms", "generate_ms", "decode_ms", "encode_ms", "pacing_ms", "network_ms", "total_ms")
+"""The latency breakdown's stages in order (SPEC §6.5); network_ms is measured here, the rest by the daemon."""
+
+PING_INTERVAL_S = 2.0
+"""How often the client measures round trip and clock offset while it runs."""
 _MOVE_AXES = {"W": (0, 1), "S": (0, -1), "D": (1, 0), "A": (-1, 0)}
 _LOOK_AXES = {"\u2192": (1, 0), "\u2190": (-1, 0), "\u2191": (0, 1), "\u2193": (0, -1),
               "right": (1, 0), "left": (-1, 0), "up": (0, 1), "down": (0, -1)}
@@ -48,6 +53,10 @@ class ClientObserver(Protocol):
     def on_input(self, seq: int, move: tuple[float, float], look: tuple[float, float], now: float) -> None: ...
 
     def on_event_sent(self, event_id: int, text: str, now: float) -> None: ...
+
+    whole_chunks: bool
+    """True for an observer that needs every chunk played whole (a recording, replayed chunk by chunk): the
+    client then asks the daemon not to pre-empt, unless its options name a policy."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,8 @@ class ClientOptions:
     ping_interval_s: float = 0.0
     """Ping this often to measure round trips (0: only the keep-alive when nothing else is sent)."""
     transport: Transport = Transport.UDP
+    preempt: str | None = None
+    """Ask for a pre-emption policy ("latent" or "off"); None: the daemon's."""
 
 
 @dataclass
@@ -136,9 +147,28 @@ class Summary:
     errors: list[str] = field(default_factory=list)
     first_frame_s: float | None = None
     reconnects: int = 0
+    action_latency_ms: dict[str, float] = field(default_factory=dict)
+    """From sending an input that changes the action to the first frame showing that action."""
+    cuts: int = 0
+    """Chunks the daemon cut short (frames that arrived with the after-cut flag)."""
+    stages_ms: dict[str, float] = field(default_factory=dict)
+    """Median per stage of the daemon's latency breakdowns (status), plus network_ms measured here."""
+    wasted: float | None = None
+    """The daemon's share of generator time spent on frames never sent (newest status)."""
+    preempt: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def median_stages(breakdowns: list[dict[str, float]], network_ms: list[float]) -> dict[str, float]:
+    """The median of every stage over the breakdowns received (and of the network times measured)."""
+    out = {}
+    for stage in STAGES:
+        values = network_ms if stage == "network_ms" else [b[stage] for b in breakdowns if b.get(stage) is not None]
+        if values:
+            out[stage] = round(float(np.median(values)), 2)
+    return out
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -163,9 +193,11 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     say = progress or (lambda line: None)
     stopping = stop or asyncio.Event()
 
+    preempt = options.preempt or ("off" if getattr(observer, "whole_chunks", False) else None)
+
     def new_endpoint() -> ClientEndpoint:
         return ClientEndpoint(fps=options.fps, quality=options.quality, max_datagram=options.max_datagram,
-                              token=options.token, encoding=options.encoding)
+                              token=options.token, encoding=options.encoding, preempt=preempt)
 
     client = new_endpoint()
     summary = Summary()
@@ -190,6 +222,12 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     round_trips: list[float] = []
     reflected_up_to = 0
     frame_times: list[float] = []
+    quantizer = AxisQuantizer()
+    change: dict = {}  # the newest input that changed the action: seq, sent_at, action
+    action_latencies: list[float] = []
+    breakdowns: list[dict[str, float]] = []
+    network_ms: list[float] = []
+    clock_offset = {"s": 0.0}
     started_at = clock()
     state = {"uploaded": options.image is None, "world": False}
     if options.output is not None:
@@ -223,6 +261,13 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                     for seq in [s for s in input_sent if reflected_up_to < s <= header.input_seq]:
                         latencies.append((now - input_sent.pop(seq)) * 1e3)
                     reflected_up_to = header.input_seq
+                if change and header.action == change["action"] and header.input_seq >= change["seq"]:
+                    action_latencies.append((now - change.pop("sent_at")) * 1e3)
+                    change.clear()
+                if header.flags & FrameFlags.AFTER_CUT:
+                    summary.cuts += 1
+                if header.frame_in_chunk == 0:
+                    network_ms.append(max(0.0, now - (header.time_us / 1e6 - clock_offset["s"])) * 1e3)
                 if options.output is not None:
                     (options.output / f"frame_{header.frame:06d}.jpg").write_bytes(event.frame.jpeg)
                 if on_frame is not None:
@@ -234,10 +279,16 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
             elif isinstance(event, EventAcknowledged):
                 summary.events_acknowledged.append(event.event_id)
             elif isinstance(event, StatusReceived):
-                if not summary.status_states or summary.status_states[-1] != event.status.state:
-                    summary.status_states.append(event.status.state)
+                status = event.status
+                if not summary.status_states or summary.status_states[-1] != status.state:
+                    summary.status_states.append(status.state)
+                summary.wasted, summary.preempt = status.wasted, status.preempt
+                stages = asdict(status.latency)
+                if stages.get("total_ms") and (not breakdowns or breakdowns[-1] != stages):
+                    breakdowns.append(stages)
             elif isinstance(event, PongReceived):
                 summary.rtt_ms = round(event.rtt_s * 1e3, 3)
+                clock_offset["s"] = event.clock_offset_s
                 round_trips.append(event.rtt_s * 1e3)
             elif isinstance(event, ErrorReceived):
                 summary.errors.append(f"{event.code}: {event.message}")
@@ -299,6 +350,7 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
             t += step_.seconds
         end = script_start + t + options.tail_s
         pending_events = sorted(options.events)
+        previous_action = {"id": -1}
         next_input = next_ping = script_start
         event_id = 0
         backoff = 0.25
@@ -325,12 +377,19 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
                 client.send_event(now, event_id, text)
                 if observer is not None:
                     observer.on_event_sent(event_id, text, now)
+            if now >= next_ping:
+                client.ping(now)
+                next_ping = now + PING_INTERVAL_S
             if now >= next_input:
                 current = next((s for start, s in reversed(timeline) if start <= elapsed), timeline[-1][1])
                 if elapsed > t:
                     current = ScriptStep((0.0, 0.0), (0.0, 0.0), 0.0)
                 seq = client.send_input(now, move=current.move, look=current.look)
                 input_sent[seq] = now
+                action = quantizer.quantize(Axes(*current.move, *current.look)).id
+                if previous_action["id"] >= 0 and action != change.get("action", previous_action["id"]):
+                    change.update(seq=seq, sent_at=now, action=action)
+                previous_action["id"] = action
                 if observer is not None:
                     observer.on_input(seq, current.move, current.look, now)
                 next_input = now + 1.0 / options.input_rate_hz
@@ -359,6 +418,8 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
     if len(frame_times) > 1:
         summary.fps = round((len(frame_times) - 1) / (frame_times[-1] - frame_times[0]), 2)
     summary.latency_ms = percentiles(latencies)
+    summary.action_latency_ms = percentiles(action_latencies)
+    summary.stages_ms = median_stages(breakdowns, network_ms)
     summary.rtt_percentiles_ms = percentiles(round_trips)
     return summary
 

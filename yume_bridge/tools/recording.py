@@ -26,6 +26,8 @@ from yume_bridge.protocol.client import (
 class ClientRecorder:
     """Observes ``run_client`` (its ``observer``) and writes what it sees to a recording."""
 
+    whole_chunks = True  # a replay plays every chunk whole: the recorded session must not be pre-empted
+
     def __init__(self, writer: RecordingWriter, *, image: bytes | None, prompt: str, frames: bool = False) -> None:
         self.writer = writer
         self._image = image

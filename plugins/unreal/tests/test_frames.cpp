@@ -300,3 +300,77 @@ TEST_CASE("a NACK lists at most max_nack_fragments indices") {
     CHECK(disabled.poll_nacks(100 * kMillisecond, 0).empty());
     CHECK_FALSE(disabled.next_nack_time(0).has_value());
 }
+
+// ---- cut chunks (pre-emption): after_cut, latent and cut_latents in bytes 3, 41 and 42 ----
+
+TEST_CASE("a cut chunk's first frame carries after_cut, its latent and how many latents of the cut chunk were shown") {
+    FrameHeader h;
+    h.flags = kFlagAfterCut;
+    h.chunk = 6;
+    h.latent = 0;
+    h.cut_latents = 3;
+    Bytes out;
+    write_fragment_header(h, out);
+    CHECK(out[3] == 0x04);
+    CHECK(out[41] == 0);
+    CHECK(out[42] == 3);
+    CHECK(out[43] == 0);  // still reserved
+    const FrameHeader back = *parse_fragment_header(out);
+    CHECK(back.after_cut());
+    CHECK_FALSE(back.last_in_chunk());
+    CHECK(back.cut_latents == 3);
+}
+
+TEST_CASE("the latent byte is read as sent: frame 6 of a chunk comes from latent 2") {
+    FrameHeader h;
+    h.frame_in_chunk = 6;
+    h.latent = static_cast<std::uint8_t>((6 + 3) / 4);
+    Bytes out;
+    write_fragment_header(h, out);
+    CHECK(out[41] == 2);
+    CHECK(parse_fragment_header(out)->latent == 2);
+}
+
+TEST_CASE("a chunk cut short is no loss: every frame completes and nothing is NACKed") {
+    FrameReassembler reassembler(kSession);
+    // Chunk 5 is cut after 9 frames (latents 0-2: frames 0..8, no last-in-chunk frame); chunk 6
+    // follows with the next frame number and after_cut on its first frame.
+    std::uint32_t frame = 100;
+    auto deliver = [&](std::uint32_t chunk, std::uint16_t in_chunk, std::uint8_t flags, std::uint8_t cut_latents) {
+        FrameHeader h;
+        h.session = kSession;
+        h.frame = frame++;
+        h.chunk = chunk;
+        h.frame_in_chunk = in_chunk;
+        h.flags = flags;
+        h.latent = static_cast<std::uint8_t>((in_chunk + 3) / 4);
+        h.cut_latents = cut_latents;
+        for (const Bytes& part : split_frame(h, payload(1500, static_cast<std::uint8_t>(h.frame)), 576)) {
+            CHECK(reassembler.receive(part, 0) != FragmentOutcome::Malformed);
+        }
+    };
+    for (std::uint16_t i = 0; i < 9; ++i) {
+        deliver(5, i, 0, 0);
+    }
+    deliver(6, 0, kFlagAfterCut, 3);
+    deliver(6, 1, 0, 0);
+    CHECK(reassembler.incomplete_frame_numbers().empty());
+    CHECK(reassembler.poll_nacks(10 * kSecond, 40 * kMillisecond).empty());
+    std::optional<CompleteFrame> newest = reassembler.take_frame();
+    REQUIRE(newest.has_value());
+    CHECK(newest->header.chunk == 6);
+    CHECK(newest->header.frame_in_chunk == 1);
+}
+
+TEST_CASE("fragments of one frame that disagree on the latent bytes are refused") {
+    FrameHeader h;
+    h.session = kSession;
+    h.frame = 3;
+    h.latent = 1;
+    std::vector<Bytes> parts = split_frame(h, payload(1500), 576);
+    REQUIRE(parts.size() >= 2);
+    parts[1][41] = 2;
+    FrameReassembler reassembler(kSession);
+    CHECK(reassembler.receive(parts[0], 0) == FragmentOutcome::Accepted);
+    CHECK(reassembler.receive(parts[1], 0) != FragmentOutcome::Accepted);
+}

@@ -35,6 +35,12 @@ TEST_CASE("embedded vectors match protocol/vectors (else run plugins/unreal/tool
     CHECK(vectors::embedded::invalid_json() == read_vector_file("invalid.json"));
     CHECK(vectors::embedded::auth_json() == read_vector_file("auth.json"));
     CHECK(vectors::embedded::frames_json() == read_vector_file("frames.json"));
+    CHECK(vectors::embedded::revision_1_1_json() == read_vector_file("revision_1_1.json"));
+}
+
+TEST_CASE("vector suite passes on the revision 1.1 messages, from the file and from the embedded copy") {
+    require_clean(vectors::run_messages(read_vector_file("revision_1_1.json")), 6 * 2 * 4);
+    require_clean(vectors::run_messages(vectors::embedded::revision_1_1_json()), 6 * 2 * 4);
 }
 
 TEST_CASE("vector suite passes on protocol/vectors") {

@@ -80,32 +80,38 @@ bool same_kinds(const Json& a, const Json& b) {
 
 }  // namespace
 
+// One messages.json-style vector: decodes from both encodings to its value and re-encodes byte for byte.
+void check_message_vector(const Json& vector) {
+    const std::string name = vector["name"];
+    const std::string json_text = vector["json"];
+    const Bytes json_bytes(json_text.begin(), json_text.end());
+    const Bytes msgpack_bytes = hex(vector["msgpack"]);
+    for (const auto& [encoding, bytes] :
+         {std::pair<Encoding, const Bytes&>{Encoding::Json, json_bytes}, {Encoding::MsgPack, msgpack_bytes}}) {
+        const std::string form = name + (encoding == Encoding::Json ? " (json)" : " (msgpack)");
+        INFO(form);
+        Result<DecodedControl> decoded = decode_control(bytes);
+        REQUIRE_MESSAGE(decoded.ok(), decoded.error().detail);
+        CHECK(decoded->encoding == encoding);
+        CHECK(std::string(message_type_name(decoded->message)) == vector["type"].get<std::string>());
+        const Json value = to_plain_json(message_to_value(decoded->message));
+        CHECK(value == vector["value"]);
+        CHECK(same_kinds(value, vector["value"]));
+        const Bytes again = encode_body(decoded->message, encoding);
+        CHECK(again == bytes);
+        Result<DecodedControl> second = decode_control(again);
+        REQUIRE(second.ok());
+        CHECK(message_to_value(second->message) == message_to_value(decoded->message));
+    }
+}
+
 TEST_CASE("vectors: every message decodes from JSON and MessagePack and re-encodes to the same bytes") {
     const Json file = load("messages.json");
     REQUIRE(file["messages"].size() >= 24);
     for (const Json& vector : file["messages"]) {
         const std::string name = vector["name"];
         SUBCASE(name.c_str()) {
-            const std::string json_text = vector["json"];
-            const Bytes json_bytes(json_text.begin(), json_text.end());
-            const Bytes msgpack_bytes = hex(vector["msgpack"]);
-            for (const auto& [encoding, bytes] :
-                 {std::pair<Encoding, const Bytes&>{Encoding::Json, json_bytes}, {Encoding::MsgPack, msgpack_bytes}}) {
-                const std::string form = name + (encoding == Encoding::Json ? " (json)" : " (msgpack)");
-                INFO(form);
-                Result<DecodedControl> decoded = decode_control(bytes);
-                REQUIRE_MESSAGE(decoded.ok(), decoded.error().detail);
-                CHECK(decoded->encoding == encoding);
-                CHECK(std::string(message_type_name(decoded->message)) == vector["type"].get<std::string>());
-                const Json value = to_plain_json(message_to_value(decoded->message));
-                CHECK(value == vector["value"]);
-                CHECK(same_kinds(value, vector["value"]));
-                const Bytes again = encode_body(decoded->message, encoding);
-                CHECK(again == bytes);
-                Result<DecodedControl> second = decode_control(again);
-                REQUIRE(second.ok());
-                CHECK(message_to_value(second->message) == message_to_value(decoded->message));
-            }
+            check_message_vector(vector);
         }
     }
 }
@@ -267,5 +273,48 @@ TEST_CASE("vectors: every frames.json scenario gives the expected complete and m
             }
             CHECK(missing == scenario["missing"].get<std::map<std::string, std::vector<std::int64_t>>>());
         }
+    }
+}
+
+// ---- revision 1.1 (protocol/vectors/revision_1_1.json) ----
+
+TEST_CASE("revision 1.1 vectors: hello with minor and capabilities, started.ref, path challenge and response, padded nack, rate_limited") {
+    const Json file = load("revision_1_1.json");
+    REQUIRE(file["messages"].size() >= 6);
+    for (const Json& vector : file["messages"]) {
+        const std::string name = vector["name"];
+        SUBCASE(name.c_str()) {
+            check_message_vector(vector);
+        }
+    }
+}
+
+TEST_CASE("revision 1.1 vectors: integral floats are read as the integers they stand for") {
+    const Json file = load("revision_1_1.json");
+    for (const Json& vector : file["accepted"]) {
+        INFO(vector["name"].get<std::string>());
+        Result<DecodedControl> decoded = decode_control(hex(vector["hex"]));
+        REQUIRE_MESSAGE(decoded.ok(), decoded.error().detail);
+        const Json value = to_plain_json(message_to_value(decoded->message));
+        CHECK(value == vector["value"]);
+        CHECK(same_kinds(value, vector["value"]));
+    }
+}
+
+TEST_CASE("revision 1.1 vectors: a fraction for an integer and a trailing newline are still bad messages") {
+    const Json file = load("revision_1_1.json");
+    for (const Json& vector : file["invalid"]) {
+        INFO(vector["name"].get<std::string>());
+        Result<DecodedControl> decoded = decode_control(hex(vector["hex"]));
+        REQUIRE_FALSE(decoded.ok());
+        CHECK(std::string(error_code_name(decoded.code())) == vector["expect"].get<std::string>());
+    }
+}
+
+TEST_CASE("revision 1.1 vectors: the smallest nack that pays for k fragments") {
+    const Json file = load("revision_1_1.json");
+    for (const Json& row : file["nack_budget"]) {
+        CHECK(nack_min_bytes(row["fragments"].get<std::size_t>(), row["max_datagram"].get<std::int64_t>()) ==
+              row["min_nack_bytes"].get<std::size_t>());
     }
 }

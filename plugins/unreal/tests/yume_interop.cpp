@@ -2,7 +2,11 @@
 //
 //   yume_interop --host 127.0.0.1 --port 47812 --image start.jpg [--token T] [--seconds S]
 //                [--encoding msgpack|json] [--handshake-timeout S] [--min-frames N] [--no-action-check]
-//                [--loss PERCENT]
+//                [--loss PERCENT] [--find SECONDS]
+//
+// With --find, --host is not needed: it first finds the daemon listening on --port by DNS-SD
+// (`_yume-bridge._udp.local.`, queried on 127.0.0.1:5353 and the mDNS group) and connects to the
+// address the advertisement gives.
 //
 // It completes the handshake, uploads the image and starts from it, holds W and then W with look
 // right, sends an event prompt and waits for its ack, and decodes every complete frame with
@@ -14,6 +18,7 @@
 #include <turbojpeg.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -27,6 +32,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -46,12 +52,13 @@ struct Options {
     bool action_check = true;
     double loss_percent = 0.0;
     Encoding encoding = Encoding::MsgPack;
+    double find_seconds = 0.0;
 };
 
 const char* kUsage =
     "usage: yume_interop --host HOST --port PORT --image FILE [--token TOKEN] [--seconds S]\n"
     "                    [--encoding msgpack|json] [--handshake-timeout S] [--min-frames N] [--no-action-check]\n"
-    "                    [--loss PERCENT]\n";
+    "                    [--loss PERCENT] [--find SECONDS]\n";
 
 bool parse_arguments(int argc, char** argv, Options& options, std::string& error) {
     for (int i = 1; i < argc; ++i) {
@@ -82,6 +89,8 @@ bool parse_arguments(int argc, char** argv, Options& options, std::string& error
             options.seconds = std::strtod(value.c_str(), &end);
         } else if (flag == "--handshake-timeout") {
             options.handshake_timeout = std::strtod(value.c_str(), &end);
+        } else if (flag == "--find") {
+            options.find_seconds = std::strtod(value.c_str(), &end);
         } else if (flag == "--loss") {
             options.loss_percent = std::strtod(value.c_str(), &end);
         } else if (flag == "--min-frames") {
@@ -101,8 +110,8 @@ bool parse_arguments(int argc, char** argv, Options& options, std::string& error
             return false;
         }
     }
-    if (options.host.empty() || options.port.empty() || options.image.empty()) {
-        error = "--host, --port and --image are required";
+    if ((options.host.empty() && options.find_seconds <= 0) || options.port.empty() || options.image.empty()) {
+        error = "--host (or --find), --port and --image are required";
         return false;
     }
     if (options.seconds <= 0 || options.handshake_timeout <= 0) {
@@ -171,6 +180,7 @@ struct Summary {
     std::size_t undecodable = 0;
     std::set<int> actions;
     std::set<std::uint32_t> chunks;
+    std::string found_instance;  // --find: the advertisement that gave the address
     std::uint32_t first_frame = 0;
     std::uint32_t last_frame = 0;
     double rtt_ms = -1;
@@ -191,6 +201,9 @@ void print_summary(const Summary& s, const Options& options, bool ok, const Clie
     out.add("host", Value::string(options.host));
     out.add("port", Value::string(options.port));
     out.add("encoding", Value::string(options.encoding == Encoding::Json ? "json" : "msgpack"));
+    if (options.find_seconds > 0) {
+        out.add("found_instance", Value::string(s.found_instance));
+    }
     out.add("connected", Value::boolean(s.connected));
     out.add("daemon_version", Value::string(s.daemon_version));
     out.add("backend", Value::string(s.backend));
@@ -311,6 +324,66 @@ private:
     bool refused_ = false;
 };
 
+// Browses for the daemon on `port` with the core's DNS-SD codec: queries from an ephemeral port go
+// to 127.0.0.1:5353 and the mDNS group, so responders answer this socket directly (RFC 6762 §6.7).
+std::optional<dnssd::Service> find_daemon(double seconds, std::uint16_t port, std::string& error) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0) {
+        error = std::string("cannot open a UDP socket: ") + std::strerror(errno);
+        return std::nullopt;
+    }
+    const Bytes query = dnssd::build_query().value();
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_port = htons(dnssd::kPort);
+    ::inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
+    sockaddr_in group = local;
+    ::inet_pton(AF_INET, dnssd::kMulticastAddressV4, &group.sin_addr);
+    dnssd::ServiceCollector collector;
+    Bytes buffer(dnssd::kMaxMessage);
+    const Time deadline = monotonic_now() + static_cast<Time>(seconds * kSecond);
+    Time next_query = 0;
+    Time interval = 250 * kMillisecond;
+    std::optional<dnssd::Service> found;
+    while (!found && monotonic_now() < deadline) {
+        if (monotonic_now() >= next_query) {
+            ::sendto(fd, query.data(), query.size(), 0, reinterpret_cast<const sockaddr*>(&local), sizeof(local));
+            // The group, through the default interface and through loopback (a box without a route).
+            for (const char* interface : {"0.0.0.0", "127.0.0.1"}) {
+                in_addr chosen{};
+                ::inet_pton(AF_INET, interface, &chosen);
+                ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &chosen, sizeof(chosen));
+                ::sendto(fd, query.data(), query.size(), 0, reinterpret_cast<const sockaddr*>(&group), sizeof(group));
+            }
+            next_query = monotonic_now() + interval;
+            interval *= 2;
+        }
+        pollfd entry{fd, POLLIN, 0};
+        ::poll(&entry, 1, 50);
+        for (;;) {
+            const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+            if (n < 0) {
+                break;
+            }
+            const Result<dnssd::Message> message = dnssd::parse_message(ByteView(buffer.data(), static_cast<std::size_t>(n)));
+            if (message.ok()) {
+                collector.add(message.value());
+            }
+        }
+        for (const dnssd::Service& service : collector.services()) {
+            if (service.port == port && !service.addresses.empty()) {
+                found = service;
+            }
+        }
+    }
+    ::close(fd);
+    if (!found) {
+        error = "no _yume-bridge._udp.local. advertisement for port " + std::to_string(port) + " within " +
+                std::to_string(seconds) + " s";
+    }
+    return found;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -345,6 +418,17 @@ int main(int argc, char** argv) {
     }
     if (image.empty()) {
         return finish(false, ErrorCode::InvalidArgument, "the image file " + options.image + " is missing or empty");
+    }
+
+    if (options.find_seconds > 0) {
+        std::string find_error;
+        const std::optional<dnssd::Service> daemon =
+            find_daemon(options.find_seconds, static_cast<std::uint16_t>(std::strtoul(options.port.c_str(), nullptr, 10)), find_error);
+        if (!daemon) {
+            return finish(false, ErrorCode::DaemonUnreachable, find_error);
+        }
+        summary.found_instance = daemon->instance;
+        options.host = daemon->addresses.front();
     }
 
     UdpSocket socket;

@@ -19,7 +19,13 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 VECTORS = REPO / "protocol" / "vectors"
 TARGET = HERE.parent / "YumeBridge" / "Source" / "YumeBridge" / "Private" / "Tests" / "YumeBridgeVectorData.inl"
-FILES = [("messages", "messages.json"), ("invalid", "invalid.json"), ("auth", "auth.json"), ("frames", "frames.json")]
+FILES = [
+    ("messages", "messages.json"),
+    ("invalid", "invalid.json"),
+    ("auth", "auth.json"),
+    ("frames", "frames.json"),
+    ("revision_1_1", "revision_1_1.json"),
+]
 PIECE = 1500  # source bytes per literal
 
 

@@ -1,11 +1,20 @@
 // Compile-only stand-ins for the few Unreal Engine types the plugin's Unreal layer uses.
 //
 // NOT the engine: they only let the host build type-check the plugin's own code (names, types,
-// const-correctness, lambdas) where no engine is installed. Signatures follow the UE 5.x headers
+// const-correctness, lambdas) where no engine is installed. Signatures follow the UE 5.3 headers
 // as documented; the real check remains a build in the engine. Never shipped.
+//
+// This file holds what CoreMinimal.h and CoreUObject give every file. Everything else lives in a
+// stand-in of its own header (Sockets.h, IImageWrapper.h, HAL/Runnable.h, Engine/Canvas.h, ...)
+// declaring only what that header declares, so a .cpp that forgets an include fails here as it
+// would in a non-unity engine build. Where the engine checks its arguments at compile time the
+// stand-ins do too (Printf refuses an FString, Cast wants a UObject class, a render command takes
+// FRHICommandListImmediate&, a ticker returns bool).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <cstdint>
 #include <cstring>
 #include <cwchar>
@@ -61,7 +70,24 @@ public:
 	bool operator==(const FString& Other) const { return Data == Other.Data; }
 	bool operator!=(const FString& Other) const { return Data != Other.Data; }
 	bool operator==(const TCHAR* Other) const { return Data == Other; }
-	template <class... A> static FString Printf(const TCHAR* Format, A... Args) { (void)sizeof...(Args); return FString(Format); }
+	// Like the engine's, it refuses an FString argument (pass *Text): a classic crash on MSVC.
+	template <class... A> static FString Printf(const TCHAR* Format, A... Args)
+	{
+		static_assert(((!std::is_same_v<std::decay_t<A>, FString>) && ...), "pass *Text, not an FString, to Printf");
+		(void)sizeof...(Args);
+		return FString(Format);
+	}
+	bool RemoveFromEnd(const TCHAR* Suffix)
+	{
+		const std::wstring End(Suffix);
+		if (Data.size() >= End.size() && Data.compare(Data.size() - End.size(), End.size(), End) == 0)
+		{
+			Data.resize(Data.size() - End.size());
+			return true;
+		}
+		return false;
+	}
+	bool operator<(const FString& Other) const { return Data < Other.Data; }
 	static FString FromInt(int32 Value) { return FString(std::to_wstring(Value).c_str()); }
 	int32 Len() const { return static_cast<int32>(Data.size()); }
 private:
@@ -79,6 +105,8 @@ class FName
 public:
 	FName() = default;
 	FName(const TCHAR*) {}
+	bool IsNone() const { return true; }
+	bool operator<(const FName&) const { return false; }
 	bool operator==(const FName&) const { return true; }
 	bool operator!=(const FName&) const { return false; }
 };
@@ -96,11 +124,14 @@ public:
 	SizeT Num() const { return static_cast<SizeT>(Items.size()); }
 	T* GetData() { return Items.data(); }
 	const T* GetData() const { return Items.data(); }
-	void Add(const T& Item) { Items.push_back(Item); }
+	SizeT Add(const T& Item) { Items.push_back(Item); return Num() - 1; }
+	SizeT AddUnique(const T& Item) { for (SizeT i = 0; i < Num(); ++i) { if (Items[static_cast<std::size_t>(i)] == Item) return i; } return Add(Item); }
+	SizeT Remove(const T& Item) { const auto Before = Items.size(); Items.erase(std::remove(Items.begin(), Items.end(), Item), Items.end()); return static_cast<SizeT>(Before - Items.size()); }
 	void Reset() { Items.clear(); }
 	void Empty() { Items.clear(); }
 	void SetNumUninitialized(SizeT Count) { Items.resize(static_cast<std::size_t>(Count)); }
 	void Append(const T* Ptr, SizeT Count) { Items.insert(Items.end(), Ptr, Ptr + Count); }
+	template <class P> void StableSort(P Predicate) { std::stable_sort(Items.begin(), Items.end(), Predicate); }
 	bool IsValidIndex(SizeT Index) const { return Index >= 0 && Index < Num(); }
 	T& operator[](SizeT Index) { return Items[static_cast<std::size_t>(Index)]; }
 	const T& operator[](SizeT Index) const { return Items[static_cast<std::size_t>(Index)]; }
@@ -145,9 +176,21 @@ public:
 	T& operator*() const { return *Ptr; }
 	T* Get() const { return Ptr.get(); }
 	void Reset() { Ptr.reset(); }
+	int32 GetSharedReferenceCount() const { return static_cast<int32>(Ptr.use_count()); }
 	const std::shared_ptr<T>& Raw() const { return Ptr; }
 private:
 	std::shared_ptr<T> Ptr;
+};
+template <class T, ESPMode Mode = ESPMode::ThreadSafe>
+class TWeakPtr
+{
+public:
+	TWeakPtr() = default;
+	TWeakPtr(const TSharedPtr<T, Mode>& Shared) : Ptr(Shared.Raw()) {}
+	TSharedPtr<T, Mode> Pin() const { return TSharedPtr<T, Mode>(Ptr.lock()); }
+	bool IsValid() const { return !Ptr.expired(); }
+private:
+	std::weak_ptr<T> Ptr;
 };
 template <class T, ESPMode Mode = ESPMode::ThreadSafe> using TSharedRef = TSharedPtr<T, Mode>;
 template <class T, ESPMode Mode = ESPMode::ThreadSafe, class... A> TSharedPtr<T, Mode> MakeShared(A&&... Args)
@@ -171,6 +214,53 @@ private:
 template <class T, class... A> TUniquePtr<T> MakeUnique(A&&... Args) { return TUniquePtr<T>(std::make_unique<T>(std::forward<A>(Args)...)); }
 template <class T> using TObjectPtr = T*;
 template <class F> using TFunction = std::function<F>;
+template <class F> using TUniqueFunction = std::function<F>;
+template <class T> void Swap(T& A, T& B) { std::swap(A, B); }
+
+template <class K, class V>
+struct TPair
+{
+	K Key;
+	V Value;
+};
+template <class K, class V>
+class TMap
+{
+public:
+	V* Find(const K& Key) { auto It = Items.find(Key); return It == Items.end() ? nullptr : &It->second; }
+	V& Add(const K& Key, const V& Value) { return Items[Key] = Value; }
+	bool RemoveAndCopyValue(const K& Key, V& Out) { auto It = Items.find(Key); if (It == Items.end()) return false; Out = It->second; Items.erase(It); return true; }
+	void Empty() { Items.clear(); }
+	int32 Num() const { return static_cast<int32>(Items.size()); }
+	struct FIterator
+	{
+		typename std::map<K, V>::const_iterator It;
+		TPair<K, V> operator*() const { return TPair<K, V>{It->first, It->second}; }
+		FIterator& operator++() { ++It; return *this; }
+		bool operator!=(const FIterator& O) const { return It != O.It; }
+	};
+	FIterator begin() const { return FIterator{Items.begin()}; }
+	FIterator end() const { return FIterator{Items.end()}; }
+private:
+	std::map<K, V> Items;
+};
+
+struct FLinearColor
+{
+	float R = 0.f, G = 0.f, B = 0.f, A = 0.f;
+	static const FLinearColor White;
+	static const FLinearColor Black;
+};
+inline const FLinearColor FLinearColor::White{1.f, 1.f, 1.f, 1.f};
+inline const FLinearColor FLinearColor::Black{0.f, 0.f, 0.f, 1.f};
+struct FColor
+{
+	uint8 B = 0, G = 0, R = 0, A = 0;
+};
+struct FIntRect
+{
+	FIntRect(int32, int32, int32, int32) {}
+};
 
 struct FVector2D
 {
@@ -179,19 +269,26 @@ struct FVector2D
 	FVector2D() = default;
 	FVector2D(double InX, double InY) : X(InX), Y(InY) {}
 	static const FVector2D ZeroVector;
+	static const FVector2D UnitVector;
 	FVector2D operator*(float Scale) const { return FVector2D(X * Scale, Y * Scale); }
 	bool operator!=(const FVector2D& O) const { return X != O.X || Y != O.Y; }
 };
 inline const FVector2D FVector2D::ZeroVector{};
+inline const FVector2D FVector2D::UnitVector{1.0, 1.0};
 
 struct FMath
 {
 	template <class T> static T Clamp(T Value, T Min, T Max) { return Value < Min ? Min : (Value > Max ? Max : Value); }
+	template <class T> static T Min(T A, T B) { return A < B ? A : B; }
+	template <class T> static T Max(T A, T B) { return A < B ? B : A; }
+	static int32 RoundToInt(float Value) { return static_cast<int32>(Value + 0.5f); }
+	static float FRand() { return 0.5f; }
 };
 
 struct FTimespan
 {
 	static FTimespan FromMicroseconds(double) { return FTimespan(); }
+	static FTimespan FromMilliseconds(double) { return FTimespan(); }
 };
 
 struct FGuid
@@ -227,152 +324,49 @@ public:
 	void Lock() {}
 	void Unlock() {}
 };
-class FScopeLock
-{
-public:
-	explicit FScopeLock(FCriticalSection* In) : Section(In) { Section->Lock(); }
-	~FScopeLock() { Section->Unlock(); }
-private:
-	FCriticalSection* Section;
-};
-class FRunnable
-{
-public:
-	virtual ~FRunnable() = default;
-	virtual bool Init() { return true; }
-	virtual uint32 Run() = 0;
-	virtual void Stop() {}
-	virtual void Exit() {}
-};
 enum EThreadPriority { TPri_Normal, TPri_AboveNormal };
-class FRunnableThread
-{
-public:
-	static FRunnableThread* Create(FRunnable*, const TCHAR*, uint32 = 0, EThreadPriority = TPri_Normal) { return nullptr; }
-	virtual ~FRunnableThread() = default;
-	bool Kill(bool) { return true; }
-};
-class FEvent
-{
-public:
-	void Trigger() {}
-	bool Wait(uint32) { return false; }
-};
-struct FPlatformProcess
-{
-	static FEvent* GetSynchEventFromPool(bool) { return nullptr; }
-	static void ReturnSynchEventToPool(FEvent*) {}
-};
 struct FPlatformTime
 {
 	static double Seconds() { return 0.0; }
 };
-enum class EQueueMode { Mpsc, Spsc };
-template <class T, EQueueMode Mode = EQueueMode::Spsc>
-class TQueue
-{
-public:
-	bool Enqueue(T&& Item) { Items.push(std::move(Item)); return true; }
-	bool Dequeue(T& Out) { if (Items.empty()) return false; Out = std::move(Items.front()); Items.pop(); return true; }
-private:
-	std::queue<T> Items;
-};
 
 // ---- modules ----
-class IModuleInterface
-{
-public:
-	virtual ~IModuleInterface() = default;
-	virtual void StartupModule() {}
-	virtual void ShutdownModule() {}
-};
-struct FModuleManager
-{
-	template <class T> static T& LoadModuleChecked(const TCHAR*) { static T Module; return Module; }
-	template <class T> static T* GetModulePtr(const TCHAR*) { return nullptr; }
-};
 
 // ---- images ----
-enum class EImageFormat { PNG, JPEG };
-enum class ERGBFormat { RGBA, BGRA, Gray };
-class IImageWrapper
-{
-public:
-	virtual ~IImageWrapper() = default;
-	virtual bool SetCompressed(const void*, int64) { return false; }
-	virtual bool SetRaw(const void*, int64, const int32, const int32, const ERGBFormat, const int32, const int32 = 0) { return false; }
-	virtual bool GetRaw(const ERGBFormat, int32, TArray64<uint8>&) { return false; }
-	virtual TArray64<uint8> GetCompressed(int32 = 0) { return {}; }
-	virtual int64 GetWidth() const { return 0; }
-	virtual int64 GetHeight() const { return 0; }
-};
-class IImageWrapperModule
-{
-public:
-	TSharedPtr<IImageWrapper> CreateImageWrapper(EImageFormat) { return TSharedPtr<IImageWrapper>(); }
-};
 
 // ---- sockets ----
-enum ESocketErrors { SE_NO_ERROR, SE_EWOULDBLOCK, SE_ECONNRESET, SE_ECONNREFUSED };
-namespace ESocketWaitConditions { enum Type { WaitForRead, WaitForWrite }; }
-enum class ESocketType { SOCKTYPE_Unknown, SOCKTYPE_Datagram };
-enum class EAddressInfoFlags { Default };
-struct FNetworkProtocolTypes { static inline const FName IPv4{}; static inline const FName IPv6{}; };
-class FInternetAddr
-{
-public:
-	virtual ~FInternetAddr() = default;
-	virtual void SetPort(int32) {}
-	virtual FName GetProtocolType() const { return FName(); }
-	virtual bool CompareEndpoints(const FInternetAddr&) const { return true; }
-	virtual TSharedRef<FInternetAddr> Clone() const { return MakeShared<FInternetAddr>(); }
-};
-struct FAddressInfoResultData
-{
-	TSharedRef<FInternetAddr> Address;
-};
-struct FAddressInfoResult
-{
-	ESocketErrors ReturnCode = SE_NO_ERROR;
-	TArray<FAddressInfoResultData> Results;
-};
-class FSocket
-{
-public:
-	bool SetNonBlocking(bool = true) { return true; }
-	bool SetReceiveBufferSize(int32, int32&) { return true; }
-	bool Wait(ESocketWaitConditions::Type, FTimespan) { return false; }
-	bool RecvFrom(uint8*, int32, int32&, FInternetAddr&) { return false; }
-	bool SendTo(const uint8*, int32, int32&, const FInternetAddr&) { return true; }
-	bool Close() { return true; }
-};
-class ISocketSubsystem
-{
-public:
-	static ISocketSubsystem* Get(const FName&) { return nullptr; }
-	FAddressInfoResult GetAddressInfo(const TCHAR*, const TCHAR*, EAddressInfoFlags, const FName, ESocketType) { return {}; }
-	TSharedRef<FInternetAddr> CreateInternetAddr(const FName) { return MakeShared<FInternetAddr>(); }
-	FSocket* CreateSocket(const FName&, const FString&, const FName&) { return nullptr; }
-	void DestroySocket(FSocket*) {}
-	ESocketErrors GetLastErrorCode() { return SE_NO_ERROR; }
-};
-class FUdpSocketBuilder
-{
-public:
-	explicit FUdpSocketBuilder(const FString&) {}
-	FUdpSocketBuilder& AsNonBlocking() { return *this; }
-	FUdpSocketBuilder& BoundToPort(uint16) { return *this; }
-	FUdpSocketBuilder& WithReceiveBufferSize(int32) { return *this; }
-	FUdpSocketBuilder& WithSendBufferSize(int32) { return *this; }
-	FSocket* Build() const { return nullptr; }
-};
 
 // ---- engine objects ----
+class UWorld;
+enum EObjectFlags { RF_NoFlags = 0, RF_ClassDefaultObject = 0x10 };
 class UObject
 {
 public:
 	virtual ~UObject() = default;
 	FString GetName() const { return FString(); }
+	virtual void BeginDestroy() {}
+	virtual UWorld* GetWorld() const { return nullptr; }
+	UObject* GetOuter() const { return nullptr; }
+	bool HasAnyFlags(EObjectFlags) const { return false; }
+	bool IsTemplate() const { return false; }
+	void AddToRoot() {}
+	void RemoveFromRoot() {}
+};
+template <class T> T* Cast(UObject* Object) { static_assert(std::is_base_of_v<UObject, T>, "Cast is for UObjects"); (void)Object; return nullptr; }
+template <class T> const T* Cast(const UObject* Object) { static_assert(std::is_base_of_v<UObject, T>, "Cast is for UObjects"); (void)Object; return nullptr; }
+template <class T> T* NewObject(UObject* Outer = nullptr, FName Name = FName(), EObjectFlags Flags = RF_NoFlags) { (void)Outer; (void)Name; (void)Flags; return nullptr; }
+inline bool IsValid(const UObject* Object) { return Object != nullptr; }
+template <class T>
+class TWeakObjectPtr
+{
+public:
+	TWeakObjectPtr() = default;
+	TWeakObjectPtr(T* In) : Object(In) {}
+	T* Get() const { return Object; }
+	bool IsValid() const { return Object != nullptr; }
+	bool operator==(const TWeakObjectPtr& Other) const { return Object == Other.Object; }
+private:
+	T* Object = nullptr;
 };
 template <class T> const T* GetDefault() { static T Object; return &Object; }
 class UDeveloperSettings : public UObject
@@ -384,16 +378,28 @@ namespace EEndPlayReason { enum Type { Destroyed, Quit }; }
 enum ELevelTick { LEVELTICK_All };
 struct FActorComponentTickFunction
 {
-	bool bCanEverTick = false;
-	bool bStartWithTickEnabled = false;
+	uint8 bCanEverTick : 1;
+	uint8 bStartWithTickEnabled : 1;
+	uint8 bTickEvenWhenPaused : 1;
+};
+enum ENetMode { NM_Standalone, NM_DedicatedServer, NM_ListenServer, NM_Client };
+enum ENetRole { ROLE_None, ROLE_SimulatedProxy, ROLE_AutonomousProxy, ROLE_Authority };
+class AActor : public UObject
+{
+public:
+	ENetRole GetLocalRole() const { return ROLE_Authority; }
+	ENetMode GetNetMode() const { return NM_Standalone; }
 };
 class UActorComponent : public UObject
 {
 public:
 	virtual void BeginPlay() {}
-	virtual void EndPlay(const EEndPlayReason::Type) {}
-	virtual void TickComponent(float, ELevelTick, FActorComponentTickFunction*) {}
-	FActorComponentTickFunction PrimaryComponentTick;
+	virtual void EndPlay(const EEndPlayReason::Type EndPlayReason) { (void)EndPlayReason; }
+	virtual void TickComponent(float DeltaTime, ELevelTick TickType, FActorComponentTickFunction* ThisTickFunction) { (void)DeltaTime; (void)TickType; (void)ThisTickFunction; }
+	virtual void SetComponentTickEnabled(bool bEnabled) { (void)bEnabled; }
+	AActor* GetOwner() const { return nullptr; }
+	ENetMode GetNetMode() const { return NM_Standalone; }
+	FActorComponentTickFunction PrimaryComponentTick{};
 };
 enum EPixelFormat { PF_Unknown, PF_B8G8R8A8, PF_R8G8B8A8 };
 enum TextureFilter { TF_Nearest, TF_Bilinear };
@@ -419,7 +425,14 @@ struct FTexturePlatformData
 	EPixelFormat PixelFormat = PF_Unknown;
 };
 class FTextureResource {};
-class UTexture2D : public UObject
+class UTexture : public UObject
+{
+public:
+	FTextureResource* GetResource() const { return nullptr; }
+	virtual float GetSurfaceWidth() const { return 0.f; }
+	virtual float GetSurfaceHeight() const { return 0.f; }
+};
+class UTexture2D : public UTexture
 {
 public:
 	static UTexture2D* CreateTransient(int32, int32, EPixelFormat = PF_B8G8R8A8) { return nullptr; }
@@ -430,7 +443,6 @@ public:
 	void UpdateResource() {}
 	int32 GetSizeX() const { return 0; }
 	int32 GetSizeY() const { return 0; }
-	FTextureResource* GetResource() const { return nullptr; }
 	FTexturePlatformData* GetPlatformData() { return nullptr; }
 	void UpdateTextureRegions(int32, uint32, const FUpdateTextureRegion2D*, uint32, uint32, uint8*,
 		TFunction<void(uint8*, const FUpdateTextureRegion2D*)> = nullptr) {}
@@ -447,7 +459,7 @@ struct FFileHelper
 };
 
 // ---- automation tests ----
-namespace EAutomationTestFlags { enum Type { EditorContext = 1, ClientContext = 2, EngineFilter = 4 }; }
+namespace EAutomationTestFlags { enum Type { EditorContext = 1, ClientContext = 2, EngineFilter = 4, ProductFilter = 8 }; }
 class FAutomationTestBase
 {
 public:

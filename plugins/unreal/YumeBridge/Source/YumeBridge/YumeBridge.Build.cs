@@ -1,5 +1,5 @@
 // The Yume Bridge runtime module: a thin Unreal shell (socket thread, JPEG decode, texture upload,
-// Blueprint API) over the engine-free protocol core in Public/YumeBridgeCore.
+// Blueprint API) over the engine-free protocol core in Private/YumeBridgeCore.
 using UnrealBuildTool;
 
 public class YumeBridge : ModuleRules

@@ -1,3 +1,10 @@
-// Compile-only stand-in (see UEStub.h).
+// Compile-only stand-in (see UEStub.h): only what the real header declares and the plugin uses.
 #pragma once
 #include "UEStub.h"
+class IModuleInterface
+{
+public:
+	virtual ~IModuleInterface() = default;
+	virtual void StartupModule() {}
+	virtual void ShutdownModule() {}
+};

@@ -77,15 +77,18 @@ void FYumeBridgeFrameDecoder::Shutdown()
 	}
 }
 
-void FYumeBridgeFrameDecoder::Submit(TArray<uint8>&& Jpeg, const FYumeBridgeFrameInfo& Info)
+void FYumeBridgeFrameDecoder::Submit(const uint8* Jpeg, int32 Size, const FYumeBridgeFrameInfo& Info)
 {
 	{
 		FScopeLock ScopeLock(&Lock);
-		if (Pending.IsSet())
+		if (bHasPending)
 		{
 			++Skipped;  // the decoder is behind: the newer frame replaces the one still waiting
 		}
-		Pending.Emplace(FPendingJpeg{MoveTemp(Jpeg), Info});
+		Pending.Jpeg.Reset();  // keeps its capacity
+		Pending.Jpeg.Append(Jpeg, Size);
+		Pending.Info = Info;
+		bHasPending = true;
 	}
 	if (WorkEvent != nullptr)
 	{
@@ -96,12 +99,16 @@ void FYumeBridgeFrameDecoder::Submit(TArray<uint8>&& Jpeg, const FYumeBridgeFram
 bool FYumeBridgeFrameDecoder::TakeDecoded(FYumeBridgeDecodedFrame& Out)
 {
 	FScopeLock ScopeLock(&Lock);
-	if (!Decoded.IsSet())
+	if (!bHasDecoded)
 	{
 		return false;
 	}
-	Out = MoveTemp(Decoded.GetValue());
-	Decoded.Reset();
+	// A swap, not a copy: the caller's previous buffer comes back to the decoder.
+	Swap(Out.Pixels, Decoded.Pixels);
+	Out.Width = Decoded.Width;
+	Out.Height = Decoded.Height;
+	Out.Info = Decoded.Info;
+	bHasDecoded = false;
 	return true;
 }
 
@@ -116,22 +123,23 @@ void FYumeBridgeFrameDecoder::Stop()
 
 uint32 FYumeBridgeFrameDecoder::Run()
 {
+	// One wrapper for the thread's lifetime: the wrapper object is not re-created per frame.
+	const TSharedPtr<IImageWrapper> Wrapper = ImageWrapperModule.CreateImageWrapper(EImageFormat::JPEG);
+	TArray64<uint8> Pixels;
 	while (!bStopping)
 	{
 		WorkEvent->Wait(100);
-		FPendingJpeg Work;
 		{
 			FScopeLock ScopeLock(&Lock);
-			if (!Pending.IsSet())
+			if (!bHasPending)
 			{
 				continue;
 			}
-			Work = MoveTemp(Pending.GetValue());
-			Pending.Reset();
+			Swap(Work.Jpeg, Pending.Jpeg);  // both buffers keep their capacity
+			Work.Info = Pending.Info;
+			bHasPending = false;
 		}
 		const double Started = FPlatformTime::Seconds();
-		TSharedPtr<IImageWrapper> Wrapper = ImageWrapperModule.CreateImageWrapper(EImageFormat::JPEG);
-		TArray64<uint8> Pixels;
 		if (!Wrapper.IsValid() || !Wrapper->SetCompressed(Work.Jpeg.GetData(), Work.Jpeg.Num()) ||
 			!Wrapper->GetRaw(ERGBFormat::BGRA, 8, Pixels))
 		{
@@ -148,19 +156,18 @@ uint32 FYumeBridgeFrameDecoder::Run()
 		{
 			continue;
 		}
-		FYumeBridgeDecodedFrame Frame;
-		Frame.Pixels = MoveTemp(Pixels);
-		Frame.Width = Width;
-		Frame.Height = Height;
-		Frame.Info = Work.Info;
-		Frame.Info.DecodeMs = static_cast<float>((FPlatformTime::Seconds() - Started) * 1000.0);
 		FScopeLock ScopeLock(&Lock);
-		if (Decoded.IsSet())
+		if (bHasDecoded)
 		{
 			++Skipped;  // the game thread has not shown the previous one yet: newest wins
 		}
-		Frame.Info.FramesSkipped += Skipped;
-		Decoded.Emplace(MoveTemp(Frame));
+		Swap(Decoded.Pixels, Pixels);
+		Decoded.Width = Width;
+		Decoded.Height = Height;
+		Decoded.Info = Work.Info;
+		Decoded.Info.DecodeMs = static_cast<float>((FPlatformTime::Seconds() - Started) * 1000.0);
+		Decoded.Info.FramesSkipped += Skipped;
+		bHasDecoded = true;
 	}
 	return 0;
 }
@@ -211,19 +218,11 @@ bool FYumeBridgeSession::Launch(FString& OutError)
 		return false;
 	}
 
-	// A fresh random nonce per connection attempt (SPEC §5.1).
-	const FGuid Guid = FGuid::NewGuid();
-	yumebridge::Nonce NonceBytes{};
-	const uint32 Words[4] = {Guid.A, Guid.B, Guid.C, Guid.D};
-	for (int32 Index = 0; Index < 16; ++Index)
-	{
-		NonceBytes[Index] = static_cast<uint8>((Words[Index / 4] >> (8 * (Index % 4))) & 0xFF);
-	}
 	{
 		// The hello waits in the core until the network thread has a socket; requests made from now
 		// on are kept by the core and sent once the session is open.
 		FScopeLock Lock(&CoreLock);
-		const yumebridge::VoidResult Started = Core.connect(NowMicroseconds(), NonceBytes);
+		const yumebridge::VoidResult Started = Core.connect(NowMicroseconds(), MakeNonce());
 		if (!Started)
 		{
 			OutError = FromUtf8(Started.error().detail);
@@ -237,6 +236,19 @@ bool FYumeBridgeSession::Launch(FString& OutError)
 		return false;
 	}
 	return true;
+}
+
+yumebridge::Nonce FYumeBridgeSession::MakeNonce()
+{
+	// A fresh random nonce per connection attempt (SPEC §5.1).
+	const FGuid Guid = FGuid::NewGuid();
+	yumebridge::Nonce NonceBytes{};
+	const uint32 Words[4] = {Guid.A, Guid.B, Guid.C, Guid.D};
+	for (int32 Index = 0; Index < 16; ++Index)
+	{
+		NonceBytes[Index] = static_cast<uint8>((Words[Index / 4] >> (8 * (Index % 4))) & 0xFF);
+	}
+	return NonceBytes;
 }
 
 void FYumeBridgeSession::Shutdown(bool bSayBye)
@@ -278,7 +290,7 @@ void FYumeBridgeSession::Stop()
 	bStopping = true;
 }
 
-bool FYumeBridgeSession::OpenSocket(FString& OutError)
+bool FYumeBridgeSession::ResolveCandidates(FString& OutError)
 {
 	SocketSubsystem = ISocketSubsystem::Get(PLATFORM_SOCKETSUBSYSTEM);
 	if (SocketSubsystem == nullptr)
@@ -294,12 +306,38 @@ bool FYumeBridgeSession::OpenSocket(FString& OutError)
 		OutError = FString::Printf(TEXT("cannot resolve the daemon's host '%s'"), *Options.Host);
 		return false;
 	}
-	DaemonAddress = Resolved.Results[0].Address->Clone();
-	DaemonAddress->SetPort(Options.Port);
-	SenderAddress = SocketSubsystem->CreateInternetAddr(DaemonAddress->GetProtocolType());
+	// IPv4 first: `localhost` often resolves to ::1 before 127.0.0.1, while the daemon binds
+	// 127.0.0.1 by default. Within a family the resolver's order is kept.
+	Candidates.Reset();
+	for (const bool bWantIPv4 : {true, false})
+	{
+		for (const FAddressInfoResultData& Result : Resolved.Results)
+		{
+			if ((Result.Address->GetProtocolType() == FNetworkProtocolTypes::IPv4) == bWantIPv4)
+			{
+				TSharedPtr<FInternetAddr> Candidate = Result.Address->Clone();
+				Candidate->SetPort(Options.Port);
+				Candidates.Add(Candidate);
+			}
+		}
+	}
+	CandidateIndex = 0;
+	return true;
+}
 
+bool FYumeBridgeSession::OpenSocketForCandidate(FString& OutError)
+{
+	const TSharedPtr<FInternetAddr> Next = Candidates[CandidateIndex];
+	const bool bSameFamily = Socket != nullptr && DaemonAddress.IsValid() &&
+		DaemonAddress->GetProtocolType() == Next->GetProtocolType();
+	if (bSameFamily)
+	{
+		FScopeLock Lock(&CoreLock);
+		DaemonAddress = Next;
+		return true;
+	}
 	FSocket* NewSocket = nullptr;
-	if (DaemonAddress->GetProtocolType() == FNetworkProtocolTypes::IPv4)
+	if (Next->GetProtocolType() == FNetworkProtocolTypes::IPv4)
 	{
 		NewSocket = FUdpSocketBuilder(TEXT("YumeBridge"))
 			.AsNonBlocking()
@@ -311,7 +349,7 @@ bool FYumeBridgeSession::OpenSocket(FString& OutError)
 	else
 	{
 		// FUdpSocketBuilder only binds IPv4 endpoints; an IPv6 daemon gets a socket of its family.
-		NewSocket = SocketSubsystem->CreateSocket(NAME_DGram, TEXT("YumeBridge"), DaemonAddress->GetProtocolType());
+		NewSocket = SocketSubsystem->CreateSocket(NAME_DGram, TEXT("YumeBridge"), Next->GetProtocolType());
 		if (NewSocket != nullptr)
 		{
 			int32 ActualSize = 0;
@@ -325,15 +363,48 @@ bool FYumeBridgeSession::OpenSocket(FString& OutError)
 		return false;
 	}
 	FScopeLock Lock(&CoreLock);
+	if (Socket != nullptr)
+	{
+		Socket->Close();
+		SocketSubsystem->DestroySocket(Socket);
+	}
 	Socket = NewSocket;
+	DaemonAddress = Next;
+	SenderAddress = SocketSubsystem->CreateInternetAddr(Next->GetProtocolType());
 	return true;
 }
 
-void FYumeBridgeSession::PushClosed(const FString& Code, const FString& Message)
+bool FYumeBridgeSession::TryNextCandidate(const TCHAR* Why)
+{
+	if (CandidateIndex + 1 >= Candidates.Num())
+	{
+		return false;
+	}
+	++CandidateIndex;
+	bPortUnreachable = false;
+	UE_LOG(LogYumeBridge, Log, TEXT("%s at %s: trying the next address of %s (%d of %d)."), Why,
+		*Candidates[CandidateIndex - 1]->ToString(true), *Options.Host, CandidateIndex + 1, Candidates.Num());
+	FString Error;
+	return OpenSocketForCandidate(Error);
+}
+
+void FYumeBridgeSession::ReportError(const FString& Code, const FString& Message, const FString& Context)
+{
+	FYumeBridgeSessionEvent Event;
+	Event.Kind = FYumeBridgeSessionEvent::EKind::Error;
+	Event.Code = Code;
+	Event.Message = Message;
+	Event.Context = Context;
+	Event.First = -1;
+	Events.Enqueue(MoveTemp(Event));
+}
+
+void FYumeBridgeSession::PushClosed(yumebridge::ErrorCode Code, const FString& Message)
 {
 	FYumeBridgeSessionEvent Event;
 	Event.Kind = FYumeBridgeSessionEvent::EKind::Closed;
-	Event.Code = Code;
+	Event.Code = FromUtf8(yumebridge::error_code_name(Code));
+	Event.CoreCode = Code;
 	Event.Message = Message;
 	Event.bFlag = true;
 	Events.Enqueue(MoveTemp(Event));
@@ -342,11 +413,11 @@ void FYumeBridgeSession::PushClosed(const FString& Code, const FString& Message)
 uint32 FYumeBridgeSession::Run()
 {
 	FString Error;
-	if (!OpenSocket(Error))
+	if (!ResolveCandidates(Error) || !OpenSocketForCandidate(Error))
 	{
 		UE_LOG(LogYumeBridge, Error, TEXT("Cannot connect to the yume_bridge daemon at %s:%d: %s."), *Options.Host,
 			Options.Port, *Error);
-		PushClosed(TEXT("daemon_unreachable"), Error);
+		PushClosed(yumebridge::ErrorCode::DaemonUnreachable, Error);
 		return 1;
 	}
 	while (!bStopping)
@@ -367,6 +438,12 @@ uint32 FYumeBridgeSession::Run()
 		}
 		FScopeLock Lock(&CoreLock);
 		ReceiveAllLocked(NowMicroseconds());
+		if (bPortUnreachable && Core.state() == yumebridge::ConnectionState::Handshaking)
+		{
+			// Nothing listens at this address: the hello goes on to the next one at once. (CoreLock
+			// is held; the switch takes it again, which FCriticalSection, a recursive lock, allows.)
+			TryNextCandidate(TEXT("Port unreachable"));
+		}
 		const int64 Now = NowMicroseconds();
 		const std::optional<yumebridge::Time> Timer = Core.get_timer();
 		if (Timer && *Timer <= Now)
@@ -523,10 +600,24 @@ void FYumeBridgeSession::DrainLocked()
 			Event.Context = FromUtf8(yumebridge::error_context_name(Error->context));
 			Event.First = Error->event_id ? static_cast<int64>(*Error->event_id) : -1;
 		}
+		else if (const auto* Unanswered = std::get_if<yumebridge::ev::Closed>(&*Next);
+			Unanswered != nullptr && Unanswered->code == yumebridge::ErrorCode::DaemonUnreachable &&
+			CandidateIndex + 1 < Candidates.Num())
+		{
+			// No answer at this address within the handshake time: start again at the next one.
+			// (CoreLock is held; the socket switch takes it again, which FCriticalSection allows.)
+			if (TryNextCandidate(TEXT("No answer")) && Core.connect(NowMicroseconds(), MakeNonce()))
+			{
+				continue;
+			}
+			PushClosed(yumebridge::ErrorCode::DaemonUnreachable, FromUtf8(Unanswered->message));
+			continue;
+		}
 		else if (const auto* Closed = std::get_if<yumebridge::ev::Closed>(&*Next))
 		{
 			Event.Kind = FYumeBridgeSessionEvent::EKind::Closed;
 			Event.Code = FromUtf8(yumebridge::error_code_name(Closed->code));
+			Event.CoreCode = Closed->code;
 			Event.Message = FromUtf8(Closed->message);
 			Event.bFlag = Closed->code != yumebridge::ErrorCode::Ok;
 			if (Closed->code == yumebridge::ErrorCode::DaemonUnreachable && bPortUnreachable)
@@ -552,9 +643,13 @@ void FYumeBridgeSession::DrainLocked()
 		Info.InputSeq = Header.input_seq;
 		Info.InputToFrameMs = Received->input_latency ? static_cast<float>(*Received->input_latency) / 1000.f : -1.f;
 		Info.FramesSkipped = static_cast<int64>(Core.frames_replaced());
+		Info.Latent = Header.latent;
+		Info.bAfterCut = Header.after_cut();
+		Info.CutLatents = Header.after_cut() ? Header.cut_latents : 0;
+		ChunksCut += Header.after_cut() ? 1 : 0;
+		Info.ChunksCut = ChunksCut;
 		const yumebridge::Bytes& Jpeg = Received->frame.jpeg;
-		TArray<uint8> Copy(Jpeg.data(), static_cast<int32>(Jpeg.size()));
-		Decoder->Submit(MoveTemp(Copy), Info);
+		Decoder->Submit(Jpeg.data(), static_cast<int32>(Jpeg.size()), Info);
 	}
 }
 

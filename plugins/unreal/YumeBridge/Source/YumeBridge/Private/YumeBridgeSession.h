@@ -59,6 +59,7 @@ struct FYumeBridgeSessionEvent
 	FYumeBridgeSessionInfo Info;  // Connected
 	FYumeBridgeStatus Status;     // Status
 	FString Code;                 // Error, Closed: the error code name ("ok" for an orderly close)
+	yumebridge::ErrorCode CoreCode = yumebridge::ErrorCode::Ok;  // Closed: the same code, for diagnose()
 	FString Message;              // Error, Closed: a sentence for the log and the user
 	FString Context;              // Error: session, upload, start, event or config
 	int64 First = 0;              // UploadProgress: received; Started: world; EventAcknowledged: id; Error: event id or -1
@@ -77,7 +78,12 @@ struct FYumeBridgeDecodedFrame
 	FYumeBridgeFrameInfo Info;
 };
 
-/** Decodes the newest JPEG on its own thread; older JPEGs waiting to be decoded are dropped. */
+/**
+ * Decodes the newest JPEG on its own thread; older JPEGs waiting to be decoded are dropped.
+ * Steady state allocates nothing of its own: the JPEG slot and the work buffer keep their capacity
+ * and swap, and one image wrapper is reused. (The engine's JPEG wrapper allocates its output inside
+ * GetRaw; see the README.)
+ */
 class FYumeBridgeFrameDecoder final : public FRunnable
 {
 public:
@@ -87,7 +93,8 @@ public:
 	bool Launch();
 	void Shutdown();
 
-	void Submit(TArray<uint8>&& Jpeg, const FYumeBridgeFrameInfo& Info);
+	/** Copies the JPEG into the waiting slot, whose buffer is reused from frame to frame. */
+	void Submit(const uint8* Jpeg, int32 Size, const FYumeBridgeFrameInfo& Info);
 	bool TakeDecoded(FYumeBridgeDecodedFrame& Out);
 
 	virtual uint32 Run() override;
@@ -102,8 +109,11 @@ private:
 
 	IImageWrapperModule& ImageWrapperModule;
 	FCriticalSection Lock;
-	TOptional<FPendingJpeg> Pending;
-	TOptional<FYumeBridgeDecodedFrame> Decoded;
+	FPendingJpeg Pending;        // guarded by Lock; valid while bHasPending
+	bool bHasPending = false;
+	FPendingJpeg Work;           // the decoder thread's own; swapped with Pending
+	FYumeBridgeDecodedFrame Decoded;  // guarded by Lock; valid while bHasDecoded
+	bool bHasDecoded = false;
 	int64 Skipped = 0;
 	int32 Failures = 0;
 	FEvent* WorkEvent = nullptr;
@@ -138,6 +148,9 @@ public:
 	// ---- results for the game thread ----
 
 	bool PollEvent(FYumeBridgeSessionEvent& Out) { return Events.Dequeue(Out); }
+
+	/** Queues an error for the game thread; callable from any thread (e.g. a texture readback task). */
+	void ReportError(const FString& Code, const FString& Message, const FString& Context);
 	bool TakeDecodedFrame(FYumeBridgeDecodedFrame& Out) { return Decoder.IsValid() && Decoder->TakeDecoded(Out); }
 	bool IsRunning() const { return !bStopping.load(); }
 
@@ -151,11 +164,14 @@ private:
 	static std::string ToUtf8(const FString& Text);
 	static FString FromUtf8(const std::string& Text);
 
-	bool OpenSocket(FString& OutError);
+	bool ResolveCandidates(FString& OutError);
+	bool OpenSocketForCandidate(FString& OutError);
+	bool TryNextCandidate(const TCHAR* Why);
+	static yumebridge::Nonce MakeNonce();
 	void ReceiveAllLocked(int64 Now);
 	void FlushLocked();
 	void DrainLocked();
-	void PushClosed(const FString& Code, const FString& Message);
+	void PushClosed(yumebridge::ErrorCode Code, const FString& Message);
 
 	FYumeBridgeConnectOptions Options;
 	FCriticalSection CoreLock;
@@ -165,12 +181,17 @@ private:
 
 	ISocketSubsystem* SocketSubsystem = nullptr;
 	FSocket* Socket = nullptr;  // set under CoreLock once open
+	/** Every address the host resolved to, IPv4 first; the handshake tries them in turn. */
+	TArray<TSharedPtr<FInternetAddr>> Candidates;
+	int32 CandidateIndex = 0;
 	TSharedPtr<FInternetAddr> DaemonAddress;
 	TSharedPtr<FInternetAddr> SenderAddress;
 	TArray<uint8> ReceiveBuffer;
 	bool bPortUnreachable = false;
+	int64 ChunksCut = 0;  // frames with after_cut taken from the core in this session
 
-	TQueue<FYumeBridgeSessionEvent, EQueueMode::Spsc> Events;
+	// Several producers: the network thread and, for a start from a texture, a background task.
+	TQueue<FYumeBridgeSessionEvent, EQueueMode::Mpsc> Events;
 	TUniquePtr<FYumeBridgeFrameDecoder> Decoder;
 	FRunnableThread* Thread = nullptr;
 	std::atomic<bool> bStopping{false};

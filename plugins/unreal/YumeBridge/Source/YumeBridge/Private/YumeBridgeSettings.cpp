@@ -13,3 +13,13 @@ const UYumeBridgeSettings* UYumeBridgeSettings::Get()
 {
 	return GetDefault<UYumeBridgeSettings>();
 }
+
+FName UYumeBridgeUserSettings::GetCategoryName() const
+{
+	return TEXT("Plugins");
+}
+
+const UYumeBridgeUserSettings* UYumeBridgeUserSettings::Get()
+{
+	return GetDefault<UYumeBridgeUserSettings>();
+}

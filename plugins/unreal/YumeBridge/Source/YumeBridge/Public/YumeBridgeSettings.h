@@ -1,4 +1,5 @@
-// Project Settings > Plugins > Yume Bridge: where the daemon is and what to ask of it.
+// Project Settings > Plugins > Yume Bridge: where the daemon is and what to ask of it (shared with the
+// team, in DefaultGame.ini), and Yume Bridge (this machine): the token, kept out of the project.
 #pragma once
 
 #include "CoreMinimal.h"
@@ -21,14 +22,6 @@ public:
 	/** UDP port of the daemon, used when Connect gets port 0. */
 	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Daemon", meta = (ClampMin = "1", ClampMax = "65535"))
 	int32 DefaultPort = 47800;
-
-	/**
-	 * Token the daemon printed at start-up (needed when it is bound to a non-loopback address), used
-	 * when Connect gets an empty token. It is stored in DefaultGame.ini and ships with the project:
-	 * prefer passing it to Connect at run time for anything but a local setup.
-	 */
-	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Daemon")
-	FString DefaultToken;
 
 	/** Refuse a daemon that does not authenticate the session (protects against a downgrade). */
 	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Daemon")
@@ -60,7 +53,37 @@ public:
 	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Stream", meta = (ClampMin = "1048576"))
 	int32 ReceiveBufferBytes = 4 * 1024 * 1024;
 
+	/** First delay before reconnecting after a session ended for a reason retrying may cure, in seconds. */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Reconnect", meta = (ClampMin = "0.1", ClampMax = "60"))
+	float ReconnectInitialDelay = 1.f;
+
+	/** The delay doubles after each failed attempt up to this, in seconds. */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Reconnect", meta = (ClampMin = "1", ClampMax = "600"))
+	float ReconnectMaxDelay = 30.f;
+
 	virtual FName GetCategoryName() const override;
 
 	static const UYumeBridgeSettings* Get();
+};
+
+/**
+ * Settings of this machine only (Saved/Config/.../EditorPerProjectUserSettings.ini: never committed,
+ * never packaged). A packaged game reads the token from Connect's argument or YUME_BRIDGE_TOKEN.
+ */
+UCLASS(Config = EditorPerProjectUserSettings, meta = (DisplayName = "Yume Bridge (this machine)"))
+class YUMEBRIDGE_API UYumeBridgeUserSettings : public UDeveloperSettings
+{
+	GENERATED_BODY()
+
+public:
+	/**
+	 * Token the daemon printed at start-up (needed when it is bound beyond loopback), used when
+	 * Connect gets an empty token and YUME_BRIDGE_TOKEN is not set.
+	 */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Daemon", meta = (PasswordField = true))
+	FString Token;
+
+	virtual FName GetCategoryName() const override;
+
+	static const UYumeBridgeUserSettings* Get();
 };

@@ -13,6 +13,46 @@ enum class EYumeBridgeConnectionState : uint8
 	Disconnected,
 	Connecting,
 	Connected,
+	/** The session ended for a reason retrying may cure; the next attempt is scheduled (auto-reconnect). */
+	WaitingToReconnect,
+};
+
+/** A daemon found on the network by DNS-SD (`_yume-bridge._udp.local.`). */
+USTRUCT(BlueprintType)
+struct YUMEBRIDGE_API FYumeBridgeDaemon
+{
+	GENERATED_BODY()
+
+	/** Instance name, e.g. "studio-47800". */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	FString Name;
+
+	/** An address to pass to Connect (IPv4 first), or the host name when no address was announced. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	FString Host;
+
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	int32 Port = 0;
+
+	/** Every announced address, IPv4 first. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	TArray<FString> Addresses;
+
+	/** The advertisement's TXT properties: protocol, version, backend, model, width, height, fps, token. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	TMap<FString, FString> Properties;
+
+	/** The daemon says it needs a token (TXT token=required). */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	bool bNeedsToken = false;
+
+	/** Session slots still free (TXT free); -1 when the daemon does not say. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	int32 FreeSessions = -1;
+
+	/** The daemon says it has no free session slot: connecting would get session_limit. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	bool bFull = false;
 };
 
 /** What the daemon told us in its welcome (SPEC §5.3). */
@@ -112,6 +152,24 @@ struct YUMEBRIDGE_API FYumeBridgeFrameInfo
 	/** Frames that completed but were replaced by a newer one before display (newest frame wins). */
 	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
 	int64 FramesSkipped = 0;
+
+	/** The latent (within its chunk) this frame was decoded from; 0 from daemons that do not say. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	int32 Latent = 0;
+
+	/**
+	 * This frame starts a chunk that replaced one cut short because the input changed (pre-emption);
+	 * CutLatents says how many latents of the cut chunk had been shown. A cut is not a loss.
+	 */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	bool bAfterCut = false;
+
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	int32 CutLatents = 0;
+
+	/** Chunks cut short so far in this session. */
+	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
+	int64 ChunksCut = 0;
 };
 
 /** Readiness of the generator and the latency breakdown of the last chunk (SPEC §5.11). */
@@ -191,3 +249,4 @@ DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FYumeBridgeStatusSignature, const FY
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(FYumeBridgeErrorSignature, const FString&, Code, const FString&, Reason);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(FYumeBridgeStartedSignature, int64, World, int64, Seed);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FYumeBridgeDisconnectedSignature, const FString&, Reason);
+DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FYumeBridgeDaemonsFoundSignature, const TArray<FYumeBridgeDaemon>&, Daemons);

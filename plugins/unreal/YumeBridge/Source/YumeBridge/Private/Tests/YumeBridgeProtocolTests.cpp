@@ -13,7 +13,7 @@
 #include "Tests/YumeBridgeVectorSuite.hpp"
 
 IMPLEMENT_SIMPLE_AUTOMATION_TEST(FYumeBridgeVectorsTest, "YumeBridge.Protocol.Vectors",
-	EAutomationTestFlags::EditorContext | EAutomationTestFlags::ClientContext | EAutomationTestFlags::EngineFilter)
+	EAutomationTestFlags::EditorContext | EAutomationTestFlags::ClientContext | EAutomationTestFlags::ProductFilter)
 
 bool FYumeBridgeVectorsTest::RunTest(const FString& Parameters)
 {
@@ -30,8 +30,24 @@ bool FYumeBridgeVectorsTest::RunTest(const FString& Parameters)
 	return Report.ok();
 }
 
+IMPLEMENT_SIMPLE_AUTOMATION_TEST(FYumeBridgeRevision11Test, "YumeBridge.Protocol.Revision11",
+	EAutomationTestFlags::EditorContext | EAutomationTestFlags::ClientContext | EAutomationTestFlags::ProductFilter)
+
+bool FYumeBridgeRevision11Test::RunTest(const FString& Parameters)
+{
+	// Protocol revision 1.1's new and changed messages: path challenge and response, padded nack,
+	// started.ref, rate_limited, the hello with minor and capabilities.
+	const yumebridge::vectors::Report Report = yumebridge::vectors::run_messages(yumebridge::vectors::embedded::revision_1_1_json());
+	for (const std::string& Failure : Report.failures)
+	{
+		AddError(FString(UTF8_TO_TCHAR(Failure.c_str())));
+	}
+	TestTrue(TEXT("the revision 1.1 vectors ran their checks"), Report.checks >= 48);
+	return Report.ok();
+}
+
 IMPLEMENT_SIMPLE_AUTOMATION_TEST(FYumeBridgeAuthenticatedHandshakeTest, "YumeBridge.Protocol.AuthenticatedHandshake",
-	EAutomationTestFlags::EditorContext | EAutomationTestFlags::ClientContext | EAutomationTestFlags::EngineFilter)
+	EAutomationTestFlags::EditorContext | EAutomationTestFlags::ClientContext | EAutomationTestFlags::ProductFilter)
 
 bool FYumeBridgeAuthenticatedHandshakeTest::RunTest(const FString& Parameters)
 {

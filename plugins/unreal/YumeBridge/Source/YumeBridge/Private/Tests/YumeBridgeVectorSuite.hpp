@@ -258,6 +258,13 @@ inline Report run_frames(std::string_view text) {
                                   h->time_us == static_cast<std::uint64_t>(field("time_us")) &&
                                   h->action == field("action") && h->flags == field("flags"),
                               where + " header fields differ from the template");
+                // Cut chunks (bytes 41 and 42): checked when the template names them.
+                auto same_if_given = [&](const char* key, std::int64_t actual) {
+                    const Value* given = detail::member(*header, key);
+                    return given == nullptr || detail::int_of(given) == actual;
+                };
+                report.expect(same_if_given("latent", h->latent) && same_if_given("cut_latents", h->cut_latents),
+                              where + " latent fields differ from the template");
                 report.expect(h->fragment_index == i && h->fragment_count == count &&
                                   h->frame_length == fv.payload.size() &&
                                   h->payload_length + kFragmentHeaderSize == datagrams[index].size(),

@@ -24,6 +24,13 @@
 namespace yumebridge {
 
 constexpr std::int64_t kProtocolVersion = 1;
+constexpr std::int64_t kProtocolMinor = 1;  // revision 1.1: optional fields only; hello.protocol stays 1
+
+// Revision 1.1: the smallest nack (tag included) that pays for resending k fragments of max_datagram bytes.
+inline std::size_t nack_min_bytes(std::size_t fragments, std::int64_t max_datagram) {
+    const std::size_t per_fragment = static_cast<std::size_t>(max_datagram > 0 ? max_datagram : 0);
+    return (fragments * per_fragment + 9) / 10;
+}
 constexpr std::size_t kTagSize = 16;
 constexpr std::size_t kNonceSize = 16;
 constexpr std::size_t kHashSize = 32;
@@ -68,6 +75,8 @@ struct Hello {
     std::optional<Bytes> cookie;
     std::optional<Bytes> auth;
     std::optional<Bytes> pad;
+    std::optional<std::int64_t> minor;                     // revision 1.1: 1
+    std::optional<std::vector<std::string>> capabilities;  // revision 1.1: e.g. "path_response"
 };
 
 struct Retry {
@@ -120,6 +129,7 @@ struct Welcome {
     Vocabulary vocabulary;
     Limits limits;
     std::vector<std::string> capabilities;
+    std::optional<std::int64_t> minor;  // revision 1.1
 
     bool has_capability(std::string_view name) const {
         for (const std::string& capability : capabilities) {
@@ -169,6 +179,7 @@ struct Started {
     std::int64_t world = 0;
     std::string source;
     std::uint32_t seed = 0;
+    std::optional<std::uint32_t> ref;  // revision 1.1: seq of the start it answers
 };
 
 struct Input {
@@ -228,6 +239,23 @@ struct Nack {
     std::uint32_t seq = 0;
     std::uint32_t frame = 0;
     std::vector<std::int64_t> missing;
+    std::optional<Bytes> pad;  // revision 1.1: pays for the resend (the daemon resends at most 10x the nack's size)
+};
+
+// Revision 1.1, token mode: the daemon saw this session's tagged datagram from a new address and
+// asks the client to echo 8 bytes from there before it moves the stream (SPEC §3.5).
+struct PathChallenge {
+    static constexpr const char* kType = "path_challenge";
+    std::uint32_t session = 0;
+    std::uint32_t seq = 0;
+    Bytes data;
+};
+
+struct PathResponse {
+    static constexpr const char* kType = "path_response";
+    std::uint32_t session = 0;
+    std::uint32_t seq = 0;
+    Bytes data;
 };
 
 struct Latency {
@@ -275,7 +303,7 @@ struct Error {
 
 using Message = std::variant<msg::Hello, msg::Retry, msg::Welcome, msg::Upload, msg::UploadAck, msg::Start,
                              msg::Started, msg::Input, msg::Event, msg::EventAck, msg::Config, msg::Ping, msg::Pong,
-                             msg::Nack, msg::Status, msg::Bye, msg::Error>;
+                             msg::Nack, msg::Status, msg::Bye, msg::Error, msg::PathChallenge, msg::PathResponse>;
 
 inline const char* message_type_name(const Message& message) {
     return std::visit([](const auto& m) { return std::decay_t<decltype(m)>::kType; }, message);
@@ -339,6 +367,22 @@ public:
     }
 
     bool read_integer(const Value& value, const char* name, std::int64_t& out, std::int64_t min, std::int64_t max) {
+        // Revision 1.1: an integral float (7.0, 5e0) stands for the integer; a fraction does not.
+        if (value.is(Value::Kind::Float)) {
+            const double number = value.as_float();
+            if (!std::isfinite(number) || std::floor(number) != number) {
+                fail(ErrorCode::BadMessage, std::string("field '") + name + "' must be an integer");
+                return false;
+            }
+            // Past 2^53 a double no longer names one integer: out of range, like any too-large number.
+            if (std::fabs(number) > 9007199254740992.0 || number < static_cast<double>(min) ||
+                number > static_cast<double>(max)) {
+                fail(ErrorCode::ValueOutOfRange, std::string("field '") + name + "' is out of range");
+                return false;
+            }
+            out = static_cast<std::int64_t>(number);
+            return true;
+        }
         if (!value.is(Value::Kind::Integer)) {
             fail(ErrorCode::BadMessage, std::string("field '") + name + "' must be an integer");
             return false;
@@ -557,6 +601,37 @@ inline void read_session(FieldReader& fields, std::uint32_t& session, std::uint3
     fields.u32("seq", seq);
 }
 
+inline void read_revision(FieldReader& f, std::optional<std::int64_t>& minor) {
+    if (f.field("minor", false) != nullptr) {
+        minor.emplace(0);
+        f.integer("minor", *minor, false, 0, 255);
+    }
+}
+
+inline void optional_u32(FieldReader& f, const char* name, std::optional<std::uint32_t>& out) {
+    if (f.field(name, false) != nullptr) {
+        out.emplace(0);
+        f.u32(name, *out, false);
+    }
+}
+
+inline void read_path_probe_data(FieldReader& f, std::uint32_t& session, std::uint32_t& seq, Bytes& data) {
+    read_session(f, session, seq);
+    f.bytes("data", data, true, 8);
+}
+
+inline Result<Message> read_path_challenge(FieldReader& f) {
+    msg::PathChallenge m;
+    read_path_probe_data(f, m.session, m.seq, m.data);
+    return finish(f, std::move(m));
+}
+
+inline Result<Message> read_path_response(FieldReader& f) {
+    msg::PathResponse m;
+    read_path_probe_data(f, m.session, m.seq, m.data);
+    return finish(f, std::move(m));
+}
+
 inline Result<Message> read_hello(FieldReader& f) {
     msg::Hello m;
     f.integer("protocol", m.protocol);
@@ -574,7 +649,12 @@ inline Result<Message> read_hello(FieldReader& f) {
     f.integer("max_datagram", m.max_datagram, false, 576, 65000);
     f.optional_bytes("cookie", m.cookie, 0, kMaxCookieSize);
     f.optional_bytes("auth", m.auth, kTagSize);
-    f.optional_bytes("pad", m.pad);
+    f.optional_bytes("pad", m.pad, 0, 2048);
+    read_revision(f, m.minor);
+    if (f.field("capabilities", false) != nullptr) {
+        m.capabilities.emplace();
+        f.text_list("capabilities", *m.capabilities, false, 16);
+    }
     return finish(f, std::move(m));
 }
 
@@ -636,6 +716,7 @@ inline Result<Message> read_welcome(FieldReader& f) {
         read_limits(f, *limits, m.limits);
     }
     f.text_list("capabilities", m.capabilities);
+    read_revision(f, m.minor);
     return finish(f, std::move(m));
 }
 
@@ -699,6 +780,7 @@ inline Result<Message> read_started(FieldReader& f) {
     f.integer("world", m.world, true, 0);
     f.text("source", m.source);
     f.u32("seed", m.seed);
+    optional_u32(f, "ref", m.ref);
     return finish(f, std::move(m));
 }
 
@@ -781,6 +863,7 @@ inline Result<Message> read_nack(FieldReader& f) {
             m.missing.push_back(index);
         }
     }
+    f.optional_bytes("pad", m.pad, 0, 4096);
     return finish(f, std::move(m));
 }
 
@@ -853,6 +936,7 @@ inline Result<Message> message_from_value(const Value& value, Encoding encoding)
         {"event_ack", detail::read_event_ack}, {"config", detail::read_config}, {"ping", detail::read_ping},
         {"pong", detail::read_pong},     {"nack", detail::read_nack},           {"status", detail::read_status},
         {"bye", detail::read_bye},       {"error", detail::read_error},
+        {"path_challenge", detail::read_path_challenge}, {"path_response", detail::read_path_response},
     };
     for (const Entry& entry : kReaders) {
         if (type == entry.type) {
@@ -906,8 +990,26 @@ inline Value to_value(const msg::Hello& m) {
     if (m.pad) {
         v.add("pad", Value::binary(*m.pad));
     }
+    if (m.minor) {
+        v.add("minor", Value::integer(*m.minor));
+    }
+    if (m.capabilities) {
+        v.add("capabilities", text_list_value(*m.capabilities));
+    }
     return v;
 }
+
+// path_challenge and path_response have the same fields.
+template <class PathProbe>
+inline Value path_probe_value(const PathProbe& m) {
+    Value v = head(m.kType, m.session, m.seq);
+    v.add("data", Value::binary(m.data));
+    return v;
+}
+
+inline Value to_value(const msg::PathChallenge& m) { return path_probe_value(m); }
+
+inline Value to_value(const msg::PathResponse& m) { return path_probe_value(m); }
 
 inline Value to_value(const msg::Retry& m) {
     Value v = head(m.kType);
@@ -954,6 +1056,9 @@ inline Value to_value(const msg::Welcome& m) {
     limits.add("max_sessions", Value::integer(l.max_sessions));
     v.add("limits", std::move(limits));
     v.add("capabilities", text_list_value(m.capabilities));
+    if (m.minor) {
+        v.add("minor", Value::integer(*m.minor));
+    }
     return v;
 }
 
@@ -994,6 +1099,9 @@ inline Value to_value(const msg::Started& m) {
     v.add("world", Value::integer(m.world));
     v.add("source", Value::string(m.source));
     v.add("seed", Value::integer(m.seed));
+    if (m.ref) {
+        v.add("ref", Value::integer(*m.ref));
+    }
     return v;
 }
 
@@ -1060,6 +1168,9 @@ inline Value to_value(const msg::Nack& m) {
         missing.push_back(Value::integer(index));
     }
     v.add("missing", Value::array(std::move(missing)));
+    if (m.pad) {
+        v.add("pad", Value::binary(*m.pad));
+    }
     return v;
 }
 

@@ -16,6 +16,9 @@ constexpr std::size_t kFragmentHeaderSize = 44;
 constexpr std::uint8_t kFragmentVersion = 1;
 constexpr std::uint8_t kFlagRetransmission = 0x01;
 constexpr std::uint8_t kFlagLastInChunk = 0x02;
+// The first frame of a chunk that replaced one cut short at a latent boundary (pre-emption). A cut
+// chunk has no last-in-chunk frame, and its unsent tail never got frame numbers: it is not a loss.
+constexpr std::uint8_t kFlagAfterCut = 0x04;
 
 struct FrameHeader {
     std::uint8_t version = kFragmentVersion;
@@ -31,9 +34,12 @@ struct FrameHeader {
     std::uint32_t input_seq = 0;
     std::uint64_t time_us = 0;
     std::uint8_t action = 0;
+    std::uint8_t latent = 0;       // the latent (within its chunk) this frame was decoded from; 0 from older daemons
+    std::uint8_t cut_latents = 0;  // with after_cut: how many latents of the previous chunk were shown
 
     bool retransmission() const { return (flags & kFlagRetransmission) != 0; }
     bool last_in_chunk() const { return (flags & kFlagLastInChunk) != 0; }
+    bool after_cut() const { return (flags & kFlagAfterCut) != 0; }
     // ceil(frame_length / fragment_count): the JPEG bytes each fragment but the last carries.
     std::uint32_t stride() const {
         return fragment_count == 0 ? 0 : (frame_length + fragment_count - 1u) / fragment_count;
@@ -60,6 +66,8 @@ inline std::optional<FrameHeader> parse_fragment_header(ByteView datagram) {
     h.input_seq = get_u32le(p + 28);
     h.time_us = get_u64le(p + 32);
     h.action = p[40];
+    h.latent = p[41];
+    h.cut_latents = p[42];
     return h;
 }
 
@@ -79,9 +87,9 @@ inline void write_fragment_header(const FrameHeader& h, Bytes& out) {
     put_u32le(out, h.input_seq);
     put_u64le(out, h.time_us);
     out.push_back(h.action);
-    out.push_back(0);
-    out.push_back(0);
-    out.push_back(0);
+    out.push_back(h.latent);
+    out.push_back(h.cut_latents);
+    out.push_back(0);  // reserved
 }
 
 // The daemon's side of SPEC §6.2: n = ceil(L / (max_datagram - 44)) fragments of stride ceil(L / n).
@@ -375,7 +383,7 @@ private:
                a.session == b.session && a.frame == b.frame && a.chunk == b.chunk &&
                a.frame_in_chunk == b.frame_in_chunk && a.fragment_count == b.fragment_count &&
                a.frame_length == b.frame_length && a.input_seq == b.input_seq && a.time_us == b.time_us &&
-               a.action == b.action;
+               a.action == b.action && a.latent == b.latent && a.cut_latents == b.cut_latents;
     }
 
     bool nack_due(const Partial& p, Time now, Time renack_after) const {

@@ -84,6 +84,7 @@ enum class ErrorCode : std::uint8_t {
     UnknownImage,
     GeneratorFailed,
     ShuttingDown,
+    RateLimited,        // revision 1.1: the request was dropped by a budget; resend it later (not fatal)
     UnknownCode,        // an error code string this client does not know
     NotControl,         // the datagram is not a control message (empty, unknown first byte, a fragment)
     DaemonUnreachable,  // no answer to hello within the handshake time
@@ -114,6 +115,7 @@ inline const char* error_code_name(ErrorCode code) {
         case ErrorCode::UnknownImage: return "unknown_image";
         case ErrorCode::GeneratorFailed: return "generator_failed";
         case ErrorCode::ShuttingDown: return "shutting_down";
+        case ErrorCode::RateLimited: return "rate_limited";
         case ErrorCode::UnknownCode: return "unknown_code";
         case ErrorCode::NotControl: return "not_control";
         case ErrorCode::DaemonUnreachable: return "daemon_unreachable";
@@ -135,6 +137,7 @@ inline ErrorCode protocol_error_code(std::string_view name) {
         ErrorCode::AuthFailed,    ErrorCode::SessionLimit,    ErrorCode::UnknownSession,     ErrorCode::TextTooLong,
         ErrorCode::TooManyEvents, ErrorCode::UploadTooLarge,  ErrorCode::UploadMismatch,     ErrorCode::BadImage,
         ErrorCode::UnknownImage,  ErrorCode::GeneratorFailed, ErrorCode::ShuttingDown,
+        ErrorCode::RateLimited,
     };
     for (ErrorCode code : kProtocolCodes) {
         if (name == error_code_name(code)) {

@@ -156,6 +156,8 @@ struct ClientStats {
     std::uint64_t dropped_replayed = 0;         // seq already seen or too old
     std::uint64_t dropped_other_session = 0;
     std::uint64_t frames_taken = 0;
+    std::uint64_t path_challenges_answered = 0;  // revision 1.1
+    std::uint64_t rate_limited = 0;              // revision 1.1: requests the daemon's budgets dropped
 };
 
 // SPEC §3.3: a sliding window over the peer's seq, as in DTLS.
@@ -773,6 +775,8 @@ private:
         hello.fps = config_.fps;
         hello.quality = config_.quality;
         hello.max_datagram = config_.max_datagram;
+        hello.minor = kProtocolMinor;
+        hello.capabilities = std::vector<std::string>{"path_response"};
         if (cookie_) {
             hello.cookie = *cookie_;
             if (token_required_) {
@@ -1006,6 +1010,13 @@ private:
                                              (bye->reason.empty() ? std::string("no reason") : bye->reason) + ")"});
         } else if (const auto* error = std::get_if<msg::Error>(&message)) {
             on_session_error(*error, now);
+        } else if (const auto* challenge = std::get_if<msg::PathChallenge>(&message)) {
+            // Revision 1.1: our address changed (NAT rebinding, roaming); echo the bytes, tagged, so
+            // the daemon moves the stream here. It arrived through the tag and replay checks.
+            msg::PathResponse response;
+            response.data = challenge->data;
+            send_session(Message(std::move(response)), Purpose::Other, 0);
+            ++stats_.path_challenges_answered;
         }
         // welcome repeats and client-to-daemon types are ignored
     }
@@ -1064,6 +1075,16 @@ private:
         const SentRecord& record = sent_records_[error.ref % sent_records_.size()];
         const bool known_ref = error.ref != 0 && record.seq == error.ref;
         const Purpose purpose = known_ref ? record.purpose : Purpose::Other;
+        if (code == ErrorCode::RateLimited) {
+            // Revision 1.1: the request was dropped by a budget, not refused. Events and upload pieces
+            // are resent by their own timers; a start waits at least a second before its resend.
+            ++stats_.rate_limited;
+            if (purpose == Purpose::Start && start_ && start_->sent) {
+                start_->next_send = (std::max)(start_->next_send, now + kSecond);
+                start_->deadline += kSecond;
+            }
+            return;
+        }
         switch (purpose) {
             case Purpose::Upload:
                 upload_.reset();
@@ -1348,11 +1369,48 @@ private:
             pump_start(now);
         }
         for (NackRequest& request : frames_.poll_nacks(now, renack_interval())) {
-            msg::Nack nack;
-            nack.frame = request.frame;
-            nack.missing = std::move(request.missing);
-            send_session(Message(std::move(nack)), Purpose::Other, 0);
+            send_session(padded_nack(request.frame, std::move(request.missing)), Purpose::Other, 0);
         }
+    }
+
+    // Revision 1.1 (SPEC §6.3): the daemon resends at most 10x a nack's size, so a nack for k
+    // fragments is padded to ceil(k x max_datagram / 10) bytes (tag included) and asks for at most
+    // nack_indices_limit() fragments, which keeps it under about 3,900 bytes.
+    Message padded_nack(std::uint32_t frame, std::vector<std::int64_t> missing) const {
+        const std::int64_t max_datagram = welcome_ ? welcome_->max_datagram : config_.max_datagram;
+        if (missing.size() > nack_indices_limit()) {
+            missing.resize(nack_indices_limit());
+        }
+        msg::Nack nack;
+        nack.frame = frame;
+        nack.missing = std::move(missing);
+        const std::size_t wanted = nack_min_bytes(nack.missing.size(), max_datagram);
+        const std::size_t tag = authenticated_ ? kTagSize : 0;
+        Message message(nack);
+        set_session_fields(message, session_, next_seq_);  // the size depends on the seq send_session gives it
+        for (int attempt = 0; attempt < 4; ++attempt) {
+            const std::size_t size = encode_body(message, config_.encoding).size() + tag;
+            if (size >= wanted) {
+                break;
+            }
+            std::size_t shortfall = wanted - size;
+            auto& padded = std::get<msg::Nack>(message);
+            const std::size_t current = padded.pad ? padded.pad->size() : 0;
+            if (config_.encoding == Encoding::Json && !padded.pad) {
+                shortfall = shortfall > 10 ? (shortfall - 10) * 3 / 4 : 1;  // ,"pad":"" then 4 chars per 3 bytes
+            } else if (config_.encoding == Encoding::Json) {
+                shortfall = (shortfall * 3 + 3) / 4;
+            } else if (!padded.pad) {
+                shortfall = shortfall > 6 ? shortfall - 6 : 1;  // key and bin header
+            }
+            padded.pad = Bytes(current + shortfall, 0);
+        }
+        return message;
+    }
+
+    std::size_t nack_indices_limit() const {
+        const std::int64_t max_datagram = welcome_ ? welcome_->max_datagram : config_.max_datagram;
+        return static_cast<std::size_t>((std::max)(std::int64_t{1}, std::int64_t{39000} / (std::max)(std::int64_t{1}, max_datagram)));
     }
 
     void send_input(Time now) {

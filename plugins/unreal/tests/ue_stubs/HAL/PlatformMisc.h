@@ -1,0 +1,7 @@
+// Compile-only stand-in (see UEStub.h): only what the real header declares and the plugin uses.
+#pragma once
+#include "UEStub.h"
+struct FPlatformMisc
+{
+	static FString GetEnvironmentVariable(const TCHAR* VariableName) { (void)VariableName; return FString(); }
+};

@@ -1,0 +1,3 @@
+// Compile-only stand-in (see UEStub.h): only what the real header declares and the plugin uses.
+#pragma once
+#include "UEStub.h"
