@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 
@@ -20,10 +22,11 @@ def frames_of(backend: YumeBackend, image: np.ndarray | None, count: int = 2) ->
         world.close()
 
 
-def test_heads_that_do_not_split_over_the_ranks_are_refused_when_loading(tiny_folder):
+def test_heads_that_do_not_split_over_the_ranks_are_refused_and_the_spawned_ranks_released(tiny_folder):
     backend = YumeBackend(config(tiny_folder, sequence_parallel=3))  # the tiny DiT has 4 heads
     with pytest.raises(BackendError, match="4 heads do not split over 3 ranks"):
         backend.load(lambda stage, fraction: None)
+    assert not multiprocessing.active_children()  # both spawned ranks were told and have exited
 
 
 @pytest.fixture(scope="module")
