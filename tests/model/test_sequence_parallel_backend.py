@@ -1,4 +1,4 @@
-"""The Yume backend with its DiT split over two processes makes the frames one process makes."""
+"""The Yume backend with its DiT split over two processes: the frames of one process, and clean failures."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import multiprocessing
 
 import numpy as np
 import pytest
+import torch
 
 from tests.model.test_backend import chunks, config, picture
 from yume_bridge.backends.base import BackendError, StartRequest
 from yume_bridge.backends.yume import YumeBackend
+from yume_bridge.model.loader import LoadOptions, load_dit
+from yume_bridge.model.parallel_launch import ParallelLaunch, SequenceParallelRanks
 
 SCENE = "A medieval castle on a hill at sunset."
 
@@ -20,6 +23,16 @@ def frames_of(backend: YumeBackend, image: np.ndarray | None, count: int = 2) ->
         return np.stack([frame for chunk in chunks(world, count) for frame in chunk]).astype(np.int16)
     finally:
         world.close()
+
+
+def test_a_rank_that_cannot_load_the_dit_is_named_and_every_rank_released(tiny_folder, tmp_path):
+    (tmp_path / "config.json").write_text((tiny_folder / "config.json").read_text("utf-8"), "utf-8")
+    (tmp_path / "diffusion_pytorch_model.safetensors").write_bytes(b"not safetensors")  # what rank 1 will read
+    ranks = SequenceParallelRanks.start(ParallelLaunch(tmp_path, LoadOptions(device="cpu", dtype=torch.float32), 2))
+    dit = load_dit(tiny_folder, LoadOptions(device="cpu", dtype=torch.float32))
+    with pytest.raises(RuntimeError, match="rank 1 on cpu"):
+        ranks.attach(dit)
+    assert dit.sequence_parallel is None and not multiprocessing.active_children()
 
 
 def test_heads_that_do_not_split_over_the_ranks_are_refused_and_the_spawned_ranks_released(tiny_folder):
