@@ -82,6 +82,9 @@ def _run_rank_zero_under_torchrun(launch: ParallelLaunch) -> dict[str, list[torc
     noisy = torch.randn(1, dit.args.in_dim, 2, 4, 8, generator=generator)
     runs: dict[str, list[torch.Tensor]] = {"split": [], "alone": []}
     with torch.inference_mode():
+        wrong = torch.zeros(1, dit.args.in_dim, 3, 4, 8)  # refused before the followers hear of it
+        with pytest.raises(ValueError, match="as prepared"):
+            dit(wrong, torch.tensor([900.0]), dit.prepare(text, (2, 4, 8)))
         for name in runs:
             for chunk_history in (None, history):
                 inputs = dit.prepare(text, (2, 4, 8), chunk_history)
@@ -160,4 +163,5 @@ def test_processes_started_by_torchrun_follow_rank_zero_through_two_chunks(spawn
     assert len(runs["split"]) == len(runs["alone"]) == 4
     for split, alone in zip(runs["split"], runs["alone"], strict=True):
         assert relative_error(split, alone) <= 1e-5
-    assert torch.load(spawned / "torchrun_steps.pt") == 4  # the follower ran every step, then was released
+    # The follower ran every step (not the refused one), then was released.
+    assert torch.load(spawned / "torchrun_steps.pt") == 4

@@ -525,14 +525,18 @@ class WanModel(nn.Module):
         e0 = self.time_projection(e.to(dtype)).float()  # [B*S, 6D]
         return e.view(b, s, -1), e0.view(b, s, 6, -1)
 
-    def step_tokens(
-        self, latents: torch.Tensor, timestep: torch.Tensor, inputs: ChunkInputs
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[tuple[torch.Tensor, torch.Tensor], ...]]:
-        """One step's block inputs: tokens x [B, H(N) + f*h*w, D] fp32, e [B, S, D], e0 [B, S, 6, D], text K/V."""
+    def check_latents(self, latents: torch.Tensor, inputs: ChunkInputs) -> None:
+        """ValueError unless ``latents`` are [B, C, frames, height, width] as ``inputs`` were prepared for."""
         expected = (self.args.in_dim, *inputs.latent_shape)
         if latents.dim() != 5 or tuple(latents.shape[1:]) != expected:
             raise ValueError(f"latents must be [batch, {', '.join(map(str, expected))}] as prepared, "
                              f"got {tuple(latents.shape)}")
+
+    def step_tokens(
+        self, latents: torch.Tensor, timestep: torch.Tensor, inputs: ChunkInputs
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[tuple[torch.Tensor, torch.Tensor], ...]]:
+        """One step's block inputs: tokens x [B, H(N) + f*h*w, D] fp32, e [B, S, D], e0 [B, S, 6, D], text K/V."""
+        self.check_latents(latents, inputs)
         b = latents.shape[0]
         x = self.patch_embedding(latents.to(self.patch_embedding.weight.dtype))  # [B, D, f, h, w]
         x = x.flatten(2).transpose(1, 2).float()  # [B, f*h*w, D]

@@ -238,6 +238,7 @@ class SequenceParallelGroup:
                  inputs: ChunkInputs) -> torch.Tensor:
         if self._stopped:
             raise RuntimeError("the sequence-parallel group has stopped")
+        model.check_latents(latents, inputs)  # here, before the followers are told: they would fail alike
         device = model.patch_embedding.weight.device
         new = inputs is not self._inputs_sent
         layout = None
