@@ -69,13 +69,39 @@ def _rank(rank: int, world_size: int, rendezvous: str, history: int, size: tuple
                 _sync(cuda)
                 if index:
                     times.append(time.perf_counter() - began)
+        tokens = inputs.num_history_tokens + math.prod(inputs.grid)
+        exchange_s = _exchange_time(tokens, world_size, args.dit.num_heads, args.dit.head_dim, args.dit.num_layers,
+                                    device, cuda)
         if rank == 0:
-            tokens = inputs.num_history_tokens + math.prod(inputs.grid)
             Path(out).write_text(json.dumps({"ranks": world_size, "history_latents": history, "tokens": tokens,
                                              "step_ms": [round(t * 1e3, 2) for t in times],
+                                             "all_to_all_ms_per_step": round(exchange_s * 1e3, 2),
                                              "attention_backend": model.attention_backend_used}), "utf-8")
     finally:
         dist.destroy_process_group()
+
+
+def _exchange_time(tokens: int, world_size: int, heads: int, head_dim: int, layers: int, device: str,
+                   cuda: bool) -> float:
+    """Seconds of one step's Ulysses exchanges alone: per block q, k, v there and the output back."""
+    import torch
+    import torch.distributed as dist
+
+    from yume_bridge.model.parallel import SequenceShard, _all_to_all
+
+    shard = SequenceShard(tokens, world_size, dist.get_rank())
+    dtype = torch.bfloat16 if cuda else torch.float32
+    there = torch.zeros(1, shard.local_length, heads, head_dim, device=device, dtype=dtype)
+    back = torch.zeros(1, shard.padded_length, heads // world_size, head_dim, device=device, dtype=dtype)
+    dist.barrier()
+    _sync(cuda)
+    began = time.perf_counter()
+    for _ in range(layers):
+        for _ in range(3):
+            _all_to_all(there, scatter_dim=2, gather_dim=1, group=None)
+        _all_to_all(back, scatter_dim=1, gather_dim=2, group=None)
+    _sync(cuda)
+    return time.perf_counter() - began
 
 
 def _sync(cuda: bool) -> None:
