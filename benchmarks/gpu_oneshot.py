@@ -800,9 +800,25 @@ def run(plan: Plan, recorder: Recorder) -> None:
     stage("fp8", bench.fp8, needs_s=5 if cpu else 40)
     if plan.devices > 1:
         recorder.write({"stage": "multi_device", "status": "skipped",
-                        "reason": f"skipped: {plan.devices} devices asked for; multi-GPU stages (the VAE on a "
-                                  "second GPU) are not written yet"})
+                        "reason": f"skipped: {plan.devices} devices asked for; the VAE on a second GPU is not "
+                                  "written yet"})
+        if cpu or bench.torch.cuda.device_count() < 2:
+            recorder.write({"stage": "dit_sequence_parallel", "status": "skipped",
+                            "reason": "skipped: needs two or more CUDA devices"})
+        else:
+            stage("dit_sequence_parallel", lambda: sequence_parallel_steps(plan, bench.torch.cuda.device_count()),
+                  needs_s=90)
     recorder.write({"stage": "done", "status": "ok", "remaining_budget_s": round(recorder.remaining(), 1)})
+
+
+def sequence_parallel_steps(plan: Plan, available: int) -> dict[str, Any]:
+    """Step time at the history bound with the DiT split over 2, 4, 8 GPUs (each a divisor of the 24 heads)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from sequence_parallel_step import measure
+
+    ranks = [n for n in (2, 4, 8) if n <= min(plan.devices, available)]
+    return {"resolution": f"{plan.height}x{plan.width}",
+            "runs": [measure(n, max(HISTORY_SIZES), (plan.height, plan.width), plan.repeats) for n in ranks]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -810,7 +826,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for results.jsonl (appended to)")
     parser.add_argument("--smoke", action="store_true", help="tiny model on the CPU: the same stages in < 2 min")
     parser.add_argument("--device", default="cuda", help="CUDA device for the full run (default cuda)")
-    parser.add_argument("--devices", type=int, default=1, help="GPUs available (recorded; multi-GPU stages later)")
+    parser.add_argument("--devices", type=int, default=1,
+                        help="GPUs to use: above 1, the DiT step split over 2, 4, 8 of them")
     parser.add_argument("--budget-s", type=float, help="time budget for all stages (default 420 s, smoke 110 s)")
     args = parser.parse_args(argv)
     if args.devices < 1:

@@ -131,3 +131,16 @@ def test_the_yume_backend_with_a_missing_file_is_refused_before_loading_torch(tm
               "print(r.exit_code, 'torch' in sys.modules, r.output)")
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60).stdout
     assert out.startswith("1 False") and "diffusion_pytorch_model.safetensors is missing" in out
+
+
+def test_sequence_parallelism_with_the_preview_world_says_it_is_for_the_yume_backend():
+    result = CliRunner().invoke(main, ["serve", "--sequence-parallel", "2"])
+    assert result.exit_code != 0
+    assert "--sequence-parallel splits the yume backend's DiT" in result.output
+
+
+def test_sequence_parallelism_and_sessions_across_devices_are_refused_together(tmp_path):
+    result = CliRunner().invoke(main, ["serve", "--backend", "yume", "--weights", str(tmp_path),
+                                       "--sequence-parallel", "2", "--devices", "cuda:0,cuda:1"])
+    assert result.exit_code != 0
+    assert "--sequence-parallel and --devices do not combine" in result.output

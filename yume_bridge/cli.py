@@ -117,6 +117,9 @@ def main() -> None:
 @click.option("--device", default="auto", show_default=True)
 @click.option("--devices", default="", help="Sessions across devices: one generation worker each, e.g. "
               "cuda:0,cuda:1 or all; a new session goes to the least loaded.")
+@click.option("--sequence-parallel", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="yume: split the DiT over N processes on consecutive devices from --device (Ulysses; "
+              "N divides 24); the daemon starts them, or torchrun does.")
 @click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default="bfloat16",
               show_default=True)
 @click.option("--compile/--no-compile", default=None,
@@ -170,7 +173,17 @@ def serve(**options: Any) -> None:
         backend = build_backends(config)
     except (ConfigError, ImportError) as exc:
         raise click.ClickException(str(exc)) from None
+    if config.backend.sequence_parallel > 1 and _follows_under_torchrun():
+        backend[0].follow()  # torchrun's ranks > 0 hold a DiT for rank 0, which serves
+        return
     _run_until_signal(config, backend, recording=_daemon_recording(options, config))
+
+
+def _follows_under_torchrun() -> bool:
+    from yume_bridge.model.parallel_launch import torchrun_rank
+
+    started = torchrun_rank()
+    return started is not None and started[0] > 0
 
 
 def _daemon_recording(options: dict[str, Any], config: BridgeConfig):
@@ -233,7 +246,8 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
                               shift=options["shift"], stall_timeout=options.get("stall_timeout", 30.0),
                               fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0),
                               compile=options.get("compile"), attention=options.get("attention", "auto"),
-                              fp8=options.get("fp8", False), simulate=_simulated(options)),
+                              fp8=options.get("fp8", False), simulate=_simulated(options),
+                              sequence_parallel=options.get("sequence_parallel", 1)),
         log_level=options["log_level"], log_format=options["log_format"])
     return with_limits(config, max_sessions=options["max_sessions"],
                        idle_timeout_ms=int(options["idle_timeout"] * 1000))

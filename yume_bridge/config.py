@@ -203,6 +203,8 @@ class BackendConfig:
     """yume only: attention kernel (auto, cudnn, fa3, flash, efficient, math, default)."""
     fp8: bool = False
     """yume only: float8 linear layers in the DiT (torchao, CUDA compute capability ≥ 8.9)."""
+    sequence_parallel: int = 1
+    """yume only: processes (one per device) the DiT of every session is split over; 1 = none."""
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,14 @@ class BridgeConfig:
             raise ConfigError(f"web port must be within 1..65535 (or 0 for any), got {self.web.port}")
         if self.backend.name not in ("preview", "yume"):
             raise ConfigError(f"backend must be preview or yume, got {self.backend.name!r}")
+        if self.backend.sequence_parallel < 1:
+            raise ConfigError(f"--sequence-parallel must be >= 1, got {self.backend.sequence_parallel}")
+        if self.backend.sequence_parallel > 1 and self.backend.name != "yume":
+            raise ConfigError("--sequence-parallel splits the yume backend's DiT; use it with --backend yume")
+        several_devices = len(self.backend.devices) > 1 or self.backend.devices == ("all",)
+        if self.backend.sequence_parallel > 1 and several_devices:
+            raise ConfigError("--sequence-parallel and --devices do not combine yet: split one stream over the "
+                              "GPUs or give each GPU its sessions")
         if self.backend.name == "yume" and self.backend.weights is None:
             raise ConfigError("the yume backend needs --weights DIR (the Yume-5B-720P folder)")
 

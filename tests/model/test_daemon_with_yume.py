@@ -16,11 +16,13 @@ from yume_bridge.tools.client import ClientOptions, parse_script, run_client
 
 
 @pytest.mark.asyncio
-async def test_a_client_walks_a_tiny_yume_world_over_loopback(tiny_folder):
+@pytest.mark.parametrize("ranks", [1, 2], ids=["dit_in_one_process", "dit_split_over_two_processes"])
+async def test_a_client_walks_a_tiny_yume_world_over_loopback(tiny_folder, ranks):
     from yume_bridge.daemon.app import run_bridge
 
     backend = YumeBackend(YumeBackendConfig(weights=tiny_folder, resolution="128x224", device="cpu",
-                                            dtype="float32", text_dtype="float32", allow_any_resolution=True))
+                                            dtype="float32", text_dtype="float32", allow_any_resolution=True,
+                                            sequence_parallel=ranks))
     stop = asyncio.Event()
     started = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(run_bridge(BridgeConfig(network=NetworkConfig(port=0)), stop=stop, started=started,

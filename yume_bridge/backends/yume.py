@@ -33,6 +33,7 @@ from yume_bridge.model import layout
 from yume_bridge.model.attention import AttentionBackend
 from yume_bridge.model.dit import DitOptions
 from yume_bridge.model.loader import LoadError, LoadOptions, YumeModels, load_models
+from yume_bridge.model.parallel_launch import ParallelLaunch, SequenceParallelRanks, follow_under_torchrun
 from yume_bridge.model.pipeline import (
     SUPPORTED_RESOLUTIONS,
     TEXT_START_RESOLUTIONS,
@@ -91,6 +92,9 @@ class YumeBackendConfig:
     """Attention kernel: "auto" (fastest that runs: FA3, cuDNN, flash, efficient, maths) or one by name."""
     fp8: bool = False
     """Float8 row-wise linear layers in the DiT blocks (torchao; CUDA compute capability ≥ 8.9)."""
+    sequence_parallel: int = 1
+    """Ranks the DiT is split over (Ulysses; a divisor of its 24 heads): ranks 1..N−1 are spawned on the
+    next devices after ``device``, or started by torchrun (docs/scaling.md)."""
     text_cache_size: int = 256
     """Captions kept in the embedding LRU (81 actions × a few event sets)."""
     max_history_latents: int = DEFAULT_MAX_HISTORY_LATENTS
@@ -123,6 +127,8 @@ class YumeBackendConfig:
         except ValueError:
             choices = sorted(b.value for b in AttentionBackend)
             raise ValueError(f"attention must be one of {choices}, got {self.attention!r}") from None
+        if self.sequence_parallel < 1:
+            raise ValueError(f"sequence_parallel must be >= 1, got {self.sequence_parallel}")
         if self.text_cache_size < 1:
             raise ValueError(f"text_cache_size must be >= 1, got {self.text_cache_size}")
         if not self.fps > 0:
@@ -230,6 +236,7 @@ class YumeBackend(WorldBackend):
         )
         self.models: YumeModels | None = None
         self._texts: TextEmbeddingCache | None = None
+        self._ranks: SequenceParallelRanks | None = None
 
     @property
     def texts(self) -> TextEmbeddingCache:
@@ -237,11 +244,12 @@ class YumeBackend(WorldBackend):
             raise BackendError("the Yume backend is not loaded")
         return self._texts
 
-    def load(self, progress: ProgressCallback) -> None:
+    def load_options(self) -> LoadOptions:
+        """How this configuration loads the models (devices resolved: BackendError for one that is absent)."""
         config = self.config
         device = _resolve_device(config.device)
         text_device = _resolve_device(config.text_device) if config.text_device else device
-        options = LoadOptions(
+        return LoadOptions(
             device=device,
             dtype=_dtype(config.dtype, "dtype"),
             vae_dtype=_vae_dtype(config.vae_dtype, device),
@@ -256,10 +264,15 @@ class YumeBackend(WorldBackend):
             decoder=config.decoder,
             tiny_decoder=config.tiny_decoder,
         )
+
+    def load(self, progress: ProgressCallback) -> None:
+        config = self.config
+        options = self.load_options()
+        device = options.device
         if device.startswith("cuda"):
             torch.backends.cudnn.benchmark = True  # the VAE's conv shapes are fixed per resolution
         try:
-            models = load_models(config.weights, options, progress)
+            models = self._load_models(options, progress)
         except LoadError as exc:
             raise BackendError(
                 f"weights folder {exc.folder} is not usable (run `yume-bridge check-weights {exc.folder}`):\n  "
@@ -272,6 +285,31 @@ class YumeBackend(WorldBackend):
         self.models = models
         self._texts = TextEmbeddingCache(models.text, capacity=config.text_cache_size)
         self.spec = replace(self.spec, model=_model_name(models))
+
+    def _load_models(self, options: LoadOptions, progress: ProgressCallback) -> YumeModels:
+        """All models here; with sequence parallelism the other ranks load their DiT meanwhile."""
+        if self.config.sequence_parallel == 1:
+            return load_models(self.config.weights, options, progress)
+        ranks = SequenceParallelRanks.start(self.parallel_launch(options))
+        try:
+            models = load_models(self.config.weights, options, progress)
+        except BaseException:
+            ranks.close()
+            raise
+        try:
+            ranks.attach(models.dit)  # closes the group itself when it fails
+        except RuntimeError as exc:
+            raise BackendError(str(exc)) from None
+        self._ranks = ranks
+        return models
+
+    def parallel_launch(self, options: LoadOptions) -> ParallelLaunch:
+        """What every sequence-parallel rank needs to load the same DiT as this one."""
+        return ParallelLaunch(self.config.weights, options, self.config.sequence_parallel, torch.get_num_threads())
+
+    def follow(self) -> None:
+        """Under torchrun, ranks > 0: hold the DiT and run rank 0's forwards until rank 0 stops."""
+        follow_under_torchrun(self.parallel_launch(self.load_options()))
 
     def warm_up(self) -> None:
         """One image-start chunk, and a text-start DiT step when compiled: every compile happens here."""
@@ -323,6 +361,9 @@ class YumeBackend(WorldBackend):
         if self._texts is not None:
             self._texts.close()
             self._texts = None
+        if self._ranks is not None:
+            self._ranks.close()
+            self._ranks = None
         self.models = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -143,7 +143,8 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
                                                  dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
                                                  decoder=options.decoder, tiny_decoder=options.tiny_decoder,
                                                  compile=options.compile, attention=options.attention,
-                                                 fp8=options.fp8, latents_per_chunk=stream.latents_per_chunk))
+                                                 fp8=options.fp8, latents_per_chunk=stream.latents_per_chunk,
+                                                 sequence_parallel=options.sequence_parallel))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     from yume_bridge.backends.preview import PreviewBackend

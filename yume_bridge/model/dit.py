@@ -24,7 +24,7 @@ Every lossless lever is on by default; docs/model.md describes each.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -75,6 +75,9 @@ class DitOptions:
             raise ValueError(f"rope_dtype must be torch.float32 or torch.float64, got {self.rope_dtype}")
         if not isinstance(self.attention, AttentionBackend):
             raise ValueError(f"attention must be an AttentionBackend, got {self.attention!r}")
+
+SequenceParallelForward = Callable[["WanModel", torch.Tensor, torch.Tensor, "ChunkInputs"], torch.Tensor]
+"""What ``model.parallel`` attaches to a ``WanModel``: its forward split over a process group."""
 
 FP32_PARAMETERS = ("modulation", "time_embedding.", "time_projection.", "head.head.", "norm_q.", "norm_k.", "norm3.")
 """Parameters the loader keeps in fp32 whatever the compute dtype (they feed fp32 maths)."""
@@ -184,10 +187,16 @@ class Attention(nn.Module):
 
 
 class SelfAttention(Attention):
+    sequence_attention: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    """Set by ``model.parallel`` for one sequence-parallel forward: attention over every rank's tokens."""
+
     def forward(self, x: torch.Tensor, rope_cos: torch.Tensor, rope_sin: torch.Tensor) -> torch.Tensor:
         q = apply_rope(self._heads(self.norm_q(self.q(x))), rope_cos, rope_sin)  # [B, L, n, d]
         k = apply_rope(self._heads(self.norm_k(self.k(x))), rope_cos, rope_sin)
         # Full bidirectional attention over history + predicted tokens (§2.4).
+        if self.sequence_attention is not None:
+            out = self.sequence_attention(q, k, self._heads(self.v(x)))  # [B, L, n, d]
+            return self.o(out.flatten(2))  # [B, L, D]
         return self._attend(q, k, self._heads(self.v(x)))
 
 
@@ -348,6 +357,8 @@ class WanModel(nn.Module):
         self._runners: list[nn.Module] = list(self.blocks)
         """What runs each block: the block itself or its compiled wrapper (``configure``)."""
         self._fp8 = False
+        self.sequence_parallel: SequenceParallelForward | None = None
+        """Set by ``model.parallel``: runs ``forward`` split over a process group instead (same result)."""
         self.head = Head(args)
         # TSCM: coarser patchifies for older history (§1.3, §2.3); kernel = stride.
         for factor in (2, 4, 8, 16):
@@ -514,17 +525,22 @@ class WanModel(nn.Module):
         e0 = self.time_projection(e.to(dtype)).float()  # [B*S, 6D]
         return e.view(b, s, -1), e0.view(b, s, 6, -1)
 
-    def forward(self, latents: torch.Tensor, timestep: torch.Tensor, inputs: ChunkInputs) -> torch.Tensor:
-        """Velocity of the predicted latents [B, C, F, H, W] at ``timestep`` [B] (σ·1000), fp32."""
+    def check_latents(self, latents: torch.Tensor, inputs: ChunkInputs) -> None:
+        """ValueError unless ``latents`` are [B, C, frames, height, width] as ``inputs`` were prepared for."""
         expected = (self.args.in_dim, *inputs.latent_shape)
         if latents.dim() != 5 or tuple(latents.shape[1:]) != expected:
             raise ValueError(f"latents must be [batch, {', '.join(map(str, expected))}] as prepared, "
                              f"got {tuple(latents.shape)}")
+
+    def step_tokens(
+        self, latents: torch.Tensor, timestep: torch.Tensor, inputs: ChunkInputs
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[tuple[torch.Tensor, torch.Tensor], ...]]:
+        """One step's block inputs: tokens x [B, H(N) + f*h*w, D] fp32, e [B, S, D], e0 [B, S, 6, D], text K/V."""
+        self.check_latents(latents, inputs)
         b = latents.shape[0]
         x = self.patch_embedding(latents.to(self.patch_embedding.weight.dtype))  # [B, D, f, h, w]
         x = x.flatten(2).transpose(1, 2).float()  # [B, f*h*w, D]
         timestep = timestep.to(device=x.device, dtype=torch.float64).reshape(b, 1)
-        num_history = inputs.num_history_tokens
         if inputs.history_tokens is None:
             timesteps = timestep  # [B, 1]: one timestep for all tokens
         else:
@@ -534,6 +550,14 @@ class WanModel(nn.Module):
         context_kv = inputs.context_kv or self.cross_attention_kv(inputs.context)
         if context_kv[0][0].shape[0] != b:
             context_kv = tuple((k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in context_kv)
+        return x, e, e0, context_kv
+
+    def forward(self, latents: torch.Tensor, timestep: torch.Tensor, inputs: ChunkInputs) -> torch.Tensor:
+        """Velocity of the predicted latents [B, C, F, H, W] at ``timestep`` [B] (σ·1000), fp32."""
+        if self.sequence_parallel is not None:
+            return self.sequence_parallel(self, latents, timestep, inputs)
+        x, e, e0, context_kv = self.step_tokens(latents, timestep, inputs)
+        num_history = inputs.num_history_tokens
         last = len(self._runners) - 1
         drop_in_last = self.options.skip_history_in_last_block and num_history > 0
         for i, run in enumerate(self._runners):

@@ -10,17 +10,34 @@ sequence for its share of the heads, and a second all-to-all turns it back
 2, 3, 4, 6, 8, 12 or 24 ways.
 
 The process group is PyTorch's own: NCCL on GPUs, gloo on CPU (the tests).
+Rank 0 drives: ``SequenceParallelGroup`` attached to its ``WanModel`` sends
+each step's inputs to the other ranks, which ``follow`` it, so rank 0's DiT
+keeps the API of a DiT in one process (``parallel_launch`` starts the ranks).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-__all__ = ["SequenceShard", "gather_sequence", "shard_sequence", "ulysses_attention"]
+from yume_bridge.model.attention import AttentionBackend, attend
+from yume_bridge.model.dit import ChunkInputs, WanModel
+
+__all__ = [
+    "SequenceParallelGroup",
+    "SequenceShard",
+    "follow",
+    "gather_sequence",
+    "sequence_parallel_forward",
+    "shard_sequence",
+    "ulysses_attention",
+]
 
 
 @dataclass(frozen=True)
@@ -87,7 +104,8 @@ def _all_to_all(x: torch.Tensor, scatter_dim: int, gather_dim: int, group: dist.
 
 
 def ulysses_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, shard: SequenceShard,
-                      group: dist.ProcessGroup | None = None) -> torch.Tensor:
+                      group: dist.ProcessGroup | None = None,
+                      backend: AttentionBackend = AttentionBackend.DEFAULT) -> torch.Tensor:
     """Full bidirectional attention of sequence-sharded q, k, v [B, L/P, heads, d] → [B, L/P, heads, d].
 
     The padding at the end of the sequence is cut off before attending, so it is never a key.
@@ -98,7 +116,185 @@ def ulysses_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, shard: 
     # [B, L/P, n, d] -> [B, L_padded, n/P, d]: every token, this rank's heads.
     q, k, v = (_all_to_all(t, scatter_dim=2, gather_dim=1, group=group) for t in (q, k, v))
     real = shard.length
-    out = F.scaled_dot_product_attention(q[:, :real].transpose(1, 2), k[:, :real].transpose(1, 2),
-                                         v[:, :real].transpose(1, 2)).transpose(1, 2)  # [B, L, n/P, d]
+    out = attend(q[:, :real], k[:, :real], v[:, :real], backend)  # [B, L, n/P, d]
     out = F.pad(out, (0, 0, 0, 0, 0, shard.padded_length - real))  # [B, L_padded, n/P, d]
     return _all_to_all(out, scatter_dim=1, gather_dim=2, group=group)  # [B, L/P, n, d]
+
+
+@contextmanager
+def _ulysses_self_attention(model: WanModel, shard: SequenceShard,
+                            group: dist.ProcessGroup | None) -> Iterator[None]:
+    """Every block's self-attention goes through ``ulysses_attention`` for the duration of one forward."""
+    for block in model.blocks:
+        block.self_attn.sequence_attention = partial(ulysses_attention, shard=shard, group=group,
+                                                     backend=block.self_attn.backend)
+    try:
+        yield
+    finally:
+        for block in model.blocks:
+            block.self_attn.sequence_attention = None
+
+
+def sequence_parallel_forward(model: WanModel, latents: torch.Tensor, timestep: torch.Tensor, inputs: ChunkInputs,
+                              group: dist.ProcessGroup | None = None) -> torch.Tensor:
+    """``model(latents, timestep, inputs)`` split over ``group``: every rank calls it with the same arguments.
+
+    Each rank embeds the whole step (cheap), keeps its contiguous shard of
+    [history | predicted] tokens and of the RoPE tables (padding rotates by
+    zero), runs the blocks on it with Ulysses self-attention and the shard's
+    own history count for the per-segment modulation, and applies the head to
+    its shard; the heads' outputs are gathered and the predicted tokens come
+    back on every rank. The last block keeps its history tokens (the
+    ``skip_history_in_last_block`` shortcut would leave the shards uneven), and
+    the blocks run eagerly.
+    """
+    x, e, e0, context_kv = model.step_tokens(latents, timestep, inputs)  # x [B, L, D]
+    num_history = inputs.num_history_tokens
+    shard = SequenceShard(x.shape[1], dist.get_world_size(group), dist.get_rank(group))
+    local_history = shard.segment_lengths((num_history, x.shape[1] - num_history))[0]
+    x = shard_sequence(x, shard)  # [B, L/P, D]
+    rope_cos = shard_sequence(inputs.rope_cos, shard, dim=0, pad_value=1.0)  # [L/P, d/2]
+    rope_sin = shard_sequence(inputs.rope_sin, shard, dim=0, pad_value=0.0)
+    with _ulysses_self_attention(model, shard, group):
+        for block, kv in zip(model.blocks, context_kv, strict=True):
+            x = block(x, e0, local_history, kv, rope_cos, rope_sin)
+    out = model.head(x, e[:, -1:])  # [B, L/P, prod(patch)·C]: gathering after the head moves 16x less
+    out = gather_sequence(out, shard, group)[:, num_history:]  # [B, f*h*w, prod(patch)·C]
+    return model.unpatchify(out, inputs.grid)
+
+
+@dataclass(frozen=True)
+class _InputsLayout:
+    """What a follower needs to receive one chunk's ``ChunkInputs`` (the tensors follow, in this order)."""
+
+    context: tuple[tuple[int, ...], torch.dtype]
+    history_tokens: tuple[tuple[int, ...], torch.dtype] | None
+    rope: tuple[tuple[int, ...], torch.dtype]
+    latent_shape: tuple[int, int, int]
+    grid: tuple[int, int, int]
+    rope_frames: int
+    history_timestep: float
+    cached_context_kv: bool
+
+
+@dataclass(frozen=True)
+class _Step:
+    inputs: _InputsLayout | None
+    """The chunk's inputs when they changed since the last step, else None (the followers keep theirs)."""
+    latents: tuple[tuple[int, ...], torch.dtype]
+    timestep: tuple[tuple[int, ...], torch.dtype]
+
+
+@dataclass(frozen=True)
+class _Stop:
+    pass
+
+
+def _layout(t: torch.Tensor) -> tuple[tuple[int, ...], torch.dtype]:
+    return tuple(t.shape), t.dtype
+
+
+def _source(group: dist.ProcessGroup | None) -> int:
+    return 0 if group is None else dist.get_global_rank(group, 0)
+
+
+def _send(t: torch.Tensor, device: torch.device, group: dist.ProcessGroup | None) -> torch.Tensor:
+    t = t.to(device).contiguous()
+    dist.broadcast(t, src=_source(group), group=group)
+    return t
+
+
+def _receive(layout: tuple[tuple[int, ...], torch.dtype], device: torch.device,
+             group: dist.ProcessGroup | None) -> torch.Tensor:
+    t = torch.empty(layout[0], dtype=layout[1], device=device)
+    dist.broadcast(t, src=_source(group), group=group)
+    return t
+
+
+def _announce(message: _Step | _Stop | None, group: dist.ProcessGroup | None) -> _Step | _Stop:
+    box = [message]
+    dist.broadcast_object_list(box, src=_source(group), group=group)
+    return box[0]
+
+
+class SequenceParallelGroup:
+    """Rank 0's side of the group, attached as ``WanModel.sequence_parallel``.
+
+    Each forward announces the step, sends the chunk's inputs when they changed
+    (once per chunk: context, history tokens, RoPE tables) and the step's
+    latents and timestep, then runs ``sequence_parallel_forward`` with the
+    followers. The result is the whole step's output, as from one process.
+    """
+
+    def __init__(self, group: dist.ProcessGroup | None = None) -> None:
+        if dist.get_rank(group) != 0:
+            raise ValueError("only rank 0 drives the group; the other ranks call follow()")
+        self.group = group
+        self.world_size = dist.get_world_size(group)
+        self._inputs_sent: ChunkInputs | None = None
+        self._stopped = False
+
+    def __call__(self, model: WanModel, latents: torch.Tensor, timestep: torch.Tensor,
+                 inputs: ChunkInputs) -> torch.Tensor:
+        if self._stopped:
+            raise RuntimeError("the sequence-parallel group has stopped")
+        model.check_latents(latents, inputs)  # here, before the followers are told: they would fail alike
+        device = model.patch_embedding.weight.device
+        new = inputs is not self._inputs_sent
+        layout = None
+        if new:
+            layout = _InputsLayout(
+                context=_layout(inputs.context),
+                history_tokens=None if inputs.history_tokens is None else _layout(inputs.history_tokens),
+                rope=_layout(inputs.rope_cos), latent_shape=inputs.latent_shape, grid=inputs.grid,
+                rope_frames=inputs.rope_frames, history_timestep=inputs.history_timestep,
+                cached_context_kv=inputs.context_kv is not None)
+        _announce(_Step(layout, _layout(latents), _layout(timestep)), self.group)
+        if new:
+            tensors = [inputs.context, inputs.history_tokens, inputs.rope_cos, inputs.rope_sin]
+            for t in tensors:
+                if t is not None:
+                    _send(t, device, self.group)
+            self._inputs_sent = inputs
+        latents, timestep = _send(latents, device, self.group), _send(timestep, device, self.group)
+        return sequence_parallel_forward(model, latents, timestep, inputs, self.group)
+
+    def stop(self) -> None:
+        """Release the followers (they return from ``follow``); idempotent."""
+        if not self._stopped:
+            self._stopped = True
+            self._inputs_sent = None
+            _announce(_Stop(), self.group)
+
+
+def follow(model: WanModel, group: dist.ProcessGroup | None = None) -> int:
+    """Ranks other than 0: run every forward rank 0 announces, until it stops. Returns the steps run."""
+    device = model.patch_embedding.weight.device
+    inputs: ChunkInputs | None = None
+    steps = 0
+    with torch.inference_mode():
+        while True:
+            match _announce(None, group):
+                case _Stop():
+                    return steps
+                case _Step(inputs=layout, latents=latents_layout, timestep=timestep_layout):
+                    if layout is not None:
+                        inputs = _receive_inputs(model, layout, device, group)
+                    if inputs is None:
+                        raise RuntimeError("rank 0 announced a step before any chunk inputs")
+                    latents = _receive(latents_layout, device, group)
+                    timestep = _receive(timestep_layout, device, group)
+                    sequence_parallel_forward(model, latents, timestep, inputs, group)
+                    steps += 1
+
+
+def _receive_inputs(model: WanModel, layout: _InputsLayout, device: torch.device,
+                    group: dist.ProcessGroup | None) -> ChunkInputs:
+    context = _receive(layout.context, device, group)
+    history = None if layout.history_tokens is None else _receive(layout.history_tokens, device, group)
+    rope_cos, rope_sin = _receive(layout.rope, device, group), _receive(layout.rope, device, group)
+    return ChunkInputs(
+        context=context,
+        context_kv=model.cross_attention_kv(context) if layout.cached_context_kv else None,
+        history_tokens=history, rope_cos=rope_cos, rope_sin=rope_sin, latent_shape=layout.latent_shape,
+        grid=layout.grid, rope_frames=layout.rope_frames, history_timestep=layout.history_timestep)
