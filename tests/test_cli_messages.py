@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -144,3 +145,18 @@ def test_sequence_parallelism_and_sessions_across_devices_are_refused_together(t
                                        "--sequence-parallel", "2", "--devices", "cuda:0,cuda:1"])
     assert result.exit_code != 0
     assert "--sequence-parallel and --devices do not combine" in result.output
+
+
+async def test_the_daemon_logs_each_sessions_chunks_at_a_bounded_rate_with_escaped_client_text(bridge, caplog):
+    from yume_bridge.tools.client import ClientOptions, parse_script, run_client
+
+    _, port = bridge
+    caplog.set_level(logging.INFO, logger="yume_bridge")
+    await run_client(ClientOptions(port=port, script=parse_script("W:4s"), events=((0.2, "a door\nopens"),),
+                                   tail_s=0.5))
+    lines = [record.getMessage() for record in caplog.records]
+    chunks = [line for line in lines if " chunk " in line and "generated in" in line]
+    assert chunks and all("JPEG" in line for line in chunks)
+    assert any(": W" in line for line in chunks)
+    assert any("events: 'a door\\nopens'" in line for line in chunks)  # one line, the newline escaped
+    assert len(chunks) <= 4.5 / 2.0 + 1  # at most one line every two seconds per session

@@ -18,7 +18,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from yume_bridge import __version__
-from yume_bridge.actions import AxisQuantizer, CaptionTemplates, Look, Movement, Speed
+from yume_bridge.actions import Action, AxisQuantizer, CaptionTemplates, Look, Movement, Speed
 from yume_bridge.backends.base import WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
 from yume_bridge.daemon.discovery import Advertisement, Load, advertise
@@ -59,6 +59,8 @@ from yume_bridge.protocol.server import (
 from yume_bridge.protocol.wire import ErrorCode
 
 log = logging.getLogger("yume_bridge")
+CHUNK_LOG_INTERVAL_S = 2.0
+"""Per session, at most one "chunk made" info line this often."""
 CHURN_LOG_LIMIT = (2.0, 20.0)
 """Session open/close lines per second and burst; the rest are counted and summarised (session churn)."""
 
@@ -193,6 +195,9 @@ class _Playback:
     wasted_s: float = 0.0
     chunk: int = -1
     action: int = 0
+    made_action: int = 0
+    """The action of the newest frame the generator made (the log's chunk line)."""
+    next_chunk_log_at: float = 0.0
     input_seq: int = 0
     frames_sent: int = 0
     sent_times: deque = field(default_factory=lambda: deque(maxlen=256))
@@ -321,6 +326,7 @@ class Bridge:
                         whole = item.generate_s  # the generator's own time (JPEG runs beside it), no queueing
                         playback.estimate.add_whole_chunk(whole)
                         self._backend_estimate.add_whole_chunk(whole)
+                        self._log_chunk(item, playback, now)
         elif isinstance(item, ChunkSkipped):
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
@@ -338,8 +344,19 @@ class Bridge:
                 self._send_status(session_id, playback, now)
         self._process(now)
 
+    def _log_chunk(self, item: ChunkDone, playback: _Playback, now: float) -> None:
+        """One line per chunk and session, at most every CHUNK_LOG_INTERVAL_S (a fast generator stays readable)."""
+        if now < playback.next_chunk_log_at:
+            return
+        playback.next_chunk_log_at = now + CHUNK_LOG_INTERVAL_S
+        events = playback.inbox.events
+        shown = "; events: " + ", ".join(f"'{printable(text, 40)}'" for text in events) if events else ""
+        log.info("session %08x chunk %d: %s%s; generated in %.0f ms, JPEG %.0f ms", item.session, item.chunk,
+                 Action.from_id(playback.made_action).label, shown, item.generate_s * 1e3, item.encode_s * 1e3)
+
     def _on_frame_ready(self, item: FrameReady, playback: _Playback, now: float) -> None:
         playback.generated_s += item.cost_s
+        playback.made_action = item.action
         if item.epoch != playback.epoch and playback.inbox.outdated(item.epoch, item.chunk, item.frame_in_chunk):
             playback.wasted_s += item.cost_s  # made before a cut that discarded it
             return

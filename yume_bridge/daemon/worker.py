@@ -139,6 +139,12 @@ class ConditioningInbox:
         keep_chunk, keep_frames = self.cut_keep
         return not (chunk == keep_chunk and frame_in_chunk < keep_frames)
 
+    @property
+    def events(self) -> tuple[str, ...]:
+        """The event prompts active now."""
+        with self._lock:
+            return self._events
+
     def captions_for_events(self) -> list[str]:
         with self._lock:
             events = self._events
