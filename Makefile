@@ -14,9 +14,10 @@ run: $(VENV)/.installed
 client: $(VENV)/.installed
 	$(BIN)/yume-bridge client --out out/frames --force $(ARGS)
 
+# Two test processes (a file's tests stay together), the slowest ten listed at the end.
 test: system-deps $(VENV)/.installed-test
 	$(BIN)/ruff check yume_bridge tests benchmarks protocol examples
-	$(BIN)/python -m pytest --durations=10 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=10 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(BIN)/yume-bridge bench
