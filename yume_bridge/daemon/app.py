@@ -204,6 +204,10 @@ class _Playback:
     latency: Latency = field(default_factory=Latency)
     next_status_at: float = 0.0
 
+    def fps_sent(self, now: float) -> int:
+        """Frames sent in the last second."""
+        return sum(1 for t in self.sent_times if now - t <= 1.0)
+
 
 class Bridge:
     """The daemon: a UDP socket and the studio's WebSocket, one protocol endpoint, a generation worker per device."""
@@ -290,7 +294,7 @@ class Bridge:
     def load(self, now: float | None = None) -> Load:
         """Sessions and streaming rate right now, for the discovery record."""
         now = self.clock() if now is None else now
-        fps = sum(sum(1 for t in p.sent_times if now - t <= 1.0) for p in self.sessions.values())
+        fps = sum(playback.fps_sent(now) for playback in self.sessions.values())
         return Load(devices=len(self.backends), sessions=len(self.sessions),
                     max_sessions=self.config.limits.max_sessions, fps=float(fps))
 
@@ -560,10 +564,9 @@ class Bridge:
         readiness = self.endpoint.readiness
         if readiness == "ready" and (playback.world or playback.paused):
             readiness = "paused" if playback.paused else "generating"
-        recent = [t for t in playback.sent_times if now - t <= 1.0]
         queue = self.worker.queue_depth if self.worker is not None else 0
         self.endpoint.send_status(session_id, state=readiness, progress=self.endpoint.progress, chunk=playback.chunk,
-                                  queue=queue, fps=float(len(recent)), frames_sent=playback.frames_sent,
+                                  queue=queue, fps=float(playback.fps_sent(now)), frames_sent=playback.frames_sent,
                                   action=playback.action, input_seq=playback.input_seq, latency=playback.latency,
                                   message=message or self._status_message,
                                   preempt="latent" if self._preempt_enabled(playback) else "off", cuts=playback.cuts,

@@ -37,7 +37,19 @@ def tune_socket(sock: socket.socket) -> None:
             log.debug("could not set socket buffer %s", option)
 
 
-class UdpEndpoint(asyncio.DatagramProtocol):
+class _TunedDatagramProtocol(asyncio.DatagramProtocol):
+    """Keeps the transport and gives its socket the buffer sizes of ``tune_socket``."""
+
+    transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            tune_socket(sock)
+
+
+class UdpEndpoint(_TunedDatagramProtocol):
     """Queues received datagrams per source and drains them in one callback per loop turn, taking the
     sources in turn (one datagram from each, round and round), so a flood from one peer is not served first."""
 
@@ -47,15 +59,8 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self._queued = 0
         self._budgets: OrderedDict[tuple, TokenBucket] = OrderedDict()
         self._scheduled = False
-        self.transport: asyncio.DatagramTransport | None = None
         self.dropped_inbound = 0
         self.dropped_outbound = 0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            tune_socket(sock)
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         if not self._within_budget(addr):
@@ -120,18 +125,11 @@ def interleave(queues: dict[tuple, deque[bytes]]) -> list[tuple[bytes, tuple]]:
     return batch
 
 
-class CallbackDatagramProtocol(asyncio.DatagramProtocol):
+class CallbackDatagramProtocol(_TunedDatagramProtocol):
     """Hands every datagram to ``on_datagram(data, address)``; for clients and relays."""
 
     def __init__(self, on_datagram: Callable[[bytes, tuple], None]) -> None:
         self.on_datagram = on_datagram
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            tune_socket(sock)
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         self.on_datagram(data, addr)
