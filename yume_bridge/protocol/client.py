@@ -17,7 +17,7 @@ from enum import Enum
 from yume_bridge.protocol import auth
 from yume_bridge.protocol.codec import decode, encode
 from yume_bridge.protocol.errors import LocalProtocolError, RemoteProtocolError
-from yume_bridge.protocol.fragment import CompleteFrame, Reassembler
+from yume_bridge.protocol.fragment import MAX_FRAMES_IN_REPAIR, MAX_INCOMPLETE_FRAMES, CompleteFrame, Reassembler
 from yume_bridge.protocol.messages import (
     Bye,
     Config,
@@ -57,6 +57,8 @@ RESEND_S = 0.5
 RATE_LIMITED_BACKOFF_S = 1.5
 """A request answered ``rate_limited`` is sent again after this long (SPEC §3.5: a start after at least 1 s)."""
 KEEPALIVE_S = 1.0
+MAX_PLAYOUT_DELAY_S = 0.25
+"""The longest a complete frame waits for an older one under repair (SPEC §6.3); 0 shows at once."""
 UPLOAD_WINDOW = 32
 UPLOAD_REFUSALS = frozenset({"bad_image", "upload_mismatch", "upload_too_large"})
 NACK_AMPLIFICATION = 10
@@ -136,8 +138,9 @@ class ClientEndpoint:
     def __init__(self, *, client: str = "yume-bridge-python", client_version: str = "0.1.0", engine: str = "",
                  fps: float = 0.0, quality: int = 85, max_datagram: int = 1200, token: str | None = None,
                  encoding: Encoding = Encoding.MSGPACK, random_bytes: Callable[[int], bytes] = os.urandom,
-                 preempt: str | None = None) -> None:
+                 preempt: str | None = None, max_playout_delay_s: float = MAX_PLAYOUT_DELAY_S) -> None:
         self._random = random_bytes
+        self.max_playout_delay_s = max_playout_delay_s
         self._hello = Hello(protocol=1, nonce=random_bytes(16), client=client, client_version=client_version,
                             engine=engine, fps=fps, quality=quality, max_datagram=max_datagram, pad=bytes(32),
                             minor=PROTOCOL_MINOR, capabilities=(CLIENT_PATH_RESPONSE,), preempt=preempt)
@@ -180,8 +183,9 @@ class ClientEndpoint:
         times = [self._last_sent + KEEPALIVE_S, self._last_heard + self._silence_limit()]
         times += [p.last_sent + RESEND_S for p in self._pending.values()]
         times += [t + RESEND_S for t in self._upload_unacked.values()]
-        if self.reassembler is not None and (nack_time := self.reassembler.next_nack_time()) is not None:
-            times.append(nack_time)
+        if self.reassembler is not None:
+            times += [t for t in (self.reassembler.next_nack_time(), self.reassembler.next_release_time())
+                      if t is not None]
         return min(times)
 
     # --- app calls --------------------------------------------------------------------------
@@ -259,9 +263,7 @@ class ClientEndpoint:
         if kind is DatagramKind.FRAGMENT:
             if self.reassembler is not None and len(data) >= FRAME_HEADER_BYTES:
                 self._last_heard = now
-                frame = self.reassembler.push(data, now)
-                if frame is not None:
-                    self._events.append(FrameReceived(frame, now))
+                self._show(self.reassembler.push(data, now), now)
                 self._send_nacks(now)
             return
         if kind is DatagramKind.INVALID:
@@ -338,7 +340,10 @@ class ClientEndpoint:
         # Each index asked for must be paid for with a tenth of a fragment of nack (SPEC §5.10).
         affordable = max(1, NACK_SIZE_TARGET * NACK_AMPLIFICATION // welcome.max_datagram)
         self.reassembler = Reassembler(welcome.session, deadline_s=welcome.limits.frame_deadline_ms / 1000,
-                                       max_nack_fragments=min(welcome.limits.max_nack_fragments, affordable))
+                                       max_nack_fragments=min(welcome.limits.max_nack_fragments, affordable),
+                                       max_playout_delay_s=self.max_playout_delay_s,
+                                       max_incomplete=MAX_FRAMES_IN_REPAIR if self.max_playout_delay_s else
+                                       MAX_INCOMPLETE_FRAMES)
         self._events.append(Connected(welcome))
 
     def _on_session_message(self, message: Message, now: float) -> None:
@@ -398,6 +403,8 @@ class ClientEndpoint:
         for offset, sent in list(self._upload_unacked.items()):
             if now - sent >= RESEND_S:
                 self._send_piece(offset, now)
+        if self.reassembler is not None:
+            self._show(self.reassembler.release(now), now)
         self._send_nacks(now)
         if now - self._last_sent >= KEEPALIVE_S:
             self.ping(now)
@@ -436,6 +443,9 @@ class ClientEndpoint:
 
     def _send_reliable(self, key: object, message: Message, now: float) -> None:
         self._pending[key] = _Pending(self._sent_copy(message, now), now)
+
+    def _show(self, frames: list[CompleteFrame], now: float) -> None:
+        self._events.extend(FrameReceived(frame, now) for frame in frames)
 
     def _send_nacks(self, now: float) -> None:
         if self.reassembler is None or self.state is not ClientState.CONNECTED:

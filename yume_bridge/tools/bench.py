@@ -99,8 +99,7 @@ def bridge_cost_ms(frames, quality: int, repeats: int = 3) -> dict:
             for datagram, _ in outgoing:
                 server_sock.sendto(datagram, client_address)
             for _ in outgoing:
-                if reassembler.push(client_sock.recv(65536), 0.0) is not None:
-                    complete += 1
+                complete += len(reassembler.push(client_sock.recv(65536), 0.0))
         timings.append((time.perf_counter() - t0) / len(frames) * 1e3)
     server_sock.close()
     client_sock.close()
