@@ -7,7 +7,8 @@ from unittest import mock
 
 from click.testing import CliRunner
 
-from yume_bridge.cli import config_from_options, main, serve
+from yume_bridge.cli import main
+from yume_bridge.cli.daemon import config_from_options, serve
 
 
 def _options(**changes):
@@ -20,7 +21,7 @@ def _options(**changes):
 
 
 def test_serve_with_no_arguments_runs_the_preview_world_on_loopback():
-    with mock.patch("yume_bridge.cli._run_until_signal") as run:
+    with mock.patch("yume_bridge.cli.daemon._run_until_signal") as run:
         result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code == 0, result.output
     config, backends = run.call_args.args
@@ -40,7 +41,7 @@ def test_binding_beyond_loopback_generates_and_stores_a_token(tmp_path, monkeypa
 def test_a_toml_config_file_fills_options_and_flags_still_win(tmp_path):
     path = tmp_path / "bridge.toml"
     path.write_text('[serve]\nfps = 24.0\nmax-sessions = 2\nmax-quality = 70\n')
-    with mock.patch("yume_bridge.cli._run_until_signal") as run:
+    with mock.patch("yume_bridge.cli.daemon._run_until_signal") as run:
         result = CliRunner().invoke(main, ["serve", "--config", str(path), "--max-quality", "90"])
     assert result.exit_code == 0, result.output
     config = run.call_args.args[0]
@@ -76,7 +77,7 @@ def test_the_client_explains_an_unreachable_daemon():
 
 
 def test_the_dit_speed_flags_reach_the_backend_configuration():
-    with mock.patch("yume_bridge.cli._run_until_signal") as run:
+    with mock.patch("yume_bridge.cli.daemon._run_until_signal") as run:
         result = CliRunner().invoke(main, ["serve", "--no-compile", "--attention", "cudnn", "--fp8"])
     assert result.exit_code == 0, result.output
     config, _ = run.call_args.args
@@ -84,7 +85,7 @@ def test_the_dit_speed_flags_reach_the_backend_configuration():
 
 
 def test_compile_is_left_to_the_device_unless_asked_for():
-    with mock.patch("yume_bridge.cli._run_until_signal") as run:
+    with mock.patch("yume_bridge.cli.daemon._run_until_signal") as run:
         CliRunner().invoke(main, ["serve"])
     config, _ = run.call_args.args
     assert config.backend.compile is None and config.backend.attention == "auto" and not config.backend.fp8
@@ -114,7 +115,7 @@ def test_a_busy_studio_port_is_explained_instead_of_a_traceback():
 def test_the_dit_speed_options_can_come_from_the_config_file(tmp_path):
     toml = tmp_path / "bridge.toml"
     toml.write_text('[serve]\ncompile = true\nattention = "math"\n', "utf-8")
-    with mock.patch("yume_bridge.cli._run_until_signal") as run:
+    with mock.patch("yume_bridge.cli.daemon._run_until_signal") as run:
         result = CliRunner().invoke(main, ["serve", "--config", str(toml)])
     assert result.exit_code == 0, result.output
     config, _ = run.call_args.args

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tests.conftest import REPO
-from yume_bridge.cli import _start_image, main
+from yume_bridge.cli import main
+from yume_bridge.cli.client import _start_image
 from yume_bridge.protocol.wire import Limits
 
 

@@ -7,15 +7,10 @@ import pytest
 from tests.protocol.test_session import ADDRESS, Pair
 from yume_bridge.protocol.client import ClientEndpoint, FrameReceived
 from yume_bridge.protocol.codec import decode, encode
+from yume_bridge.protocol.daemon_events import EventsChanged, InputReceived, StartRequested
 from yume_bridge.protocol.messages import Event, Nack, Start
-from yume_bridge.protocol.server import (
-    MAX_AMPLIFICATION,
-    PATH_SILENCE_S,
-    START_LIMIT,
-    EventsChanged,
-    InputReceived,
-    StartRequested,
-)
+from yume_bridge.protocol.paths import PATH_SILENCE_S
+from yume_bridge.protocol.server import MAX_AMPLIFICATION, START_LIMIT
 from yume_bridge.protocol.wire import FRAME_MAGIC, Encoding, FrameFlags
 
 ATTACKER = ("127.0.0.66", 5555)

@@ -23,16 +23,16 @@ from yume_bridge.protocol.client import (
     WorldStarted,
 )
 from yume_bridge.protocol.codec import decode, encode
-from yume_bridge.protocol.messages import Hello, Input, Ping, Vocabulary
-from yume_bridge.protocol.server import (
-    DaemonEndpoint,
+from yume_bridge.protocol.daemon_events import (
     EventsChanged,
     InputReceived,
-    ServerInfo,
     SessionClosed,
     SessionOpened,
     StartRequested,
 )
+from yume_bridge.protocol.handshake import ServerInfo
+from yume_bridge.protocol.messages import Hello, Input, Ping, Vocabulary
+from yume_bridge.protocol.server import DaemonEndpoint
 from yume_bridge.protocol.wire import Encoding, Limits
 
 ADDRESS = ("127.0.0.1", 40000)

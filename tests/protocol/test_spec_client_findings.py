@@ -15,8 +15,10 @@ from yume_bridge.daemon.worker import start_image_problem
 from yume_bridge.protocol import auth
 from yume_bridge.protocol.client import ErrorReceived
 from yume_bridge.protocol.codec import decode, encode
+from yume_bridge.protocol.daemon_events import StartRequested
 from yume_bridge.protocol.messages import Config, Ping, Upload
-from yume_bridge.protocol.server import MAX_CACHED_IMAGES, MAX_UPLOAD_RANGES, DaemonEndpoint, StartRequested
+from yume_bridge.protocol.server import DaemonEndpoint
+from yume_bridge.protocol.uploads import MAX_CACHED_IMAGES, MAX_UPLOAD_RANGES
 from yume_bridge.protocol.wire import Encoding
 
 

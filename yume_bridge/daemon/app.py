@@ -45,17 +45,17 @@ from yume_bridge.daemon.worker import (
     start_image_problem,
 )
 from yume_bridge.protocol.budget import TokenBucket
-from yume_bridge.protocol.messages import Latency, Vocabulary
-from yume_bridge.protocol.server import (
+from yume_bridge.protocol.daemon_events import (
     ConfigChanged,
-    DaemonEndpoint,
     EventsChanged,
     InputReceived,
-    ServerInfo,
     SessionClosed,
     SessionOpened,
     StartRequested,
 )
+from yume_bridge.protocol.handshake import ServerInfo
+from yume_bridge.protocol.messages import Latency, Vocabulary
+from yume_bridge.protocol.server import DaemonEndpoint
 from yume_bridge.protocol.wire import ErrorCode
 
 log = logging.getLogger("yume_bridge")

@@ -22,8 +22,7 @@ from yume_bridge.backends.base import WorldSpec
 from yume_bridge.config import BridgeConfig
 from yume_bridge.daemon.worker import ConditioningInbox
 from yume_bridge.protocol import recording as rec
-from yume_bridge.protocol.messages import Latency
-from yume_bridge.protocol.server import (
+from yume_bridge.protocol.daemon_events import (
     ConfigChanged,
     EventsChanged,
     InputReceived,
@@ -31,6 +30,7 @@ from yume_bridge.protocol.server import (
     SessionOpened,
     StartRequested,
 )
+from yume_bridge.protocol.messages import Latency
 
 log = logging.getLogger("yume_bridge")
 

@@ -5,12 +5,14 @@ calls (``send_frame``, ``send_status``, ...) and ``handle_timer(now)``; its outp
 is read with ``datagrams_to_send()`` and ``next_event()``. It owns the handshake
 (stateless cookies), authentication, replay windows, uploads, the event list and
 the retransmission history; the app owns worlds, pacing and generation.
+
+This module keeps the sessions and dispatches their messages; the rules it applies live beside it:
+handshake.py (refusals and the welcome), paths.py (address validation), uploads.py (start images),
+retransmit.py (answering nacks) and daemon_events.py (what ``next_event()`` returns).
 """
 
 from __future__ import annotations
 
-import bisect
-import hashlib
 import os
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -18,10 +20,19 @@ from dataclasses import dataclass, field
 
 from yume_bridge.actions import Axes, axes_from_keys
 from yume_bridge.protocol import auth
-from yume_bridge.protocol.budget import ResendBudget, TokenBucket
+from yume_bridge.protocol.budget import TokenBucket
 from yume_bridge.protocol.codec import Decoded, Envelope, decode, encode
+from yume_bridge.protocol.daemon_events import (
+    ConfigChanged,
+    EventsChanged,
+    InputReceived,
+    SessionClosed,
+    SessionOpened,
+    StartRequested,
+)
 from yume_bridge.protocol.errors import LocalProtocolError, RemoteProtocolError
 from yume_bridge.protocol.fragment import split_frame
+from yume_bridge.protocol.handshake import ServerInfo, hello_refusal, welcome_for
 from yume_bridge.protocol.messages import (
     Bye,
     Config,
@@ -43,198 +54,42 @@ from yume_bridge.protocol.messages import (
     Status,
     Upload,
     UploadAck,
-    Vocabulary,
     Welcome,
-    WireLimits,
 )
+from yume_bridge.protocol.paths import (
+    PATH_SILENCE_S,
+    UNVALIDATED_AMPLIFICATION,
+    Address,
+    PathCandidate,
+    replaces_on_hello,
+    within_unvalidated_limit,
+)
+from yume_bridge.protocol.retransmit import FrameHistory
+from yume_bridge.protocol.uploads import ImageCache, PartialUpload, upload_for
 from yume_bridge.protocol.wire import (
-    CAPABILITIES,
     CLIENT_PATH_RESPONSE,
     PATH_CHALLENGE_BYTES,
-    PROTOCOL_MINOR,
     PROTOCOL_VERSION,
     DatagramKind,
     Encoding,
     ErrorCode,
     FrameFlags,
     FrameHeader,
-    Limits,
     StartSource,
     datagram_kind,
 )
 
-Address = tuple
-RETRANSMIT_HISTORY_FRAMES = 16
-MAX_RESENDS_PER_FRAGMENT = 2
-RESEND_SHARE = 0.25
-"""Resent bytes are at most this share of the stream bytes a session was sent (a nack flood: ≤ 1.25× the stream)."""
 MAX_AMPLIFICATION = 10
 """No answer to one post-handshake datagram exceeds this many times its size (resends, errors)."""
-UNVALIDATED_AMPLIFICATION = 3
-"""Before an address is validated, at most this many times the bytes it sent (RFC 9000 §8)."""
-PATH_SILENCE_S = 2.0
-"""A client that cannot answer path challenges (v1.0) moves once its old address was silent this long."""
-PATH_CHALLENGE_INTERVAL_S = 0.25
 START_REPEAT_S = 3.0
 """A start identical to the previous one within this time is a resend: answered, not a new world."""
-MAX_UPLOAD_RANGES = 1024
-"""Disjoint pieces one upload may hold; beyond this the upload is refused (pieces must mostly be in order)."""
-MAX_CACHED_IMAGES = 64
 ERROR_LIMIT = (5.0, 10.0)  # errors per second and burst, per session: a flood of bad datagrams gets few answers
 START_LIMIT = (0.2, 3.0)  # a new world every 5 s on average, three at once
 EVENT_LIMIT = (20.0, 40.0)
 UPLOAD_LIMIT = (1000.0, 256.0)
 
 
-def is_socket_address(address: Address) -> bool:
-    """A plain (host, port[, flow, scope]) tuple, as a datagram socket reports its peers. Other transports name
-    their peers with types of their own (a WebSocket connection: a named tuple) and are never taken apart."""
-    return type(address) is tuple and len(address) >= 2
-
-
-def replaces_on_hello(address: Address) -> bool:
-    """A socket address is one client socket: a new hello from it replaces its session. Other peers (a
-    WebSocket connection) may carry several sessions at once (SPEC §3.1, §13)."""
-    return is_socket_address(address)
-
-
-def host_of(address: Address) -> object:
-    """The part of an address that names the remote machine (the IP of a socket address); others pass through."""
-    return address[0] if is_socket_address(address) else address
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    """What every welcome says about this daemon."""
-
-    daemon_version: str
-    backend: str
-    model: str
-    model_version: str
-    width: int
-    height: int
-    fps: float
-    frames_per_chunk: int
-    vocabulary: Vocabulary
-    limits: Limits = Limits()
-    max_quality: int = 95
-    max_datagram: int = 65000
-    image_cache_bytes: int = 64 * 1024 * 1024
-    max_sessions_per_host: int | None = None
-    """Sessions one remote machine may hold (None: no limit, as on loopback)."""
-    image_problem: Callable[[bytes], str | None] | None = None
-    """A cheap check of a completed upload: None if usable, else why not (answered with ``bad_image``)."""
-
-
-# --- events for the app ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SessionOpened:
-    session: int
-    address: Address
-    client: str
-    engine: str
-    fps: float
-    quality: int
-    preempt: str = ""
-    """The client's pre-emption wish: "", "off" or "latent" (others mean the daemon's default)."""
-
-
-@dataclass(frozen=True)
-class StartRequested:
-    session: int
-    ref: int
-    source: StartSource
-    image: bytes | None
-    prompt: str
-    seed: int
-
-
-@dataclass(frozen=True)
-class InputReceived:
-    session: int
-    seq: int
-    axes: Axes
-    chunk: int | None = None
-    """Set when the input conditions exactly this chunk number (a replay), else None."""
-
-
-@dataclass(frozen=True)
-class EventsChanged:
-    session: int
-    ref: int
-    event_id: int
-    events: tuple[str, ...]
-    active: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class ConfigChanged:
-    session: int
-    quality: int
-    fps: float
-    paused: bool
-    preempt: str | None = None
-    """A new pre-emption wish, None when the config did not say."""
-
-
-@dataclass(frozen=True)
-class SessionClosed:
-    session: int
-    reason: str
-
-
 # --- per-session state ----------------------------------------------------------------------
-
-
-@dataclass
-class _Upload:
-    """One upload in progress: the bytes so far as sorted disjoint ranges (binary search, bounded count)."""
-
-    digest: bytes
-    buffer: bytearray
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
-    received: int = 0
-
-    def add(self, offset: int, data: bytes) -> int:
-        """Store a piece; returns the bytes held. RemoteProtocolError when the pieces are too scattered."""
-        start, end = offset, offset + len(data)
-        first = bisect.bisect_left(self.ends, start)  # ranges that end before the piece are untouched
-        last = bisect.bisect_right(self.starts, end)  # ranges from first to last-1 touch or overlap it
-        if first == last and len(self.starts) >= MAX_UPLOAD_RANGES:
-            raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, f"upload has {MAX_UPLOAD_RANGES} separate pieces; "
-                                      "send pieces in order")
-        self.buffer[start:end] = data
-        if first < last:
-            start, end = min(start, self.starts[first]), max(end, self.ends[last - 1])
-            self.received -= sum(self.ends[i] - self.starts[i] for i in range(first, last))
-        self.starts[first:last] = [start]
-        self.ends[first:last] = [end]
-        self.received += end - start
-        return self.received
-
-
-@dataclass
-class _SentFrame:
-    number: int
-    first_sent: float
-    datagrams: list[bytes]
-    size: int
-    resends: bytearray
-
-
-@dataclass
-class _PathCandidate:
-    """A new address that sent an authentic, newest datagram and is not yet validated (SPEC §3.4)."""
-
-    address: Address
-    challenge: bytes
-    first_heard: float
-    received: int = 0
-    sent: int = 0
-    challenged_at: float = float("-inf")
 
 
 @dataclass
@@ -259,17 +114,15 @@ class _Session:
     answers_challenges: bool = False
     replay: auth.ReplayWindow = field(default_factory=auth.ReplayWindow)
     validated_heard: float = 0.0
-    candidate: _PathCandidate | None = None
+    candidate: PathCandidate | None = None
     out_seq: int = 0
     newest_input: int = 0
     world: int = 0
     paused: bool = False
     next_frame: int = 0
-    upload: _Upload | None = None
+    upload: PartialUpload | None = None
     events: OrderedDict[int, str] = field(default_factory=OrderedDict)
-    sent: deque[_SentFrame] = field(default_factory=lambda: deque(maxlen=RETRANSMIT_HISTORY_FRAMES))
-    history_bytes: int = 0
-    resend_budget: ResendBudget = field(default_factory=lambda: ResendBudget(RESEND_SHARE))
+    history: FrameHistory = field(default_factory=FrameHistory)
     last_start: _StartRecord | None = None
     event_acks: dict[int, tuple[str, EventAck]] = field(default_factory=dict)
     errors: TokenBucket = field(default_factory=lambda: TokenBucket(*ERROR_LIMIT))
@@ -288,8 +141,7 @@ class DaemonEndpoint:
         self._secret = random_bytes(32)
         self._sessions: dict[int, _Session] = {}
         self._by_address: dict[Address, int] = {}
-        self._images: OrderedDict[bytes, bytes] = OrderedDict()
-        self._image_bytes = 0
+        self._images = ImageCache(max_bytes=info.image_cache_bytes, image_problem=info.image_problem)
         self._outbox: list[tuple[bytes, Address]] = []
         self._events: deque = deque()
         self.readiness = "ready"
@@ -403,19 +255,17 @@ class DaemonEndpoint:
         """An authentic, newest datagram from another address: validate it before moving the stream there."""
         candidate = session.candidate
         if candidate is None or candidate.address != address:
-            candidate = session.candidate = _PathCandidate(address, self._random(PATH_CHALLENGE_BYTES), now)
+            candidate = session.candidate = PathCandidate(address, self._random(PATH_CHALLENGE_BYTES), now)
         candidate.received += size
         if not session.answers_challenges:
             if now - session.validated_heard >= PATH_SILENCE_S:
                 self._move(session, address, now)  # a v1.0 client: its old address fell silent
             return
-        if now - candidate.challenged_at < PATH_CHALLENGE_INTERVAL_S:
+        if not candidate.challenge_due(now):
             return
         session.out_seq += 1
         body = self._seal(session, PathChallenge(session=session.id, seq=session.out_seq, data=candidate.challenge))
-        if candidate.sent + len(body) <= UNVALIDATED_AMPLIFICATION * candidate.received:
-            candidate.sent += len(body)
-            candidate.challenged_at = now
+        if candidate.may_send_challenge(len(body), now):
             self._outbox.append((body, address))
 
     def _on_path_response(self, session: _Session, response: PathResponse, now: float) -> None:
@@ -452,7 +302,9 @@ class DaemonEndpoint:
             if session.address == address and session.client_nonce == hello.nonce:
                 self._send(session, session.welcome)
                 return
-        refusal = self._refuse_hello(hello, address)
+        refusal = hello_refusal(hello, address, info=self.info, token=self.token,
+                                open_addresses=[s.address for s in self._sessions.values()],
+                                replaces=replaces_on_hello(address) and address in self._by_address)
         if refusal is not None:
             self._send_limited(Error(code=refusal[0].value, message=refusal[1]), encoding, address, size)
             return
@@ -461,54 +313,24 @@ class DaemonEndpoint:
             self.close_session(replaced, "replaced")
         self._open_session(hello, encoding, address, now)
 
-    def _refuse_hello(self, hello: Hello, address: Address) -> tuple[ErrorCode, str] | None:
-        if self.token is not None:
-            if hello.auth is None:
-                return ErrorCode.AUTH_REQUIRED, "this daemon needs a token: give the plugin the token it printed"
-            assert hello.cookie is not None
-            if not auth.hello_auth_valid(self.token, hello.nonce, hello.cookie, hello.auth):
-                return ErrorCode.AUTH_FAILED, "wrong token"
-        if 0 < hello.fps < 1:
-            return ErrorCode.VALUE_OUT_OF_RANGE, "hello.fps must be 0 (the daemon's rate) or within 1-240"
-        same_address = replaces_on_hello(address) and address in self._by_address  # replaced: frees its slot
-        if len(self._sessions) - same_address >= self.info.limits.max_sessions:
-            return ErrorCode.SESSION_LIMIT, (f"{self.info.limits.max_sessions} sessions are open; "
-                                             "try again in a few seconds")
-        share = self.info.max_sessions_per_host
-        host = host_of(address)
-        if share is not None and not same_address and sum(
-                host_of(s.address) == host for s in self._sessions.values()) >= share:
-            return ErrorCode.SESSION_LIMIT, f"this machine already holds {share} sessions; close one first"
-        return None
-
     def _open_session(self, hello: Hello, encoding: Encoding, address: Address, now: float) -> None:
         session_id = 0
         while session_id == 0 or session_id in self._sessions:
             session_id = int.from_bytes(self._random(4), "little")
         server_nonce = self._random(16)
         key = auth.session_key(self.token, hello.nonce, server_nonce, session_id) if self.token else None
-        info = self.info
-        fps = hello.fps if hello.fps > 0 else info.fps
-        quality = min(hello.quality, info.max_quality)
-        max_datagram = min(hello.max_datagram, info.max_datagram)
-        welcome = Welcome(
-            session=session_id, seq=0, protocol=PROTOCOL_VERSION, nonce=server_nonce,
-            daemon_version=info.daemon_version, backend=info.backend, model=info.model,
-            model_version=info.model_version, state=self.readiness, width=info.width, height=info.height,
-            fps=fps, frames_per_chunk=info.frames_per_chunk, quality=quality,
-            max_datagram=max_datagram, authenticated=key is not None, vocabulary=info.vocabulary,
-            limits=WireLimits(**info.limits.__dict__), capabilities=CAPABILITIES, minor=PROTOCOL_MINOR)
+        welcome = welcome_for(hello, self.info, session_id=session_id, nonce=server_nonce,
+                              authenticated=key is not None, state=self.readiness)
         session = _Session(id=session_id, address=address, client_nonce=hello.nonce, encoding=encoding, key=key,
-                           welcome=welcome, fps=fps, quality=quality, max_datagram=max_datagram,
-                           last_heard=now, answers_challenges=CLIENT_PATH_RESPONSE in (hello.capabilities or ()),
-                           validated_heard=now)
+                           welcome=welcome, fps=welcome.fps, quality=welcome.quality,
+                           max_datagram=welcome.max_datagram, last_heard=now,
+                           answers_challenges=CLIENT_PATH_RESPONSE in (hello.capabilities or ()),
+                           validated_heard=now, out_seq=1)
         self._sessions[session_id] = session
         self._by_address[address] = session_id
-        session.out_seq = 1
-        session.welcome = Welcome(**{**welcome.__dict__, "seq": 1})
-        self._send_raw(session, session.welcome)
-        self._events.append(SessionOpened(session_id, address, hello.client, hello.engine, fps, quality,
-                                          hello.preempt or ""))
+        self._send_raw(session, welcome)
+        self._events.append(SessionOpened(session_id, address, hello.client, hello.engine, welcome.fps,
+                                          welcome.quality, hello.preempt or ""))
 
     # --- session messages -------------------------------------------------------------------
 
@@ -582,37 +404,18 @@ class DaemonEndpoint:
         limit = self.info.limits.max_upload_bytes
         if piece.size > limit:
             raise RemoteProtocolError(ErrorCode.UPLOAD_TOO_LARGE, f"image of {piece.size} bytes exceeds {limit}")
-        if piece.hash in self._images:
-            self._images.move_to_end(piece.hash)
+        if self._images.refresh(piece.hash):
             self._send(session, UploadAck(session=session.id, seq=0, hash=piece.hash, offset=0, length=0,
                                           received=piece.size, complete=True))
             return
-        upload = session.upload
-        if upload is None or upload.digest != piece.hash:
-            upload = session.upload = _Upload(piece.hash, bytearray(piece.size))
-        elif len(upload.buffer) != piece.size:
-            raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, "upload size changed between pieces")
+        upload = session.upload = upload_for(session.upload, piece)
         received = upload.add(piece.offset, piece.data)
         complete = received == piece.size
         if complete:
             session.upload = None
-            data = bytes(upload.buffer)
-            if hashlib.sha256(data).digest() != piece.hash:
-                raise RemoteProtocolError(ErrorCode.UPLOAD_MISMATCH, "uploaded bytes do not match their SHA-256")
-            problem = self.info.image_problem(data) if self.info.image_problem is not None else None
-            if problem is not None:
-                raise RemoteProtocolError(ErrorCode.BAD_IMAGE, problem)
-            self._cache_image(piece.hash, data)
+            self._images.add(piece.hash, bytes(upload.buffer))
         self._send(session, UploadAck(session=session.id, seq=0, hash=piece.hash, offset=piece.offset,
                                       length=len(piece.data), received=received, complete=complete))
-
-    def _cache_image(self, digest: bytes, data: bytes) -> None:
-        """Bounded by bytes and by entries; the least recently used image goes first."""
-        self._images[digest] = data
-        self._image_bytes += len(data)
-        while len(self._images) > 1 and (self._image_bytes > self.info.image_cache_bytes
-                                         or len(self._images) > MAX_CACHED_IMAGES):
-            self._image_bytes -= len(self._images.popitem(last=False)[1])
 
     def _on_start(self, session: _Session, start: Start, now: float) -> None:
         fields = (start.source, start.image, start.prompt, start.seed)
@@ -643,22 +446,10 @@ class DaemonEndpoint:
 
     def _on_nack(self, session: _Session, nack: Nack, now: float, size: int) -> None:
         """Resend what was asked, within three budgets: per fragment, per nack (≤ 10× its size), per session."""
-        deadline = self.info.limits.frame_deadline_ms / 1000
-        sent = next((s for s in session.sent if s.number == nack.frame), None)
-        if sent is None or now - sent.first_sent > deadline:
-            return  # unknown or stale: never resent
-        allowance = MAX_AMPLIFICATION * size
-        indices = sorted(set(nack.missing))[: self.info.limits.max_nack_fragments]
-        for index in indices:
-            if index >= len(sent.datagrams) or sent.resends[index] >= MAX_RESENDS_PER_FRAGMENT:
-                continue
-            datagram = bytearray(sent.datagrams[index])
-            if len(datagram) > allowance or not session.resend_budget.spend(len(datagram)):
-                return
-            allowance -= len(datagram)
-            sent.resends[index] += 1
-            datagram[3] |= FrameFlags.RETRANSMISSION
-            self._outbox.append((bytes(datagram), session.address))
+        limits = self.info.limits
+        resent = session.history.resends(nack, now, deadline=limits.frame_deadline_ms / 1000,
+                                      max_fragments=limits.max_nack_fragments, allowance=MAX_AMPLIFICATION * size)
+        self._outbox.extend((datagram, session.address) for datagram in resent)
 
     # --- app calls --------------------------------------------------------------------------
 
@@ -679,12 +470,7 @@ class DaemonEndpoint:
                              input_seq=input_seq, time_us=int(now * 1e6), action=action, flags=flags,
                              latent=min(latent, 255), cut_latents=min(cut_latents or 0, 255))
         datagrams = split_frame(header, jpeg, session.max_datagram)
-        size = sum(len(d) for d in datagrams)
-        if len(session.sent) == session.sent.maxlen:
-            session.history_bytes -= session.sent[0].size
-        session.sent.append(_SentFrame(number, now, datagrams, size, bytearray(len(datagrams))))
-        session.history_bytes += size
-        session.resend_budget.earn(size, session.history_bytes)
+        session.history.record(number, now, datagrams)
         address = session.address
         self._outbox.extend((d, address) for d in datagrams)
         return number
@@ -768,7 +554,7 @@ class DaemonEndpoint:
         if isinstance(message, Error):
             message = Error(**{**message.__dict__, "message": message.message[:500]})
         body = encode(message, encoding)
-        if len(body) <= UNVALIDATED_AMPLIFICATION * received:
+        if within_unvalidated_limit(len(body), received):
             self._outbox.append((body, address))
         else:
             self.dropped += 1

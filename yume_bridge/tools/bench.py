@@ -36,8 +36,9 @@ from yume_bridge.backends.preview import PreviewBackend
 from yume_bridge.daemon.frames import encode_jpeg
 from yume_bridge.protocol.client import ClientEndpoint
 from yume_bridge.protocol.fragment import Reassembler
+from yume_bridge.protocol.handshake import ServerInfo
 from yume_bridge.protocol.messages import Vocabulary
-from yume_bridge.protocol.server import DaemonEndpoint, ServerInfo
+from yume_bridge.protocol.server import DaemonEndpoint
 from yume_bridge.protocol.wire import MAX_DATAGRAM
 from yume_bridge.tools.client import STAGES, ClientOptions, ScriptStep, Transport, run_client
 from yume_bridge.tools.netem import LinkProfile, LossyRelay
