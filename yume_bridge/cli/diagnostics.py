@@ -53,13 +53,16 @@ def check_weights_command(folder: Path, tiny_decoder: Path | None) -> None:
               "start-image memory, each against a daemon process (docs/SECURITY.md).")
 @click.option("--latency", is_flag=True,
               help="Instead: key change to frame, pre-emption off/on x speed 1/1.5/3x x 8/4 latents (about 5 min).")
+@click.option("--busy", default=0, show_default=True, type=click.IntRange(0, 64),
+              help="Keep this many extra processes busy while measuring (a machine carrying other work).")
 @click.option("--ttff", default=0.3, show_default=True, type=click.FloatRange(0.0, 10.0),
               help="With --latency: the emulated time to first frame, seconds.")
 def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int | None, load_fps: float,
           soak_minutes: float | None, compare_transports: bool, rounds: int, attack: bool, latency: bool,
-          ttff: float) -> None:
+          ttff: float, busy: int) -> None:
     """Measure JPEG, the bridge's per-frame cost, sustained frame rate and input latency on this machine."""
     from yume_bridge.tools.bench import (
+        busy_processes,
         format_latency_table,
         format_loss_table,
         format_table,
@@ -72,33 +75,32 @@ def bench(as_json: bool, seconds: float, quality: int, loss: bool, clients: int 
         transports,
     )
 
-    if latency:
-        rows = asyncio.run(latency_matrix(ttff_s=ttff, seconds=max(seconds, 20.0)))
-        click.echo(json.dumps(rows, indent=2) if as_json else format_latency_table(rows))
-        return
-    if compare_transports:
-        figures = asyncio.run(transports(max(seconds, 6.0), rounds=rounds, quality=quality))
-        click.echo(json.dumps(figures, indent=2) if as_json else format_transport_table(figures))
-        return
+    with busy_processes(busy):
+        if latency:
+            rows = asyncio.run(latency_matrix(ttff_s=ttff, seconds=max(seconds, 20.0)))
+            click.echo(json.dumps(rows, indent=2) if as_json else format_latency_table(rows))
+            return
+        if compare_transports:
+            figures = asyncio.run(transports(max(seconds, 6.0), rounds=rounds, quality=quality))
+            click.echo(json.dumps(figures, indent=2) if as_json else format_transport_table(figures))
+            return
+        if clients is not None:
+            click.echo(json.dumps(asyncio.run(load(clients, max(seconds, 6.0), load_fps)), indent=2))
+            return
+        if attack:
+            from yume_bridge.tools.attack import run_attacks
 
-    if clients is not None:
-        click.echo(json.dumps(asyncio.run(load(clients, max(seconds, 6.0), load_fps)), indent=2))
-        return
-    if attack:
-        from yume_bridge.tools.attack import run_attacks
-
-        click.echo(json.dumps(asyncio.run(run_attacks(max(seconds, 3.0))), indent=2))
-        return
-    if soak_minutes is not None:
-        click.echo(json.dumps(asyncio.run(soak(soak_minutes)), indent=2))
-        return
-    if loss:
-        rows = asyncio.run(lossy_link(seconds=max(seconds, 8.0), quality=quality))
-        click.echo(json.dumps(rows, indent=2) if as_json else format_loss_table(rows))
-        return
-    results = asyncio.run(run_benchmarks(seconds=seconds, quality=quality))
-    click.echo(json.dumps(results, indent=2) if as_json else format_table(results))
-
+            click.echo(json.dumps(asyncio.run(run_attacks(max(seconds, 3.0))), indent=2))
+            return
+        if soak_minutes is not None:
+            click.echo(json.dumps(asyncio.run(soak(soak_minutes)), indent=2))
+            return
+        if loss:
+            rows = asyncio.run(lossy_link(seconds=max(seconds, 8.0), quality=quality))
+            click.echo(json.dumps(rows, indent=2) if as_json else format_loss_table(rows))
+            return
+        results = asyncio.run(run_benchmarks(seconds=seconds, quality=quality))
+        click.echo(json.dumps(results, indent=2) if as_json else format_table(results))
 
 
 @click.command()

@@ -20,6 +20,7 @@ import numpy as np
 from yume_bridge.actions import Action, Axes, AxisQuantizer
 from yume_bridge.daemon.udp import CallbackDatagramProtocol
 from yume_bridge.protocol.client import (
+    MAX_PLAYOUT_DELAY_S,
     ClientEndpoint,
     ClientState,
     Closed,
@@ -125,6 +126,8 @@ class ClientOptions:
     transport: Transport = Transport.UDP
     preempt: str | None = None
     """Ask for a pre-emption policy ("latent" or "off"); None: the daemon's."""
+    max_playout_delay_s: float = MAX_PLAYOUT_DELAY_S
+    """How long a complete frame may wait for an older one under repair (SPEC §6.3); 0: show it at once."""
 
 
 @dataclass
@@ -197,7 +200,8 @@ async def run_client(options: ClientOptions, clock: Callable[[], float] = time.m
 
     def new_endpoint() -> ClientEndpoint:
         return ClientEndpoint(fps=options.fps, quality=options.quality, max_datagram=options.max_datagram,
-                              token=options.token, encoding=options.encoding, preempt=preempt)
+                              token=options.token, encoding=options.encoding, preempt=preempt,
+                              max_playout_delay_s=options.max_playout_delay_s)
 
     client = new_endpoint()
     summary = Summary()
