@@ -16,6 +16,7 @@ from yume_bridge.backends.base import (
 )
 from yume_bridge.backends.preview import PreviewBackend
 from yume_bridge.config import BackendConfig, BridgeConfig, NetworkConfig, SimulatedGenerator, StreamConfig
+from yume_bridge.daemon.results import ChunkTimes
 from yume_bridge.daemon.scheduling import (
     GenerationEstimate,
     PendingChange,
@@ -24,7 +25,6 @@ from yume_bridge.daemon.scheduling import (
     breakdown,
     plan_cut,
 )
-from yume_bridge.daemon.worker import ChunkTimes
 from yume_bridge.protocol.wire import FrameFlags
 from yume_bridge.tools.client import ClientOptions, parse_script, run_client
 

@@ -24,7 +24,9 @@ from yume_bridge.config import BridgeConfig, ConfigError
 from yume_bridge.daemon.discovery import Advertisement, Load, advertise
 from yume_bridge.daemon.pool import WorkerPool
 from yume_bridge.daemon.recorder import DaemonRecorders, DaemonRecordingOptions
+from yume_bridge.daemon.results import ChunkDone, ChunkSampled, ChunkSkipped, FrameReady, Readiness, SessionFailed
 from yume_bridge.daemon.scheduling import (
+    FramesInFlight,
     GenerationEstimate,
     PendingChange,
     PlaybackPosition,
@@ -34,16 +36,7 @@ from yume_bridge.daemon.scheduling import (
 )
 from yume_bridge.daemon.udp import UdpEndpoint
 from yume_bridge.daemon.websocket import StudioServer, WebSocketPeer
-from yume_bridge.daemon.worker import (
-    ChunkDone,
-    ChunkSkipped,
-    ConditioningInbox,
-    FrameReady,
-    Readiness,
-    SessionFailed,
-    decode_start_image,
-    start_image_problem,
-)
+from yume_bridge.daemon.worker import ConditioningInbox, decode_start_image, start_image_problem
 from yume_bridge.protocol.budget import TokenBucket
 from yume_bridge.protocol.messages import Latency, Vocabulary
 from yume_bridge.protocol.server import (
@@ -177,8 +170,11 @@ class _Playback:
     world: int = 0
     paused: bool = False
     frames: deque = field(default_factory=deque)
+    in_flight: FramesInFlight = field(default_factory=FramesInFlight)
+    """Frames of chunks sampled and still decoding: they come before the next chunk's."""
     next_send_at: float = 0.0
     requested: bool = False
+    """A chunk was asked for and has not yet been sampled (or made, for a world that does not split chunks)."""
     asked_at: float = 0.0
     epoch: int = 0
     shown: Shown | None = None
@@ -318,14 +314,21 @@ class Bridge:
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
                 self._on_frame_ready(item, playback, now)
+        elif isinstance(item, ChunkSampled):
+            playback = self.sessions.get(item.session)
+            if playback is not None and item.world == playback.world and item.epoch == playback.epoch:
+                playback.requested = False  # sampling is free: the next chunk may be asked for while this decodes
+                playback.in_flight.sampled(item.chunk, self.backend.spec.frames_per_chunk)
         elif isinstance(item, ChunkDone):
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
                 playback.generated_s += item.unreported_s
+                playback.in_flight.done(item.chunk)
                 if item.epoch != playback.epoch:
                     playback.wasted_s += item.unreported_s  # the tail of a chunk a cut stopped
                 else:
-                    playback.requested = False
+                    if not item.sampled_apart:
+                        playback.requested = False
                     if not item.cancelled:
                         whole = item.generate_s  # the generator's own time (JPEG runs beside it), no queueing
                         playback.estimate.add_whole_chunk(whole)
@@ -372,6 +375,7 @@ class Bridge:
         if not playback.frames and playback.next_send_at < now:
             playback.next_send_at = now
         playback.frames.append(item)
+        playback.in_flight.delivered(item.chunk)
         while len(playback.frames) > QUEUED_CHUNKS * self.backend.spec.frames_per_chunk:
             playback.wasted_s += playback.frames.popleft().cost_s  # a paused or slow client: the oldest go
 
@@ -419,6 +423,7 @@ class Bridge:
         kept = deque(f for f in playback.frames if f.chunk == cut.chunk and f.frame_in_chunk < cut.keep_frames)
         playback.wasted_s += sum(f.cost_s for f in playback.frames) - sum(f.cost_s for f in kept)
         playback.frames = kept
+        playback.in_flight.cut(cut.chunk, cut.keep_frames)
         playback.epoch = playback.inbox.cut(chunk=cut.chunk, keep_frames=cut.keep_frames,
                                             next_world_chunk=cut.world_chunk + 1)
         playback.latent_limit = (cut.chunk, cut.latents)
@@ -432,6 +437,7 @@ class Bridge:
 
     def _session_failed(self, failure: SessionFailed, playback: _Playback, now: float) -> None:
         playback.requested = False
+        playback.in_flight.clear()
         if failure.world_lost:
             playback.world = 0  # nothing to continue: the client must start again
             playback.frames.clear()
@@ -474,6 +480,7 @@ class Bridge:
             playback = self.sessions[event.session]
             playback.world += 1
             playback.frames.clear()
+            playback.in_flight.clear()
             playback.requested = False
             playback.shown = playback.pending = playback.cut_latents = None
             playback.cutting = False
@@ -501,9 +508,9 @@ class Bridge:
     # --- pacing -----------------------------------------------------------------------------
 
     def _starves_at(self, playback: _Playback, now: float) -> float:
-        if not playback.frames:
-            return now
-        return playback.next_send_at + len(playback.frames) / playback.fps
+        """When playback runs out of the frames it has and of those still decoding."""
+        coming = len(playback.frames) + playback.in_flight.frames
+        return (playback.next_send_at if playback.frames else now) + coming / playback.fps
 
     def _pace(self, now: float) -> None:
         assert self.worker is not None
