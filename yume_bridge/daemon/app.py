@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from yume_bridge import __version__
 from yume_bridge.actions import Action, AxisQuantizer, CaptionTemplates, Look, Movement, Speed
-from yume_bridge.backends.base import WorldBackend, WorldSpec
+from yume_bridge.backends.base import BackendError, WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
 from yume_bridge.daemon.discovery import Advertisement, Load, advertise
 from yume_bridge.daemon.pool import WorkerPool
@@ -132,16 +132,19 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
         if problems:
             raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
         try:
-            return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
-                                                 steps=options.steps, shift=options.shift,
-                                                 device=device or options.device,
-                                                 dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
-                                                 decoder=options.decoder, tiny_decoder=options.tiny_decoder,
-                                                 compile=options.compile, attention=options.attention,
-                                                 fp8=options.fp8, latents_per_chunk=stream.latents_per_chunk,
-                                                 sequence_parallel=options.sequence_parallel))
-        except ValueError as exc:
+            backend = YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
+                                                    steps=options.steps, shift=options.shift,
+                                                    device=device or options.device,
+                                                    dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
+                                                    decoder=options.decoder, tiny_decoder=options.tiny_decoder,
+                                                    compile=options.compile, attention=options.attention,
+                                                    fp8=options.fp8, latents_per_chunk=stream.latents_per_chunk,
+                                                    sequence_parallel=options.sequence_parallel,
+                                                    vae_device=options.vae_device, overlap=options.overlap))
+            backend.load_options()  # every device named exists: said now, not after minutes of loading
+        except (ValueError, BackendError) as exc:
             raise ConfigError(str(exc)) from None
+        return backend
     from yume_bridge.backends.preview import PreviewBackend
 
     default_image = None
