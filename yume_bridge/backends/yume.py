@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import struct
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -225,7 +225,8 @@ class YumeWorld(World):
 
     def generate_chunk(self, request: ChunkRequest) -> Iterator[np.ndarray]:
         session = self.session  # a closed world fails here, not at first frame
-        return self._decoded(self._sampled(session, request.caption), session.decode_chunk)
+        sampled = self._sampled(session, request.caption)
+        return self._decoded(sampled, session.decode_chunk(sampled))
 
     def sample_chunk(self, request: ChunkRequest) -> SampledChunk:
         session = self.session
@@ -237,9 +238,7 @@ class YumeWorld(World):
         handed = chunk.latents
         if not isinstance(handed, HandedOver):
             raise BackendError("this chunk was not sampled by a Yume world")
-        session = self.session
-        stream = self._backend.decode_stream()
-        return self._decoded(handed.sampled, lambda sampled: stream.frames(session, handed))
+        return self._decoded(handed.sampled, self._backend.decode_stream().frames(self.session, handed))
 
     def rollback(self, *, chunk: int, latents: int) -> None:
         try:
@@ -251,11 +250,10 @@ class YumeWorld(World):
         with _out_of_memory_explained():
             return session.sample_chunk(self._backend.texts.get(caption))
 
-    def _decoded(self, sampled: PipelineChunk,
-                 decode: Callable[[PipelineChunk], Iterator[np.ndarray]]) -> Iterator[np.ndarray]:
-        self._decoding = sampled.profile
+    def _decoded(self, sampled: PipelineChunk, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        self._decoding = sampled.profile  # what ``timing`` reports from the first frame on
         with _out_of_memory_explained():
-            yield from decode(sampled)
+            yield from frames
 
     def prepare(self, captions: Sequence[str]) -> None:
         self._backend.texts.prepare(captions)
