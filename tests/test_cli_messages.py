@@ -161,3 +161,9 @@ async def test_the_daemon_logs_each_sessions_chunks_at_a_bounded_rate_with_escap
     assert any(": W" in line for line in chunks)
     assert any("events: 'a door\\nopens'" in line for line in chunks)  # one line, the newline escaped
     assert len(chunks) <= 4.5 / 2.0 + 1  # at most one line every two seconds per session
+
+
+def test_a_vae_device_with_the_preview_world_says_it_is_for_the_yume_backend():
+    result = CliRunner().invoke(main, ["serve", "--vae-device", "cuda:1"])
+    assert result.exit_code != 0
+    assert "--vae-device places the yume backend's VAE" in result.output

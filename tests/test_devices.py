@@ -9,7 +9,7 @@ import pytest
 from yume_bridge.config import BackendConfig, BridgeConfig, NetworkConfig, StreamConfig
 from yume_bridge.daemon.app import build_backends
 from yume_bridge.daemon.pool import WorkerPool
-from yume_bridge.daemon.worker import Readiness
+from yume_bridge.daemon.results import Readiness
 from yume_bridge.tools.client import ClientOptions, ScriptStep, run_client
 
 TWO_CPU_WORKERS = BridgeConfig(network=NetworkConfig(port=0), stream=StreamConfig(fps=30.0, frames_per_chunk=15),

@@ -13,7 +13,8 @@ from yume_bridge.backends.base import StartRequest, WorldSpec
 from yume_bridge.backends.preview import PreviewBackend
 from yume_bridge.daemon.encoder import FrameEncoder
 from yume_bridge.daemon.frames import encode_jpeg
-from yume_bridge.daemon.worker import ChunkDone, ConditioningInbox, FrameReady, GenerationWorker, Readiness
+from yume_bridge.daemon.results import ChunkDone, FrameReady, Readiness
+from yume_bridge.daemon.worker import ConditioningInbox, GenerationWorker
 
 SPEC = WorldSpec("preview", "preview", "1", 160, 96, 16.0, 29)
 

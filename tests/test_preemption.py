@@ -16,7 +16,9 @@ from yume_bridge.backends.base import (
 )
 from yume_bridge.backends.preview import PreviewBackend
 from yume_bridge.config import BackendConfig, BridgeConfig, NetworkConfig, SimulatedGenerator, StreamConfig
+from yume_bridge.daemon.results import ChunkTimes
 from yume_bridge.daemon.scheduling import (
+    FramesInFlight,
     GenerationEstimate,
     PendingChange,
     PlaybackPosition,
@@ -24,7 +26,6 @@ from yume_bridge.daemon.scheduling import (
     breakdown,
     plan_cut,
 )
-from yume_bridge.daemon.worker import ChunkTimes
 from yume_bridge.protocol.wire import FrameFlags
 from yume_bridge.tools.client import ClientOptions, parse_script, run_client
 
@@ -203,3 +204,23 @@ async def test_with_preemption_off_every_chunk_plays_to_its_end(bridge, start_im
         per_chunk.setdefault(h.chunk, []).append(h.frame_in_chunk)
     complete = [frames for chunk, frames in sorted(per_chunk.items())][1:-1]  # the ends may be clipped
     assert complete and all(frames == list(range(29)) for frames in complete)
+
+
+def test_frames_still_decoding_count_until_they_arrive_and_a_cut_keeps_only_the_shown_chunks_share():
+    coming = FramesInFlight()
+    coming.sampled(4, 29)
+    coming.sampled(5, 29)
+    for _ in range(5):
+        coming.delivered(4)
+    assert coming.frames == 24 + 29
+    coming.cut(4, keep_frames=9)  # chunk 5 was sampled ahead and is discarded; chunk 4 ends at frame 9
+    assert coming.frames == 4
+    coming.done(4)
+    assert coming.frames == 0
+
+
+def test_frames_in_flight_follow_a_bounded_number_of_chunks():
+    coming = FramesInFlight()
+    for chunk in range(100):
+        coming.sampled(chunk, 29)
+    assert coming.frames == FramesInFlight.LIMIT * 29

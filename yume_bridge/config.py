@@ -205,6 +205,10 @@ class BackendConfig:
     """yume only: float8 linear layers in the DiT (torchao, CUDA compute capability ≥ 8.9)."""
     sequence_parallel: int = 1
     """yume only: processes (one per device) the DiT of every session is split over; 1 = none."""
+    vae_device: str | None = None
+    """yume only: where the VAE decodes (e.g. a second GPU); None = the DiT's device."""
+    overlap: bool = True
+    """yume only: decode a chunk on its own thread and CUDA stream while the next chunk is sampled (lossless)."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,11 @@ class BridgeConfig:
         if self.backend.sequence_parallel > 1 and several_devices:
             raise ConfigError("--sequence-parallel and --devices do not combine yet: split one stream over the "
                               "GPUs or give each GPU its sessions")
+        if self.backend.vae_device is not None and self.backend.name != "yume":
+            raise ConfigError("--vae-device places the yume backend's VAE; use it with --backend yume")
+        if self.backend.vae_device is not None and (len(self.backend.devices) > 1 or self.backend.devices == ("all",)):
+            raise ConfigError("--vae-device and --devices do not combine: every device's worker would decode on the "
+                              "same VAE device")
         if self.backend.name == "yume" and self.backend.weights is None:
             raise ConfigError("the yume backend needs --weights DIR (the Yume-5B-720P folder)")
 

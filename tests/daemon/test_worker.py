@@ -13,14 +13,8 @@ import pytest
 
 from yume_bridge.actions import AxisQuantizer, CaptionTemplates
 from yume_bridge.backends.base import BackendError, StartRequest, World, WorldBackend, WorldSpec
-from yume_bridge.daemon.worker import (
-    ChunkDone,
-    ChunkSkipped,
-    ConditioningInbox,
-    FrameReady,
-    GenerationWorker,
-    SessionFailed,
-)
+from yume_bridge.daemon.results import ChunkDone, ChunkSkipped, FrameReady, SessionFailed
+from yume_bridge.daemon.worker import ConditioningInbox, GenerationWorker
 
 SPEC = WorldSpec("fake", "fake", "1", 32, 16, 16.0, 2)
 

@@ -222,3 +222,34 @@ def test_serving_with_the_tiny_decoder_but_no_file_names_the_file_and_the_flag(t
                                                 tiny_decoder=broken))
     with pytest.raises(ConfigError, match=r"missing tensor decoder\.1\.bias"):
         build_backend(config)
+
+
+def test_the_vae_on_a_device_of_its_own_decodes_the_same_frames(tiny_folder, backend):
+    # On this CPU-only machine the VAE's device is the DiT's: this checks the plumbing, not a second GPU.
+    apart = YumeBackend(config(tiny_folder, vae_device="cpu"))
+    apart.load(lambda stage, fraction: None)
+    assert apart.load_options().vae_device == "cpu"
+    assert {p.device.type for p in apart.models.vae.model.parameters()} == {"cpu"}
+    assert apart.models.decode_device == torch.device("cpu")
+
+    def frames(of) -> np.ndarray:
+        world = of.open_world(StartRequest(image=picture(), prompt="", seed=4))
+        made = np.stack([f for chunk in chunks(world, 2) for f in chunk])
+        world.close()
+        return made
+
+    np.testing.assert_array_equal(frames(apart), frames(backend))
+    apart.close()
+
+
+@pytest.mark.parametrize(("device", "message"), [
+    ("banana", "unknown device 'banana'"),
+    ("cuda:64", "--vae-device cuda:64"),
+])
+def test_a_vae_device_that_is_unknown_or_absent_is_refused_before_loading(tiny_folder, device, message):
+    from yume_bridge.config import BackendConfig, BridgeConfig, ConfigError
+    from yume_bridge.daemon.app import build_backend
+
+    config = BridgeConfig(backend=BackendConfig(name="yume", weights=tiny_folder, device="cpu", vae_device=device))
+    with pytest.raises(ConfigError, match=message):
+        build_backend(config)

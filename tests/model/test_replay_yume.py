@@ -17,7 +17,7 @@ from yume_bridge.tools.replay import BackendChoice, OfflineReplay, build_replay_
 
 
 class LatentTap(YumeBackend):
-    """The Yume backend, keeping a copy of each chunk's latents, per world."""
+    """The Yume backend, keeping a copy of each chunk's latents, per world (whole chunks and sampled ones)."""
 
     def __init__(self, config: YumeBackendConfig) -> None:
         super().__init__(config)
@@ -35,7 +35,15 @@ class LatentTap(YumeBackend):
                     latents.append(world.session.history[:, :, -world.session.latent_shape[0]:].clone())
                 yield frame
 
+        sample = world.sample_chunk
+
+        def tapped_sample(request):  # the daemon samples and decodes apart (overlap)
+            sampled = sample(request)
+            latents.append(world.session.history[:, :, -world.session.latent_shape[0]:].clone())
+            return sampled
+
         world.generate_chunk = tapped
+        world.sample_chunk = tapped_sample
         return world
 
 

@@ -1,8 +1,10 @@
 """The one interface every world backend implements (preview, yume, ...).
 
 A backend is loaded once and then opens one ``World`` per client session. The
-daemon's generation thread is the only caller of everything here, so backends
-need no locks of their own; they must not touch asyncio.
+daemon's generation thread is the only caller of everything here, except
+``World.decode_chunk`` of a world that splits its chunks: that runs on the
+daemon's decode thread, beside the next ``sample_chunk``, ``rollback`` or
+``close``, and must read nothing those change. Backends must not touch asyncio.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "ChunkRequest",
     "ChunkTiming",
     "ProgressCallback",
+    "SampledChunk",
     "StartRequest",
     "World",
     "WorldBackend",
@@ -105,6 +108,17 @@ class ChunkTiming:
     """Decoding the first latent into the chunk's first frame."""
 
 
+@dataclass(frozen=True)
+class SampledChunk:
+    """A chunk whose latents are sampled (and already part of its world's history) but not yet decoded."""
+
+    request: ChunkRequest
+    latents: object
+    """The backend's own record of the chunk; only ``decode_chunk`` of the world that made it reads it."""
+    sample_s: float
+    """Seconds the sampling took."""
+
+
 class World(ABC):
     """One session's generated world: its history, its random stream.
 
@@ -113,7 +127,11 @@ class World(ABC):
     """
 
     timing: ChunkTiming | None = None
-    """Set by the backend once the current chunk's first frame exists (None when it cannot tell)."""
+    """Set by the backend once the first frame of the chunk being decoded exists (None when it cannot tell)."""
+
+    splits_chunks: bool = False
+    """True when the world offers ``sample_chunk`` and ``decode_chunk``: the daemon then decodes a chunk on a
+    thread of its own while the next one is sampled, and frames are exactly those of ``generate_chunk``."""
 
     @abstractmethod
     def generate_chunk(self, request: ChunkRequest) -> Iterator[np.ndarray]:
@@ -122,6 +140,18 @@ class World(ABC):
         Yield each frame as soon as it exists so that the daemon can encode and
         send it while later frames are still being made.
         """
+
+    def sample_chunk(self, request: ChunkRequest) -> SampledChunk:
+        """The first half of ``generate_chunk``: sample the chunk and add it to the history, decode nothing."""
+        raise BackendError(f"the {type(self).__name__} world does not split its chunks")
+
+    def decode_chunk(self, chunk: SampledChunk) -> Iterator[np.ndarray]:
+        """The second half: yield the frames of a chunk ``sample_chunk`` made, in order, each as soon as it exists.
+
+        Called on another thread than the sampling (see the module's docstring), one chunk at a time, in the
+        order the chunks were sampled.
+        """
+        raise BackendError(f"the {type(self).__name__} world does not split its chunks")
 
     def rollback(self, *, chunk: int, latents: int) -> None:
         """Forget everything after the first ``latents`` latents of world chunk ``chunk``.

@@ -8,8 +8,10 @@ for the text encoder mid-session. See docs/model.md for the model-side choices.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import struct
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +25,7 @@ from yume_bridge.backends.base import (
     ChunkRequest,
     ChunkTiming,
     ProgressCallback,
+    SampledChunk,
     StartRequest,
     World,
     WorldBackend,
@@ -33,14 +36,17 @@ from yume_bridge.model import layout
 from yume_bridge.model.attention import AttentionBackend
 from yume_bridge.model.dit import DitOptions
 from yume_bridge.model.loader import LoadError, LoadOptions, YumeModels, load_models
+from yume_bridge.model.overlap import DecodeStream, HandedOver, hand_over
 from yume_bridge.model.parallel_launch import ParallelLaunch, SequenceParallelRanks, follow_under_torchrun
 from yume_bridge.model.pipeline import (
     SUPPORTED_RESOLUTIONS,
     TEXT_START_RESOLUTIONS,
+    ChunkProfile,
     GenerationOptions,
     Session,
     parse_resolution,
 )
+from yume_bridge.model.pipeline import SampledChunk as PipelineChunk
 from yume_bridge.model.sampler import DEFAULT_SHIFT, DEFAULT_STEPS
 from yume_bridge.model.text import TextEmbeddingCache
 from yume_bridge.model.tscm import DEFAULT_MAX_HISTORY_LATENTS
@@ -81,6 +87,12 @@ class YumeBackendConfig:
     """"full": the Wan2.2 VAE decoder; "tiny": the TAEHV taew2_2 decoder (≈50× cheaper, softer; docs/model.md)."""
     tiny_decoder: Path | None = None
     """The taew2_2 file for decoder="tiny"; None = taew2_2.safetensors or taew2_2.pth in ``weights``."""
+    vae_device: str | None = None
+    """Where the VAE (or the tiny decoder) decodes; None = ``device``. Another GPU pipelines the decode of a
+    chunk with the next chunk's DiT on two devices (docs/scaling.md)."""
+    overlap: bool = True
+    """Decode a chunk on a thread (and CUDA stream) of its own while the next chunk is sampled. Lossless: the
+    frames are the same; off runs sample and decode one after the other on the generation thread."""
     text_device: str | None = None
     """Where umT5 runs; None = ``device``. "cpu" saves 11 GB of GPU memory at the cost of slow new captions."""
     text_dtype: str = "bfloat16"
@@ -114,6 +126,8 @@ class YumeBackendConfig:
         GenerationOptions(self.steps, self.shift, self.max_history_latents, self.latents_per_chunk)  # validates
         for name in ("dtype", "text_dtype", "rope_dtype"):
             _dtype(getattr(self, name), name)
+        for name in ("device", "vae_device", "text_device"):
+            _check_device_name(getattr(self, name), name)
         if self.vae_dtype != "auto":
             _dtype(self.vae_dtype, "vae_dtype")
         if self.decoder not in ("full", "tiny"):
@@ -146,15 +160,28 @@ def _vae_dtype(name: str, device: str) -> torch.dtype:
     return _dtype(name, "vae_dtype")
 
 
-def _resolve_device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BackendError(f"device {name!r} was asked for but CUDA is not available; use --device cpu or auto")
+def _check_device_name(name: str | None, what: str) -> None:
+    """A device string torch understands (or "auto"); whether that device exists is checked when loading."""
+    if name is None or name == "auto":
+        return
     try:
         torch.device(name)
     except RuntimeError:
-        raise BackendError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+        raise ValueError(f"{what}: unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+
+
+def _resolve_device(name: str, flag: str = "--device") -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise BackendError(f"{flag}: unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BackendError(f"{flag} {name} was asked for but CUDA is not available; use cpu or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise BackendError(f"{flag} {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                           f"numbered from cuda:0")
     return name
 
 
@@ -176,6 +203,8 @@ class YumeWorld(World):
     def __init__(self, backend: YumeBackend, session: Session) -> None:
         self._backend = backend
         self._session: Session | None = session
+        self._decoding: ChunkProfile | None = None
+        """The profile of the chunk being decoded (set on the thread that decodes it)."""
 
     @property
     def session(self) -> Session:
@@ -185,13 +214,31 @@ class YumeWorld(World):
 
     @property
     def timing(self) -> ChunkTiming | None:
-        profile = self._session.current_profile if self._session is not None else None
+        profile = self._decoding
         if profile is None or not profile.decode_s:
             return None
         return ChunkTiming(sample_s=profile.prepare_s + sum(profile.step_s), first_decode_s=profile.decode_s[0])
 
+    @property
+    def splits_chunks(self) -> bool:
+        return self._backend.config.overlap
+
     def generate_chunk(self, request: ChunkRequest) -> Iterator[np.ndarray]:
-        return self._frames(self.session, request.caption)  # a closed world fails here, not at first frame
+        session = self.session  # a closed world fails here, not at first frame
+        sampled = self._sampled(session, request.caption)
+        return self._decoded(sampled, session.decode_chunk(sampled))
+
+    def sample_chunk(self, request: ChunkRequest) -> SampledChunk:
+        session = self.session
+        started = time.perf_counter()
+        handed = hand_over(self._sampled(session, request.caption))
+        return SampledChunk(request, handed, time.perf_counter() - started)
+
+    def decode_chunk(self, chunk: SampledChunk) -> Iterator[np.ndarray]:
+        handed = chunk.latents
+        if not isinstance(handed, HandedOver):
+            raise BackendError("this chunk was not sampled by a Yume world")
+        return self._decoded(handed.sampled, self._backend.decode_stream().frames(self.session, handed))
 
     def rollback(self, *, chunk: int, latents: int) -> None:
         try:
@@ -199,14 +246,14 @@ class YumeWorld(World):
         except ValueError as exc:
             raise BackendError(str(exc)) from None
 
-    def _frames(self, session: Session, caption: str) -> Iterator[np.ndarray]:
-        try:
-            states = self._backend.texts.get(caption)
-            yield from session.generate_chunk(states)
-        except torch.cuda.OutOfMemoryError:
-            raise BackendError(
-                "out of GPU memory while generating; use 544x960, text_device='cpu' or a larger GPU"
-            ) from None
+    def _sampled(self, session: Session, caption: str) -> PipelineChunk:
+        with _out_of_memory_explained():
+            return session.sample_chunk(self._backend.texts.get(caption))
+
+    def _decoded(self, sampled: PipelineChunk, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        self._decoding = sampled.profile  # what ``timing`` reports from the first frame on
+        with _out_of_memory_explained():
+            yield from frames
 
     def prepare(self, captions: Sequence[str]) -> None:
         self._backend.texts.prepare(captions)
@@ -237,6 +284,7 @@ class YumeBackend(WorldBackend):
         self.models: YumeModels | None = None
         self._texts: TextEmbeddingCache | None = None
         self._ranks: SequenceParallelRanks | None = None
+        self._decode_stream: DecodeStream | None = None
 
     @property
     def texts(self) -> TextEmbeddingCache:
@@ -244,15 +292,25 @@ class YumeBackend(WorldBackend):
             raise BackendError("the Yume backend is not loaded")
         return self._texts
 
+    def decode_stream(self) -> DecodeStream:
+        """The decode thread's CUDA stream on the decode device (made on first use; one decode thread per backend)."""
+        if self.models is None:
+            raise BackendError("the Yume backend is not loaded")
+        if self._decode_stream is None:
+            self._decode_stream = DecodeStream(self.models.decode_device)
+        return self._decode_stream
+
     def load_options(self) -> LoadOptions:
         """How this configuration loads the models (devices resolved: BackendError for one that is absent)."""
         config = self.config
         device = _resolve_device(config.device)
-        text_device = _resolve_device(config.text_device) if config.text_device else device
+        vae_device = _resolve_device(config.vae_device, "--vae-device") if config.vae_device else device
+        text_device = _resolve_device(config.text_device, "text_device") if config.text_device else device
         return LoadOptions(
             device=device,
             dtype=_dtype(config.dtype, "dtype"),
-            vae_dtype=_vae_dtype(config.vae_dtype, device),
+            vae_dtype=_vae_dtype(config.vae_dtype, vae_device),
+            vae_device=vae_device,
             text_device=text_device,
             text_dtype=_dtype(config.text_dtype, "text_dtype"),
             dit_options=DitOptions(
@@ -365,8 +423,19 @@ class YumeBackend(WorldBackend):
             self._ranks.close()
             self._ranks = None
         self.models = None
+        self._decode_stream = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+@contextlib.contextmanager
+def _out_of_memory_explained() -> Iterator[None]:
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError:
+        raise BackendError(
+            "out of GPU memory while generating; use 544x960, text_device='cpu', --vae-device or a larger GPU"
+        ) from None
 
 
 def _model_name(models: YumeModels) -> str:

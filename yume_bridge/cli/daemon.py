@@ -122,6 +122,12 @@ def _read_config_file(ctx: click.Context, param: click.Parameter, value: str | N
               help="yume: float8 linear layers in the DiT (needs torchao and an Ada/Hopper GPU).")
 @click.option("--vae-dtype", type=click.Choice(["auto", "bfloat16", "float32"]), default="auto", show_default=True,
               help="yume: VAE precision (auto = bfloat16 on CUDA, float32 on CPU).")
+@click.option("--vae-device", default=None,
+              help="yume: decode on this device (e.g. cuda:1), pipelined with the next chunk's DiT on --device "
+              "[default: --device].")
+@click.option("--overlap/--no-overlap", default=True, show_default=True,
+              help="yume: decode a chunk on its own thread and CUDA stream while the next one is sampled "
+              "(same frames; off: one after the other, for debugging).")
 @click.option("--decoder", type=click.Choice(["full", "tiny"]), default="full", show_default=True,
               help="yume: frames from the full Wan2.2 VAE or the ~50x cheaper TAEHV tiny decoder (softer detail).")
 @click.option("--tiny-decoder", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -239,7 +245,8 @@ def config_from_options(options: dict[str, Any]) -> BridgeConfig:
                               fail_every=options.get("fail_every", 0), stall_at=options.get("stall_at", 0),
                               compile=options.get("compile"), attention=options.get("attention", "auto"),
                               fp8=options.get("fp8", False), simulate=_simulated(options),
-                              sequence_parallel=options.get("sequence_parallel", 1)),
+                              sequence_parallel=options.get("sequence_parallel", 1),
+                              vae_device=options.get("vae_device") or None, overlap=options.get("overlap", True)),
         log_level=options["log_level"], log_format=options["log_format"])
     return with_limits(config, max_sessions=options["max_sessions"],
                        idle_timeout_ms=int(options["idle_timeout"] * 1000))

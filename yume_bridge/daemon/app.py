@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 
 from yume_bridge import __version__
 from yume_bridge.actions import Action, AxisQuantizer, CaptionTemplates, Look, Movement, Speed
-from yume_bridge.backends.base import WorldBackend, WorldSpec
+from yume_bridge.backends.base import BackendError, WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
 from yume_bridge.daemon.discovery import Advertisement, Load, advertise
 from yume_bridge.daemon.pool import WorkerPool
 from yume_bridge.daemon.recorder import DaemonRecorders, DaemonRecordingOptions
+from yume_bridge.daemon.results import ChunkDone, ChunkSampled, ChunkSkipped, FrameReady, Readiness, SessionFailed
 from yume_bridge.daemon.scheduling import (
+    FramesInFlight,
     GenerationEstimate,
     PendingChange,
     PlaybackPosition,
@@ -34,16 +36,7 @@ from yume_bridge.daemon.scheduling import (
 )
 from yume_bridge.daemon.udp import UdpEndpoint
 from yume_bridge.daemon.websocket import StudioServer, WebSocketPeer
-from yume_bridge.daemon.worker import (
-    ChunkDone,
-    ChunkSkipped,
-    ConditioningInbox,
-    FrameReady,
-    Readiness,
-    SessionFailed,
-    decode_start_image,
-    start_image_problem,
-)
+from yume_bridge.daemon.worker import ConditioningInbox, decode_start_image, start_image_problem
 from yume_bridge.protocol.budget import TokenBucket
 from yume_bridge.protocol.daemon_events import (
     ConfigChanged,
@@ -139,16 +132,19 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
         if problems:
             raise ConfigError(f"{options.weights} is not a usable Yume-5B-720P folder:\n  " + "\n  ".join(problems))
         try:
-            return YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
-                                                 steps=options.steps, shift=options.shift,
-                                                 device=device or options.device,
-                                                 dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
-                                                 decoder=options.decoder, tiny_decoder=options.tiny_decoder,
-                                                 compile=options.compile, attention=options.attention,
-                                                 fp8=options.fp8, latents_per_chunk=stream.latents_per_chunk,
-                                                 sequence_parallel=options.sequence_parallel))
-        except ValueError as exc:
+            backend = YumeBackend(YumeBackendConfig(weights=options.weights, resolution=stream.resolution,
+                                                    steps=options.steps, shift=options.shift,
+                                                    device=device or options.device,
+                                                    dtype=options.dtype, fps=stream.fps, vae_dtype=options.vae_dtype,
+                                                    decoder=options.decoder, tiny_decoder=options.tiny_decoder,
+                                                    compile=options.compile, attention=options.attention,
+                                                    fp8=options.fp8, latents_per_chunk=stream.latents_per_chunk,
+                                                    sequence_parallel=options.sequence_parallel,
+                                                    vae_device=options.vae_device, overlap=options.overlap))
+            backend.load_options()  # every device named exists: said now, not after minutes of loading
+        except (ValueError, BackendError) as exc:
             raise ConfigError(str(exc)) from None
+        return backend
     from yume_bridge.backends.preview import PreviewBackend
 
     default_image = None
@@ -177,8 +173,11 @@ class _Playback:
     world: int = 0
     paused: bool = False
     frames: deque = field(default_factory=deque)
+    in_flight: FramesInFlight = field(default_factory=FramesInFlight)
+    """Frames of chunks sampled and still decoding: they come before the next chunk's."""
     next_send_at: float = 0.0
     requested: bool = False
+    """A chunk was asked for and has not yet been sampled (or made, for a world that does not split chunks)."""
     asked_at: float = 0.0
     epoch: int = 0
     shown: Shown | None = None
@@ -318,14 +317,21 @@ class Bridge:
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
                 self._on_frame_ready(item, playback, now)
+        elif isinstance(item, ChunkSampled):
+            playback = self.sessions.get(item.session)
+            if playback is not None and item.world == playback.world and item.epoch == playback.epoch:
+                playback.requested = False  # sampling is free: the next chunk may be asked for while this decodes
+                playback.in_flight.sampled(item.chunk, self.backend.spec.frames_per_chunk)
         elif isinstance(item, ChunkDone):
             playback = self.sessions.get(item.session)
             if playback is not None and item.world == playback.world:
                 playback.generated_s += item.unreported_s
+                playback.in_flight.done(item.chunk)
                 if item.epoch != playback.epoch:
                     playback.wasted_s += item.unreported_s  # the tail of a chunk a cut stopped
                 else:
-                    playback.requested = False
+                    if not item.sampled_apart:
+                        playback.requested = False
                     if not item.cancelled:
                         whole = item.generate_s  # the generator's own time (JPEG runs beside it), no queueing
                         playback.estimate.add_whole_chunk(whole)
@@ -372,6 +378,7 @@ class Bridge:
         if not playback.frames and playback.next_send_at < now:
             playback.next_send_at = now
         playback.frames.append(item)
+        playback.in_flight.delivered(item.chunk)
         while len(playback.frames) > QUEUED_CHUNKS * self.backend.spec.frames_per_chunk:
             playback.wasted_s += playback.frames.popleft().cost_s  # a paused or slow client: the oldest go
 
@@ -419,6 +426,7 @@ class Bridge:
         kept = deque(f for f in playback.frames if f.chunk == cut.chunk and f.frame_in_chunk < cut.keep_frames)
         playback.wasted_s += sum(f.cost_s for f in playback.frames) - sum(f.cost_s for f in kept)
         playback.frames = kept
+        playback.in_flight.cut(cut.chunk, cut.keep_frames)
         playback.epoch = playback.inbox.cut(chunk=cut.chunk, keep_frames=cut.keep_frames,
                                             next_world_chunk=cut.world_chunk + 1)
         playback.latent_limit = (cut.chunk, cut.latents)
@@ -432,6 +440,7 @@ class Bridge:
 
     def _session_failed(self, failure: SessionFailed, playback: _Playback, now: float) -> None:
         playback.requested = False
+        playback.in_flight.clear()
         if failure.world_lost:
             playback.world = 0  # nothing to continue: the client must start again
             playback.frames.clear()
@@ -474,6 +483,7 @@ class Bridge:
             playback = self.sessions[event.session]
             playback.world += 1
             playback.frames.clear()
+            playback.in_flight.clear()
             playback.requested = False
             playback.shown = playback.pending = playback.cut_latents = None
             playback.cutting = False
@@ -501,9 +511,9 @@ class Bridge:
     # --- pacing -----------------------------------------------------------------------------
 
     def _starves_at(self, playback: _Playback, now: float) -> float:
-        if not playback.frames:
-            return now
-        return playback.next_send_at + len(playback.frames) / playback.fps
+        """When playback runs out of the frames it has and of those still decoding."""
+        coming = len(playback.frames) + playback.in_flight.frames
+        return (playback.next_send_at if playback.frames else now) + coming / playback.fps
 
     def _pace(self, now: float) -> None:
         assert self.worker is not None

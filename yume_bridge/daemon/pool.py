@@ -14,7 +14,8 @@ import threading
 from collections.abc import Callable, Sequence
 
 from yume_bridge.backends.base import WorldBackend
-from yume_bridge.daemon.worker import ConditioningInbox, GenerationWorker, Readiness, SessionFailed
+from yume_bridge.daemon.results import Readiness, SessionFailed
+from yume_bridge.daemon.worker import ConditioningInbox, GenerationWorker
 
 _READINESS_ORDER = {"error": 0, "loading": 1, "warming": 2, "ready": 3}
 

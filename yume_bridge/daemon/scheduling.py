@@ -1,6 +1,6 @@
 """When to start a chunk and when to cut one: just-in-time scheduling and pre-emption, as pure decisions.
 
-Nothing here does I/O or reads the clock; ``app.py`` passes ``now`` in. Three
+Nothing here does I/O or reads the clock; ``app.py`` passes ``now`` in. Four
 pieces:
 
 - ``GenerationEstimate``: moving averages of how long a chunk takes from its
@@ -8,6 +8,10 @@ pieces:
   time: its first frame ready when playback would run dry, and its last frame
   no later than its turn to be shown (a generator slower than playback needs
   more lead than its time to first frame).
+- ``FramesInFlight``: frames of chunks already sampled but still decoding (a
+  world that splits its chunks), which playback will have before the next
+  chunk's: counted when deciding when playback runs dry, so the next chunk is
+  asked for as soon as sampling is free but no sooner than it is needed.
 - ``plan_cut``: whether cutting the chunk being shown at its next latent
   boundary (and discarding any chunk made ahead of it) shows the newly wanted
   action sooner than letting playback run on, and where the cut falls.
@@ -19,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from yume_bridge.backends.base import frames_for_latents, latent_of_frame
-from yume_bridge.daemon.worker import ChunkTimes
+from yume_bridge.daemon.results import ChunkTimes
 from yume_bridge.protocol.messages import Latency
 
 EMA_WEIGHT = 0.3
@@ -52,6 +56,43 @@ class GenerationEstimate:
     def faster_than_playback(self, *, chunk_frames: int, fps: float) -> bool:
         """True until measured otherwise: a chunk is made in less time than it plays."""
         return self.whole_chunk_s <= chunk_frames / fps
+
+
+class FramesInFlight:
+    """Per sampled chunk, the frames it will still deliver; a chunk leaves when it is done or cut away.
+
+    Bounded: at most ``LIMIT`` chunks are followed (one decoding, one waiting, one just sampled); past that the
+    oldest is forgotten, which can only make the session ask for its next chunk a little early.
+    """
+
+    LIMIT = 4
+
+    def __init__(self) -> None:
+        self._chunks: dict[int, list[int]] = {}  # chunk number → [frames expected, frames delivered]
+
+    def sampled(self, chunk: int, frames: int) -> None:
+        self._chunks[chunk] = [frames, 0]
+        while len(self._chunks) > self.LIMIT:
+            del self._chunks[next(iter(self._chunks))]
+
+    def delivered(self, chunk: int) -> None:
+        if chunk in self._chunks:
+            self._chunks[chunk][1] += 1
+
+    def done(self, chunk: int) -> None:
+        self._chunks.pop(chunk, None)
+
+    def cut(self, chunk: int, keep_frames: int) -> None:
+        """A cut keeps the first ``keep_frames`` frames of ``chunk`` and discards every chunk after it."""
+        kept = self._chunks.get(chunk)
+        self._chunks = {} if kept is None else {chunk: [min(kept[0], keep_frames), kept[1]]}
+
+    def clear(self) -> None:
+        self._chunks.clear()
+
+    @property
+    def frames(self) -> int:
+        return sum(max(0, expected - delivered) for expected, delivered in self._chunks.values())
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,19 @@ same kind replaces the older one) and the per-session ``ConditioningInbox``
 item per turn, so a world open takes its turn like a chunk and a flood from one
 session can neither grow a queue nor delay the others by more than one turn.
 
+A world that splits its chunks is only sampled here: the sampled chunk goes to
+the decode thread (``decoding.py``), ``ChunkSampled`` tells the loop it may ask
+for the next chunk, and this thread serves its next job while the chunk decodes.
+
 Pre-emption: the loop bumps the inbox's epoch and puts a ``_Preempt`` in the
 session's chunk slot (it replaces a pending chunk request and takes its turn
-like one); the chunk in flight stops at its next frame past the cut point, the
-world rolls back to the cut latent and the next chunk starts.
+like one); the chunk in flight stops at its next frame past the cut point (a
+chunk sampled ahead of it, before its first frame), the world rolls back to the
+cut latent, forgetting any chunk sampled after it, and the next chunk starts.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import threading
@@ -29,16 +33,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from yume_bridge.actions import Action, Axes, AxisQuantizer, CaptionTemplates, InputWindow, Speed
-from yume_bridge.backends.base import (
-    BackendError,
-    ChunkRequest,
-    ChunkTiming,
-    StartRequest,
-    World,
-    WorldBackend,
-    latent_of_frame,
-)
+from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest, World, WorldBackend
+from yume_bridge.daemon.decoding import ChunkJob, ChunkStreamer, DecodeThread, Progress
 from yume_bridge.daemon.encoder import FrameEncoder
+from yume_bridge.daemon.results import ChunkSampled, ChunkSkipped, Readiness, SessionFailed
 
 log = logging.getLogger(__name__)
 
@@ -180,83 +178,6 @@ class ConditioningInbox:
             return number, request, self._newest_seq
 
 
-# --- messages back to the loop --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Readiness:
-    state: str
-    progress: float
-    message: str
-
-
-@dataclass(frozen=True)
-class ChunkTimes:
-    """When a chunk was asked for and begun, and where its first frame's time went (on its frame 0)."""
-
-    asked_at: float
-    started_at: float
-    timing: ChunkTiming | None
-    encode_s: float
-
-
-@dataclass(frozen=True)
-class FrameReady:
-    session: int
-    world: int
-    chunk: int
-    frame_in_chunk: int
-    last_in_chunk: bool
-    jpeg: bytes
-    input_seq: int
-    action: int
-    ready_at: float
-    world_chunk: int = 0
-    epoch: int = 0
-    events_version: int = 0
-    cost_s: float = 0.0
-    """Generator time this frame took (since the previous frame of its chunk, or the chunk's start)."""
-    times: ChunkTimes | None = None
-
-    @property
-    def latent(self) -> int:
-        return latent_of_frame(self.frame_in_chunk)
-
-
-@dataclass(frozen=True)
-class ChunkDone:
-    session: int
-    world: int
-    chunk: int
-    queue_s: float
-    generate_s: float
-    encode_s: float
-    epoch: int = 0
-    cancelled: bool = False
-    unreported_s: float = 0.0
-    """Generator time after the last frame emitted (a cancelled chunk's unfinished tail)."""
-
-
-@dataclass(frozen=True)
-class ChunkSkipped:
-    """A requested chunk was not made (its world was replaced or closed first): ask again if still wanted."""
-
-    session: int
-    world: int
-
-
-@dataclass(frozen=True)
-class SessionFailed:
-    session: int
-    world: int
-    code: str
-    message: str
-    world_lost: bool = False
-    """The session has no world any more (it never opened, or it stalled): the client must start again."""
-    kept_world: int = 0
-    """A new world failed to open and this one, which was running, goes on."""
-
-
 # --- commands -------------------------------------------------------------------------------
 
 
@@ -390,13 +311,6 @@ def start_image_problem(data: bytes, max_pixels: int) -> str | None:
     return None
 
 
-@dataclass
-class _Busy:
-    session: int
-    world: int
-    progress_at: float
-
-
 class GenerationWorker:
     """Owns the backend on one thread. ``post`` delivers results on the loop thread.
 
@@ -421,9 +335,11 @@ class GenerationWorker:
         self._stopping = False
         self._worlds: dict[int, tuple[int, World]] = {}
         self._generation = 0
-        self._busy: _Busy | None = None
+        self._busy: Progress | None = None
         self._thread = threading.Thread(target=self._run, name="yume-generation", daemon=True)
         self._encoder = FrameEncoder(clock=clock)  # JPEG off the generation thread, frames in order
+        self._streamer = ChunkStreamer(encoder=self._encoder, emit=self._emit, wanted=self._wanted, clock=clock)
+        self._decoder = DecodeThread(self._streamer, clock)
         self.queue_depth = 0
 
     def start(self) -> None:
@@ -438,7 +354,8 @@ class GenerationWorker:
             self._cond.notify_all()
         self._thread.join(timeout)
         stopped = not self._thread.is_alive()
-        return self._encoder.close(timeout) and stopped
+        decoder_stopped = self._decoder.close(timeout)  # the generation thread closed it already, if it ended
+        return self._encoder.close(timeout) and stopped and decoder_stopped
 
     def _submit(self, session: int, slot: str, command: object) -> None:
         """Put ``command`` in the session's ``slot``, replacing an older one; never blocks, never raises."""
@@ -499,20 +416,25 @@ class GenerationWorker:
 
     # --- the watchdog (called on the loop thread) -------------------------------------------
 
+    def _watched(self) -> list[Progress]:
+        return [busy for busy in (self._busy, self._decoder.busy) if busy is not None]
+
     def stall_deadline(self) -> float | None:
-        """When the current command will count as stalled, or None when idle."""
-        busy = self._busy
-        return None if busy is None else busy.progress_at + self.stall_timeout_s
+        """When the current command (or decode) will count as stalled, or None when idle."""
+        return min((busy.progress_at + self.stall_timeout_s for busy in self._watched()), default=None)
 
     def abandon_stalled(self, now: float) -> SessionFailed | None:
-        """Give up on a stalled command; returns the failure to report to its session."""
+        """Give up on a stalled command or decode; returns the failure to report to its session."""
         with self._cond:
-            busy = self._busy
-            if busy is None or now - busy.progress_at < self.stall_timeout_s or self._stopping:
+            stalled = [busy for busy in self._watched() if now - busy.progress_at >= self.stall_timeout_s]
+            if not stalled or self._stopping:
                 return None
+            busy = stalled[0]
             self._generation += 1
             self._busy = None
             self._worlds.pop(busy.session, None)
+            self._decoder.close(0)  # a stalled decode ends when its stall does; nothing it makes is posted
+            self._decoder = DecodeThread(self._streamer, self._clock)
             self._thread = threading.Thread(target=self._serve, args=(self._generation,), name="yume-generation",
                                             daemon=True)
             self._thread.start()
@@ -546,24 +468,36 @@ class GenerationWorker:
                 if self._stopping or generation != self._generation:
                     break
                 assert command is not None
-                self._busy = _Busy(getattr(command, "session", 0), getattr(command, "world", 0), self._clock())
+                self._busy = Progress(getattr(command, "session", 0), getattr(command, "world", 0), self._clock())
             self._execute(command, generation)
             with self._cond:
                 if generation == self._generation:
                     self._busy = None
         if generation == self._generation:  # the current thread closes up; an abandoned one just leaves
+            self._decoder.close(self.stall_timeout_s)  # stops at its next frame: the worker is stopping
             for _, world in self._worlds.values():
                 world.close()
             self.backend.close()
 
     def _emit(self, generation: int, item: object) -> bool:
-        """Post ``item`` unless this thread was abandoned; True if posted."""
+        """Post ``item`` unless the thread of ``generation`` was abandoned; True if posted."""
         if generation != self._generation:
+            return False
+        self._post(item)
+        return True
+
+    def _wanted(self, job: ChunkJob, world: World) -> bool:
+        """Whether a chunk's frames still have somewhere to go (read on the decode thread too)."""
+        entry = self._worlds.get(job.session)
+        return (job.generation == self._generation and not self._stopping and entry is not None
+                and entry[1] is world)
+
+    def _waiting_for_decoder(self, generation: int) -> bool:
+        if generation != self._generation or self._stopping:
             return False
         busy = self._busy
         if busy is not None:
-            busy.progress_at = self._clock()
-        self._post(item)
+            busy.progress_at = self._clock()  # waiting on the decode thread, which is watched on its own
         return True
 
     def _execute(self, command: object, generation: int) -> None:
@@ -620,47 +554,16 @@ class GenerationWorker:
         started = self._clock()
         epoch = inbox.epoch
         number, request, input_seq = inbox.take(newest=newest)
-        events_version = inbox.last_taken[2] if inbox.last_taken is not None else 0
-        quality = inbox.quality
-        encode_s = 0.0
-        frames_per_chunk = self.backend.spec.frames_per_chunk
-        last = started
-        timing: list[ChunkTiming | None] = [None]
-
-        def deliver(index: int, cost_s: float, jpeg: bytes, seconds: float, done: float) -> None:  # encoder thread
-            nonlocal encode_s
-            encode_s += seconds
-            times = ChunkTimes(job.asked_at, started, timing[0], seconds) if index == 0 else None
-            self._emit(generation, FrameReady(job.session, job.world, number, index, index == frames_per_chunk - 1,
-                                              jpeg, input_seq, request.action.id, done, request.index, epoch,
-                                              events_version, cost_s, times))
-
+        chunk = ChunkJob(job.session, job.world, number, request, input_seq, epoch,
+                         inbox.last_taken[2] if inbox.last_taken is not None else 0, inbox.quality,
+                         self.backend.spec.frames_per_chunk, job.asked_at, started, inbox, generation)
+        if not world.splits_chunks:
+            self._streamer.run_whole(chunk, world, self._busy)
+            return
         try:
-            for index, frame in enumerate(world.generate_chunk(request)):
-                made = self._clock()
-                if generation != self._generation or self._stopping:
-                    return
-                if inbox.outdated(epoch, number, index):  # cut: this frame would never be shown
-                    self._encoder.flush()
-                    self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at,
-                                                     made - started, encode_s, epoch, cancelled=True,
-                                                     unreported_s=made - last))
-                    return
-                if index == 0:
-                    timing[0] = world.timing
-                self._encoder.submit(frame, quality, functools.partial(deliver, index, made - last))
-                last = made
-        except BackendError as exc:
-            self._encoder.flush()  # the frames made before the failure still go out first
-            self._emit(generation, SessionFailed(job.session, job.world, "generator_failed", str(exc)))
+            sampled = world.sample_chunk(request)
+        except Exception as exc:  # noqa: BLE001 - reported to the session, as a failed whole chunk is
+            self._streamer.fail(chunk, exc)
             return
-        except Exception as exc:  # noqa: BLE001 - a backend bug must not kill the daemon for everyone
-            log.exception("backend raised while generating")
-            self._encoder.flush()
-            self._emit(generation, SessionFailed(job.session, job.world, "generator_failed",
-                                                 f"generator error: {exc}"))
-            return
-        generated = self._clock()
-        self._encoder.flush()  # ChunkDone follows the chunk's last frame
-        self._emit(generation, ChunkDone(job.session, job.world, number, started - job.asked_at, generated - started,
-                                         encode_s, epoch, unreported_s=generated - last))
+        self._emit(generation, ChunkSampled(job.session, job.world, number, epoch, sampled.sample_s))
+        self._decoder.hand_over(chunk, world, sampled, keep_waiting=lambda: self._waiting_for_decoder(generation))

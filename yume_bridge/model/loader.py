@@ -56,6 +56,8 @@ class LoadOptions:
     dtype: torch.dtype = torch.bfloat16
     """DiT compute dtype; norms, modulation, time embedding and head stay fp32."""
     vae_dtype: torch.dtype = torch.float32
+    vae_device: str | None = None
+    """Where the VAE (and the tiny decoder) run; None = ``device``. Sampled latents are copied there to decode."""
     text_device: str | None = None
     """Where T5 runs; None = ``device``."""
     text_dtype: torch.dtype = torch.bfloat16
@@ -75,6 +77,10 @@ class LoadOptions:
             raise ValueError(f"decoder must be 'full' or 'tiny', got {self.decoder!r}")
 
     @property
+    def decode_device(self) -> str:
+        return self.vae_device or self.device
+
+    @property
     def effective_dit_options(self) -> DitOptions:
         if self.rope_dtype is None:
             return self.dit_options
@@ -92,6 +98,11 @@ class YumeModels:
     device: torch.device
     tiny_decoder: TinyDecoder | None = None
     """Set when frames are decoded by the tiny decoder instead of the VAE."""
+
+    @property
+    def decode_device(self) -> torch.device:
+        """Where frames are decoded (the VAE's device, or the tiny decoder's); ``device`` is the DiT's."""
+        return self.tiny_decoder.device if self.tiny_decoder is not None else self.vae.device
 
 
 def _no_progress(stage: str, fraction: float) -> None:
@@ -161,7 +172,7 @@ def _load_vae(folder: Path, args: YumeArgs, options: LoadOptions, progress: Prog
     _materialise(
         model,
         tensors,
-        device=torch.device(options.device),
+        device=torch.device(options.decode_device),
         dtype=options.vae_dtype,
         keep_fp32=lambda key: False,
         stage="vae",
@@ -224,7 +235,7 @@ def load_models(folder: str | Path, options: LoadOptions, progress: Progress = _
             raise LoadError(folder, [f"--decoder tiny needs a tiny decoder file: put {layout.TINY_DECODER_FILES[0]} "
                                      "(or .pth) in the folder or pass its path"])
         try:
-            tiny = load_tiny_decoder(path, device=options.device, dtype=options.vae_dtype)
+            tiny = load_tiny_decoder(path, device=options.decode_device, dtype=options.vae_dtype)
         except TinyDecoderError as exc:
             raise LoadError(folder, [str(exc)]) from None
     return YumeModels(args, loaded["dit"], loaded["vae"], loaded["text_encoder"], torch.device(options.device),
@@ -296,6 +307,7 @@ def build_random_models(args: YumeArgs, options: LoadOptions, tokenizer, *, seed
     """
     device = torch.device(options.device)
     text_device = torch.device(options.text_device or options.device)
+    decode_device = torch.device(options.decode_device)
     torch.manual_seed(seed)
     with device, _default_dtype(options.dtype):
         dit = WanModel(args.dit)
@@ -303,7 +315,7 @@ def build_random_models(args: YumeArgs, options: LoadOptions, tokenizer, *, seed
         if any(part in name for part in FP32_PARAMETERS):
             param.data = param.data.float()
     dit.configure(options.effective_dit_options)
-    with device, _default_dtype(options.vae_dtype):
+    with decode_device, _default_dtype(options.vae_dtype):
         vae = build_vae(args.vae)
     with text_device, _default_dtype(options.text_dtype):
         text = build_text_encoder(args.text)
@@ -319,6 +331,6 @@ def build_random_models(args: YumeArgs, options: LoadOptions, tokenizer, *, seed
         use_channels_last(vae)
     tiny = None
     if options.decoder == "tiny":
-        with device, _default_dtype(options.vae_dtype):
+        with decode_device, _default_dtype(options.vae_dtype):
             tiny = TinyDecoder().eval().requires_grad_(False)
     return YumeModels(args, dit, vae, encoder, device, tiny_decoder=tiny)

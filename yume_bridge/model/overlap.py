@@ -1,15 +1,23 @@
 """Chunk k's VAE decode beside chunk k+1's DiT: a decode thread (its own CUDA stream) behind the sampling thread.
 
-``overlapped_frames(session, captions)`` samples each chunk on the calling
-thread and hands its latents to one decode thread, which decodes them latent
-by latent on a second CUDA stream while the caller already samples the next
-chunk. Frames come out exactly as ``Session.generate_chunk`` would give them,
-in the same order: sampling alone touches the history and the noise stream,
-decoding reads only the chunk's own latents.
+Two pieces, used by the daemon's decode thread and by ``overlapped_frames``:
 
-Buffers: the hand-off holds at most one sampled chunk (the caller waits, still
-passing frames on, while the decoder is busy with the previous one), so at most
-two chunks' frames are ever waiting to be taken.
+- ``hand_over(sampled)`` runs on the sampling thread right after
+  ``Session.sample_chunk`` and marks (a CUDA event) the point where the chunk's
+  latents are complete, so the sampling thread goes on without waiting for them.
+- ``DecodeStream(device).frames(session, handed)`` runs on the decode thread:
+  its own CUDA stream waits for that event, copies the latents to the decode
+  device (the VAE may sit on another GPU) and decodes them latent by latent.
+
+Frames come out exactly as ``Session.generate_chunk`` would give them, in the
+same order: sampling alone touches the history and the noise stream, decoding
+reads only the chunk's own latents.
+
+``overlapped_frames(session, captions)`` is the standalone loop (the GPU
+benchmark's): it samples each chunk on the calling thread and hands its latents
+to one decode thread. Buffers: the hand-off holds at most one sampled chunk (the
+caller waits, still passing frames on, while the decoder is busy with the
+previous one), so at most two chunks' frames are ever waiting to be taken.
 """
 
 from __future__ import annotations
@@ -26,9 +34,59 @@ import torch
 
 from yume_bridge.model.pipeline import SampledChunk, Session
 
-__all__ = ["OverlappedFrame", "overlapped_frames"]
+__all__ = ["DecodeStream", "HandedOver", "OverlappedFrame", "hand_over", "overlapped_frames"]
 
 _POLL_S = 0.005
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    """A sampled chunk on its way to the decode thread."""
+
+    sampled: SampledChunk
+    ready: torch.cuda.Event | None
+    """Recorded on the sampling thread's stream once the latents are complete (None on a CPU)."""
+
+
+def hand_over(sampled: SampledChunk) -> HandedOver:
+    """Called on the sampling thread right after ``sample_chunk``: never waits for the device."""
+    latents = sampled.latents
+    if not latents.is_cuda:
+        return HandedOver(sampled, None)
+    ready = torch.cuda.Event()
+    ready.record(torch.cuda.current_stream(latents.device))
+    return HandedOver(sampled, ready)
+
+
+class DecodeStream:
+    """Decodes handed-over chunks on a CUDA stream of the decode device of its own (plain calls on a CPU).
+
+    One thread uses it; the stream is current only while a latent is being decoded, never across a yield.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+
+    def frames(self, session: Session, handed: HandedOver) -> Iterator[np.ndarray]:
+        if self._stream is None:
+            yield from session.decode_chunk(handed.sampled)
+            return
+        latents = handed.sampled.latents
+        with torch.cuda.stream(self._stream):
+            if handed.ready is not None:
+                self._stream.wait_event(handed.ready)  # the latents are complete on the sampling stream
+            if latents.device == self._stream.device:
+                latents.record_stream(self._stream)  # not reused by the sampling stream while decoded here
+        frames = session.decode_chunk(handed.sampled)
+        try:
+            while True:
+                with torch.cuda.stream(self._stream):
+                    frame = next(frames, None)
+                if frame is None:
+                    return
+                yield frame
+        finally:
+            frames.close()
 
 
 @dataclass(frozen=True)
@@ -45,8 +103,7 @@ class OverlappedFrame:
 @dataclass(frozen=True)
 class _Handoff:
     chunk: int
-    sampled: SampledChunk
-    ready: torch.cuda.Event | None
+    handed: HandedOver
 
 
 class _Failed:
@@ -58,17 +115,11 @@ _END = object()
 
 
 def _decode_loop(session: Session, inbox: queue.Queue, outbox: queue.Queue) -> None:
-    device = session.models.device
-    stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+    decoder = DecodeStream(session.models.decode_device)
     try:
         while (item := inbox.get()) is not _END:
-            context = contextlib.nullcontext() if stream is None else torch.cuda.stream(stream)
-            with context:
-                if stream is not None:
-                    stream.wait_event(item.ready)  # the latents are complete on the sampling stream
-                    item.sampled.latents.record_stream(stream)
-                for index, pixels in enumerate(session.decode_chunk(item.sampled)):
-                    outbox.put(OverlappedFrame(item.chunk, index, pixels, time.perf_counter()))
+            for index, pixels in enumerate(decoder.frames(session, item.handed)):
+                outbox.put(OverlappedFrame(item.chunk, index, pixels, time.perf_counter()))
     except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
         outbox.put(_Failed(exc))
     outbox.put(_END)
@@ -107,11 +158,7 @@ def overlapped_frames(session: Session, captions: Iterable[torch.Tensor]) -> Ite
     try:
         for chunk, states in enumerate(captions):
             sampled = session.sample_chunk(states)  # the DiT of this chunk runs while the previous one decodes
-            ready = None
-            if session.models.device.type == "cuda":
-                ready = torch.cuda.Event()
-                ready.record()
-            yield from _hand_over(inbox, outbox, _Handoff(chunk, sampled, ready))
+            yield from _hand_over(inbox, outbox, _Handoff(chunk, hand_over(sampled)))
             yield from _take_ready(outbox)
         yield from _hand_over(inbox, outbox, _END)
         while (item := outbox.get()) is not _END:

@@ -278,8 +278,8 @@ class Session:
         if self.history is not None:
             raise RuntimeError("this session has already started")
         clip = image_to_clip(image, self.height, self.width)
-        latents = self.models.vae.encode(clip)  # [1, z, 5, h, w]
-        self.history = latents.to(self.models.dit.patch_embedding.weight.dtype)
+        latents = self.models.vae.encode(clip)  # [1, z, 5, h, w], on the VAE's device
+        self.history = latents.to(device=self.models.device, dtype=self.models.dit.patch_embedding.weight.dtype)
 
     @torch.inference_mode()
     def _sample(self, text_states: torch.Tensor, profile: ChunkProfile) -> torch.Tensor:
@@ -336,6 +336,8 @@ class Session:
 
     @torch.inference_mode()
     def _start_decoder(self, latents: torch.Tensor) -> StreamingDecoder | TinyStreamingDecoder:
+        device = self.models.decode_device
+        latents = latents.to(device, non_blocking=device.type == "cuda")  # the VAE may sit on another device
         if self.models.tiny_decoder is not None:
             return TinyStreamingDecoder(self.models.tiny_decoder, latents)
         return StreamingDecoder(self.models.vae, latents)
