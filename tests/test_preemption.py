@@ -224,3 +224,45 @@ def test_frames_in_flight_follow_a_bounded_number_of_chunks():
     for chunk in range(100):
         coming.sampled(chunk, 29)
     assert coming.frames == FramesInFlight.LIMIT * 29
+
+
+# --- decoding beside the next chunk's sampling --------------------------------------------------
+
+def _decoding_slower_than_playback() -> BridgeConfig:
+    return BridgeConfig(network=NetworkConfig(port=0), stream=StreamConfig(preempt="off"),
+                        backend=BackendConfig(simulate=SimulatedGenerator(0.5, 0.3)))
+
+
+def test_a_simulated_generator_splits_its_chunks_into_the_same_frames():
+    profile = SimulatedGenerator(0.01, 0.0)
+    serial = PreviewBackend(spec=spec(), simulate=profile, overlap=False).open_world(StartRequest(None, "a bay", 5))
+    split = PreviewBackend(spec=spec(), simulate=profile).open_world(StartRequest(None, "a bay", 5))
+    assert split.splits_chunks and not serial.splits_chunks
+    for index, action in enumerate((FORWARD, STRAFE, FORWARD)):
+        made = list(serial.generate_chunk(request(index, action)))
+        sampled = split.sample_chunk(request(index, action))
+        assert all(np.array_equal(a, b) for a, b in zip(made, split.decode_chunk(sampled), strict=True))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("bridge", [_decoding_slower_than_playback()], indirect=True)
+async def test_the_daemon_samples_the_next_chunk_while_the_previous_one_decodes(bridge, start_image, monkeypatch):
+    from yume_bridge.daemon.app import Bridge
+    from yume_bridge.daemon.results import ChunkDone, ChunkSampled
+
+    seen: list[tuple[str, int]] = []
+    handle = Bridge._on_worker
+
+    def record(self, item):
+        if isinstance(item, ChunkSampled | ChunkDone):
+            seen.append((type(item).__name__, item.chunk))
+        handle(self, item)
+
+    monkeypatch.setattr(Bridge, "_on_worker", record)
+    await run_client(ClientOptions(port=bridge[1], image=start_image, script=parse_script("W:6s"), tail_s=0.5))
+    # Sampling takes 0.2 s and decoding 8 x 0.3 s, more than playback's 1.81 s (29 frames at 16 fps): the next
+    # chunk is asked for as soon as sampling is free, and is sampled while this one still decodes.
+    done = [chunk for kind, chunk in seen if kind == "ChunkDone"]
+    assert len(done) >= 2
+    for chunk in done[:-1]:
+        assert seen.index(("ChunkSampled", chunk + 1)) < seen.index(("ChunkDone", chunk))

@@ -55,6 +55,11 @@ class SimulatedGenerator:
         "h200-eager": (0.79, (29 / 13.9 - 0.79) / 7),
     }
 
+    @property
+    def sample_s(self) -> float:
+        """The share of the time to first frame spent sampling; the rest decodes the first latent."""
+        return max(self.ttff_s - self.latent_s, 0.0)
+
     def __post_init__(self) -> None:
         if not (0 <= self.ttff_s <= 60 and 0 <= self.latent_s <= 60):
             raise ConfigError(f"simulated times must be within 0..60 s, got ttff={self.ttff_s} latent={self.latent_s}")

@@ -13,6 +13,7 @@ decode step, so that latency can be designed and measured on any CPU.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import time
 from collections import deque
@@ -27,6 +28,7 @@ from yume_bridge.backends.base import (
     BackendError,
     ChunkRequest,
     ChunkTiming,
+    SampledChunk,
     StartRequest,
     World,
     WorldBackend,
@@ -150,8 +152,10 @@ class _StallDrill:
 
 class PreviewWorld(World):
     def __init__(self, picture: np.ndarray, spec: WorldSpec, caption: str, fail_every: int,
-                 stall: _StallDrill | None = None, simulate: SimulatedGenerator | None = None) -> None:
+                 stall: _StallDrill | None = None, simulate: SimulatedGenerator | None = None,
+                 overlap: bool = True) -> None:
         self.stall = stall
+        self.overlap = overlap
         self.spec = spec
         self.picture = picture
         self.caption = caption
@@ -168,9 +172,8 @@ class PreviewWorld(World):
         zoom = min(max(camera.zoom * ZOOM_STEP ** action.forward, MIN_ZOOM), MAX_ZOOM)
         self.camera = _Camera(x, y, zoom)
 
-    def _view(self) -> np.ndarray:
+    def _view(self, camera: _Camera) -> np.ndarray:
         height, width = self.spec.height, self.spec.width
-        camera = self.camera
         rows = np.round(camera.y + (np.arange(height) - height / 2) / camera.zoom).astype(np.intp)
         cols = np.round(camera.x + (np.arange(width) - width / 2) / camera.zoom).astype(np.intp)
         rows = _reflect(rows, self.picture.shape[0])
@@ -187,63 +190,90 @@ class PreviewWorld(World):
         for _ in range(min(frames_for_latents(latents), self.spec.frames_per_chunk)):
             self._step(start.action)
 
+    @property
+    def splits_chunks(self) -> bool:
+        """A simulated generator splits like the model: sampling, then decoding beside the next chunk's sampling."""
+        return self.simulate is not None and self.overlap
+
     def generate_chunk(self, request: ChunkRequest) -> Iterator[np.ndarray]:
+        self._begin(request)
+        return self._frames(request, self._walk(request), time.monotonic())
+
+    def sample_chunk(self, request: ChunkRequest) -> SampledChunk:
+        assert self.simulate is not None
+        began = time.monotonic()
+        self._begin(request)
+        cameras = list(self._walk(request))
+        self._wait_until(began + self.simulate.sample_s)
+        return SampledChunk(request, cameras, time.monotonic() - began)
+
+    def decode_chunk(self, chunk: SampledChunk) -> Iterator[np.ndarray]:
+        assert self.simulate is not None
+        return self._frames(chunk.request, iter(chunk.latents), time.monotonic() - self.simulate.sample_s,
+                            sample_s=chunk.sample_s)
+
+    def _begin(self, request: ChunkRequest) -> None:
         self.chunks += 1
         if self.fail_every and self.chunks % self.fail_every == 0:
             raise BackendError(f"simulated generator failure on chunk {request.index} (--fail-every)")
         if self.stall is not None:
             self.stall.maybe_hang()
-        return self._frames(request)
 
-    def _frames(self, request: ChunkRequest) -> Iterator[np.ndarray]:
-        began = time.monotonic()
-        self.timing = None
+    def _walk(self, request: ChunkRequest) -> Iterator[_Camera]:
+        """Move the camera through the chunk (the world's history), frame by frame as they are read."""
         self._starts.append(_ChunkStart(request.index, self.camera, request.action))
+        for _ in range(self.spec.frames_per_chunk):
+            self._step(request.action)
+            yield self.camera
+
+    def _frames(self, request: ChunkRequest, cameras: Iterator[_Camera], began: float,
+                sample_s: float | None = None) -> Iterator[np.ndarray]:
+        """Draw the chunk's frames latent by latent; with a simulated generator, each latent when it is due."""
+        self.timing = None
         width = self.spec.width
         action = request.action
         label = f"chunk {request.index}   move {action.movement.label}   look {action.look.label}   (preview world)"
         hud = _render_band([label], width, self.spec.height - 34, 18, (255, 255, 255))
         events = [f"EVENT: {text}" for text in request.events[-3:]] or ([self.caption] if self.caption else [])
         captions = _render_band(events, width, 0, 22, (255, 230, 120)) if events else None
-        total = self.spec.frames_per_chunk
-        latent = 0
-        while frames_for_latents(latent) < total:
+        for latent in itertools.count():
             batch = []
-            for _ in range(frames_for_latents(latent + 1) - frames_for_latents(latent)):
-                if frames_for_latents(latent) + len(batch) >= total:
-                    break
-                self._step(request.action)
-                frame = self._view()
+            for camera in itertools.islice(cameras, frames_for_latents(latent + 1) - frames_for_latents(latent)):
+                frame = self._view(camera)
                 if captions is not None:
                     captions.apply(frame)
                 hud.apply(frame)
                 batch.append(frame)
-            self._wait_for_latent(began, latent)
+            if not batch:
+                return
+            if self.simulate is not None:
+                self._wait_until(began + self.simulate.ttff_s + latent * self.simulate.latent_s)
             if latent == 0:
-                self.timing = self._first_frame_timing(began)
-            latent += 1
+                self.timing = self._first_frame_timing(began, sample_s)
             yield from batch
 
-    def _wait_for_latent(self, began: float, latent: int) -> None:
-        """With a simulated generator, hold the latent's frames until the real model would have them."""
-        if self.simulate is None:
-            return
-        due = began + self.simulate.ttff_s + latent * self.simulate.latent_s
+    @staticmethod
+    def _wait_until(due: float) -> None:
+        """Hold on until the simulated model would be done (the real model's time, emulated)."""
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
 
-    def _first_frame_timing(self, began: float) -> ChunkTiming:
+    def _first_frame_timing(self, began: float, sample_s: float | None) -> ChunkTiming:
         elapsed = time.monotonic() - began
+        if sample_s is not None:  # sampled apart: the decode began when the sampling's share of ``began`` ended
+            return ChunkTiming(sample_s=sample_s, first_decode_s=elapsed - self.simulate.sample_s)
         decode = elapsed if self.simulate is None else min(self.simulate.latent_s, elapsed)
         return ChunkTiming(sample_s=elapsed - decode, first_decode_s=decode)
 
 
 class PreviewBackend(WorldBackend):
     def __init__(self, *, spec: WorldSpec, default_image: np.ndarray | None = None, fail_every: int = 0,
-                 stall_at: int = 0, stall_seconds: float = 60.0, simulate: SimulatedGenerator | None = None) -> None:
+                 stall_at: int = 0, stall_seconds: float = 60.0, simulate: SimulatedGenerator | None = None,
+                 overlap: bool = True) -> None:
         self.spec = spec
         self.simulate = simulate
+        self.overlap = overlap
         self.default_image = default_image
         self.fail_every = fail_every
         self.stall = _StallDrill(stall_at, stall_seconds)
@@ -262,4 +292,4 @@ class PreviewBackend(WorldBackend):
         else:
             picture = draw_scene(start.prompt, start.seed, self.spec.width * 3, int(self.spec.height * OVERSCAN))
         return PreviewWorld(picture, self.spec, start.prompt.strip()[:120], self.fail_every, self.stall,
-                            self.simulate)
+                            self.simulate, self.overlap)

@@ -126,8 +126,8 @@ def _read_config_file(ctx: click.Context, param: click.Parameter, value: str | N
               help="yume: decode on this device (e.g. cuda:1), pipelined with the next chunk's DiT on --device "
               "[default: --device].")
 @click.option("--overlap/--no-overlap", default=True, show_default=True,
-              help="yume: decode a chunk on its own thread and CUDA stream while the next one is sampled "
-              "(same frames; off: one after the other, for debugging).")
+              help="yume and --simulate: decode a chunk on its own thread (and CUDA stream) while the next one is "
+              "sampled (same frames; off: one after the other, for debugging).")
 @click.option("--decoder", type=click.Choice(["full", "tiny"]), default="full", show_default=True,
               help="yume: frames from the full Wan2.2 VAE or the ~50x cheaper TAEHV tiny decoder (softer detail).")
 @click.option("--tiny-decoder", type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -158,7 +158,8 @@ def build_backend(config: BridgeConfig, device: str | None = None) -> WorldBacke
             raise ConfigError(f"--image {options.image}: {exc}") from None
     spec = WorldSpec("preview", "preview", "1", stream.width, stream.height, stream.fps, stream.chunk_frames)
     return PreviewBackend(spec=spec, default_image=default_image, fail_every=options.fail_every,
-                          stall_at=options.stall_at, stall_seconds=options.stall_seconds, simulate=options.simulate)
+                          stall_at=options.stall_at, stall_seconds=options.stall_seconds, simulate=options.simulate,
+                          overlap=options.overlap)
 
 
 @dataclass
