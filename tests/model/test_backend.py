@@ -195,6 +195,7 @@ def test_the_tiny_decoder_streams_29_frames_per_chunk_from_the_same_latents(tiny
         frames = list(world.generate_chunk(request(0)))
         assert len(frames) == 29 and frames[0].shape == (64, 128, 3) and frames[0].dtype == np.uint8
         assert backend.models.tiny_decoder is not None
+        assert not backend.models.vae.has_decoder  # the full decoder's memory is freed; the encoder still works
         world.close()
     finally:
         backend.close()

@@ -181,3 +181,20 @@ def test_frames_shown_with_a_playout_delay_are_the_frames_sent():
     (one, two) = reassembler.push(resent(first[0]), 0.02)
     assert one.jpeg == bytes([1]) * 5000 and two.jpeg == bytes([2]) * 5000
     assert one.header == replace(one.header, flags=one.header.flags & ~FrameFlags.RETRANSMISSION)
+
+
+def test_a_waiting_receiver_is_woken_only_when_there_is_something_to_do():
+    """Every wake-up the reassembler announces leads to a nack or a frame shown: a client waiting on it never spins."""
+    chance = random.Random(5)
+    reassembler = Reassembler(7, max_playout_delay_s=0.25, max_incomplete=MAX_FRAMES_IN_REPAIR)
+    now = 0.0
+    for number in range(1, 40):
+        for datagram in fragments(number, 20_000):
+            now += 0.0005
+            if chance.random() < 0.1:
+                continue
+            reassembler.push(datagram, now)
+            wake = min((t for t in (reassembler.next_nack_time(), reassembler.next_release_time()) if t is not None),
+                       default=None)
+            if wake is not None and wake <= now:
+                assert reassembler.nacks(now) or reassembler.release(now)

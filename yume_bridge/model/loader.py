@@ -238,6 +238,7 @@ def load_models(folder: str | Path, options: LoadOptions, progress: Progress = _
             tiny = load_tiny_decoder(path, device=options.decode_device, dtype=options.vae_dtype)
         except TinyDecoderError as exc:
             raise LoadError(folder, [str(exc)]) from None
+        loaded["vae"].drop_decoder()  # the tiny decoder makes every frame: the full one would only hold memory
     return YumeModels(args, loaded["dit"], loaded["vae"], loaded["text_encoder"], torch.device(options.device),
                       tiny_decoder=tiny)
 

@@ -226,6 +226,8 @@ class StreamingDecoder:
     """
 
     def __init__(self, vae: YumeVAE, latents: torch.Tensor) -> None:
+        if not vae.has_decoder:
+            raise RuntimeError("this VAE was loaded without its decoder (frames come from the tiny decoder)")
         self._vae = vae
         decoder = vae.model.decoder
         # Un-normalise and apply the 1×1 post-quant conv up front: both are per-frame.
@@ -291,6 +293,15 @@ class YumeVAE:
         """
         posterior = self.model.encode(video.to(device=self.device, dtype=self.dtype)).latent_dist
         return self.normalize(posterior.mean)
+
+    @property
+    def has_decoder(self) -> bool:
+        return self.model.decoder is not None
+
+    def drop_decoder(self) -> None:
+        """Free the decoder half (another decoder makes the frames); encoding start images still works."""
+        self.model.decoder = None
+        self.model.post_quant_conv = None
 
     def decode_stream(self, latents: torch.Tensor) -> Iterator[torch.Tensor]:
         """Yield [B, 3, n, H, W] frames per latent: 1 for the first, 4 for each later one."""

@@ -201,7 +201,9 @@ class Reassembler:
             held = self._held[number]
             within_bounds = (len(self._held) <= MAX_HELD_FRAMES
                              and sum(len(h.frame.jpeg) for h in self._held.values()) <= self.max_frame_bytes)
-            if within_bounds and now < held.until and self._repairing_before(number, now):
+            # Frames leave in order, so the oldest goes as soon as any held frame has waited long enough.
+            waited_enough = now >= self.next_release_time()
+            if within_bounds and not waited_enough and self._repairing_before(number, now):
                 break
             del self._held[number]
             self._show(number)
@@ -296,10 +298,13 @@ class Reassembler:
         for number, partial in self._partials.items():
             if partial.nacks_sent >= MAX_NACKS_PER_FRAME or now - partial.last_arrival > self.deadline_s:
                 continue
-            burst_over = self.newest_seen > number or now - partial.last_arrival >= NACK_QUIET_S
+            # Times are compared as next_nack_time computes them (a sum, then <=), so that a wake-up it
+            # announces never finds nothing to ask for through a rounding difference.
+            burst_over = self.newest_seen > number or partial.last_arrival + NACK_QUIET_S <= now
             limit = partial.first.fragment_count if burst_over else partial.highest_index - REORDER_SLACK
             missing = [i for i in range(max(limit, 0)) if i not in partial.pieces
-                       and now - partial.requested.get(i, -retry_s) >= retry_s][: self.max_nack_fragments]
+                       and (i not in partial.requested or partial.requested[i] + retry_s <= now)]
+            missing = missing[: self.max_nack_fragments]
             if missing:
                 partial.nacks_sent += 1
                 for index in missing:
@@ -322,12 +327,10 @@ class Reassembler:
                 continue
             burst_over = partial.last_arrival if self.newest_seen > number else partial.last_arrival + NACK_QUIET_S
             for index in partial.missing():
-                if index in partial.requested:
-                    due = partial.requested[index] + retry_s
-                elif index < partial.highest_index - REORDER_SLACK:
-                    due = partial.last_arrival
-                else:
-                    due = burst_over
+                # Askable once the burst is over (at once for a gap well below the highest index received) ...
+                due = partial.last_arrival if index < partial.highest_index - REORDER_SLACK else burst_over
+                if index in partial.requested:  # ... and, if asked for already, once the retry interval has passed
+                    due = max(due, partial.requested[index] + retry_s)
                 if due - partial.last_arrival <= self.deadline_s:
                     times.append(due)
         return min(times, default=None)
