@@ -21,6 +21,7 @@ from tests.model.dit_reference_outputs import (
     reference_output,
 )
 from tests.model.test_dit_against_saved_outputs import relative_error
+from yume_bridge.model.dit import DitOptions
 from yume_bridge.model.loader import LoadOptions, load_dit
 from yume_bridge.model.parallel import (
     SequenceShard,
@@ -32,6 +33,7 @@ from yume_bridge.model.parallel import (
 from yume_bridge.model.parallel_launch import ParallelLaunch, SequenceParallelRanks, follow_under_torchrun
 
 WORLD_SIZE = 2
+torch_dynamo = pytest.importorskip("torch._dynamo")
 
 
 def test_shards_cover_the_padded_sequence_once():
@@ -96,13 +98,20 @@ def _run_rank_zero_under_torchrun(launch: ParallelLaunch) -> dict[str, list[torc
 
 def _save_sequence_parallel_dit_outputs(rank: int, out_dir: Path) -> None:
     model = reference_model()
-    outputs = {}
-    with torch.inference_mode():
-        for history in HISTORY_LENGTHS:
-            text, clean, noisy = reference_inputs(history)
-            inputs = model.prepare(text, LATENT_SHAPE, clean)
-            outputs[history] = sequence_parallel_forward(model, noisy, torch.tensor([TIMESTEP]), inputs)
-    torch.save(outputs, out_dir / f"rank{rank}.pt")
+    for name, options in (("eager", DitOptions()), ("compiled", DitOptions(compile=True, compile_backend="eager"))):
+        # The "eager" compile backend runs dynamo's tracing, guards and recompilation without generating code.
+        torch_dynamo.reset()
+        torch_dynamo.utils.counters.clear()
+        model.configure(options)
+        outputs: dict = {}
+        with torch.inference_mode():
+            for history in HISTORY_LENGTHS:
+                text, clean, noisy = reference_inputs(history)
+                inputs = model.prepare(text, LATENT_SHAPE, clean)
+                outputs[history] = sequence_parallel_forward(model, noisy, torch.tensor([TIMESTEP]), inputs)
+                outputs.setdefault("graphs", []).append(torch_dynamo.utils.counters["stats"]["unique_graphs"])
+        torch.save(outputs, out_dir / f"rank{rank}_{name}.pt")
+    model.configure(DitOptions())
 
 
 def _check_ulysses_attention(rank: int, world_size: int) -> None:
@@ -137,7 +146,13 @@ def spawned(tmp_path_factory, tiny_folder) -> Path:
 @pytest.fixture(scope="module")
 def two_ranks(spawned) -> list[dict[int, torch.Tensor]]:
     """Each rank's sequence-parallel DiT outputs by history length."""
-    return [torch.load(spawned / f"rank{rank}.pt") for rank in range(WORLD_SIZE)]
+    return [torch.load(spawned / f"rank{rank}_eager.pt") for rank in range(WORLD_SIZE)]
+
+
+@pytest.fixture(scope="module")
+def two_ranks_compiled(spawned) -> list[dict]:
+    """The same with compiled blocks, and how many graphs dynamo made on each rank."""
+    return [torch.load(spawned / f"rank{rank}_compiled.pt") for rank in range(WORLD_SIZE)]
 
 
 def test_ulysses_attention_over_two_processes_equals_attention_in_one(two_ranks):
@@ -147,6 +162,23 @@ def test_ulysses_attention_over_two_processes_equals_attention_in_one(two_ranks)
 @pytest.fixture(scope="module")
 def model():
     return reference_model()
+
+
+@pytest.mark.parametrize("history", HISTORY_LENGTHS, ids=lambda n: f"history{n}")
+def test_compiled_blocks_split_over_two_processes_equal_the_single_process_dit(two_ranks_compiled, model,
+                                                                                 history):
+    expected = reference_output(model, history)
+    for outputs in two_ranks_compiled:
+        assert relative_error(outputs[history], expected) <= 1e-5
+
+
+def test_compiled_blocks_under_sequence_parallelism_are_not_traced_again_for_every_history_length(
+        two_ranks_compiled):
+    # Graphs made so far after each history length: a text start, then the first chunk with history, and no new
+    # ones after that. The all-to-all between a block's graphs is a graph break whose changing shard dynamo does
+    # not see; a trace per length would show as a growing count.
+    for graphs in (outputs["graphs"] for outputs in two_ranks_compiled):
+        assert len(graphs) == len(HISTORY_LENGTHS) and len(set(graphs[1:])) == 1, graphs
 
 
 @pytest.mark.parametrize("history", HISTORY_LENGTHS, ids=lambda n: f"history{n}")

@@ -188,7 +188,7 @@ class Attention(nn.Module):
 
 class SelfAttention(Attention):
     sequence_attention: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-    """Set by ``model.parallel`` for one sequence-parallel forward: attention over every rank's tokens."""
+    """Set by ``model.parallel`` for sequence-parallel forwards: attention over every rank's tokens."""
 
     def forward(self, x: torch.Tensor, rope_cos: torch.Tensor, rope_sin: torch.Tensor) -> torch.Tensor:
         q = apply_rope(self._heads(self.norm_q(self.q(x))), rope_cos, rope_sin)  # [B, L, n, d]
@@ -405,6 +405,11 @@ class WanModel(nn.Module):
             self._runners = list(self.blocks)
         self._attention_backend = backend
         self.options = options
+
+    @property
+    def block_runners(self) -> list[nn.Module]:
+        """What runs each block, in order: the block itself, or its compiled wrapper with ``compile``."""
+        return self._runners
 
     @property
     def attention_backend_used(self) -> str:

@@ -17,10 +17,10 @@ keeps the API of a DiT in one process (``parallel_launch`` starts the ranks).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 
 import torch
 import torch.distributed as dist
@@ -121,17 +121,45 @@ def ulysses_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, shard: 
     return _all_to_all(out, scatter_dim=1, gather_dim=2, group=group)  # [B, L/P, n, d]
 
 
+class _UlyssesSelfAttention:
+    """One block's self-attention over the process group, for the shard of the forward under way.
+
+    One object per block, kept for the model's life and given each forward's
+    shard, and opaque to torch.compile (a graph break): a compiled block keeps its
+    fused graphs on either side of the all-to-all and is not traced again when
+    the shard's lengths change from chunk to chunk.
+    """
+
+    def __init__(self, backend: AttentionBackend, group: dist.ProcessGroup | None) -> None:
+        self.backend = backend
+        self.group = group
+        self.shard: SequenceShard | None = None
+
+    @torch.compiler.disable
+    def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        assert self.shard is not None
+        return ulysses_attention(q, k, v, self.shard, self.group, self.backend)
+
+
+_ATTENTION: weakref.WeakKeyDictionary[WanModel, list[_UlyssesSelfAttention]] = weakref.WeakKeyDictionary()
+
+
 @contextmanager
 def _ulysses_self_attention(model: WanModel, shard: SequenceShard,
                             group: dist.ProcessGroup | None) -> Iterator[None]:
     """Every block's self-attention goes through ``ulysses_attention`` for the duration of one forward."""
-    for block in model.blocks:
-        block.self_attn.sequence_attention = partial(ulysses_attention, shard=shard, group=group,
-                                                     backend=block.self_attn.backend)
+    attentions = _ATTENTION.get(model)
+    if attentions is None or any(a.group is not group or a.backend is not b.self_attn.backend
+                                 for a, b in zip(attentions, model.blocks, strict=True)):
+        attentions = _ATTENTION[model] = [_UlyssesSelfAttention(b.self_attn.backend, group) for b in model.blocks]
+    for attention, block in zip(attentions, model.blocks, strict=True):
+        attention.shard = shard
+        block.self_attn.sequence_attention = attention
     try:
         yield
     finally:
-        for block in model.blocks:
+        for attention, block in zip(attentions, model.blocks, strict=True):
+            attention.shard = None
             block.self_attn.sequence_attention = None
 
 
@@ -145,8 +173,9 @@ def sequence_parallel_forward(model: WanModel, latents: torch.Tensor, timestep: 
     own history count for the per-segment modulation, and applies the head to
     its shard; the heads' outputs are gathered and the predicted tokens come
     back on every rank. The last block keeps its history tokens (the
-    ``skip_history_in_last_block`` shortcut would leave the shards uneven), and
-    the blocks run eagerly.
+    ``skip_history_in_last_block`` shortcut would leave the shards uneven).
+    Compiled blocks (``DitOptions.compile``) run compiled, the all-to-all
+    between their graphs.
     """
     x, e, e0, context_kv = model.step_tokens(latents, timestep, inputs)  # x [B, L, D]
     num_history = inputs.num_history_tokens
@@ -156,8 +185,8 @@ def sequence_parallel_forward(model: WanModel, latents: torch.Tensor, timestep: 
     rope_cos = shard_sequence(inputs.rope_cos, shard, dim=0, pad_value=1.0)  # [L/P, d/2]
     rope_sin = shard_sequence(inputs.rope_sin, shard, dim=0, pad_value=0.0)
     with _ulysses_self_attention(model, shard, group):
-        for block, kv in zip(model.blocks, context_kv, strict=True):
-            x = block(x, e0, local_history, kv, rope_cos, rope_sin)
+        for run, kv in zip(model.block_runners, context_kv, strict=True):
+            x = run(x, e0, local_history, kv, rope_cos, rope_sin, False)
     out = model.head(x, e[:, -1:])  # [B, L/P, prod(patch)·C]: gathering after the head moves 16x less
     out = gather_sequence(out, shard, group)[:, num_history:]  # [B, f*h*w, prod(patch)·C]
     return model.unpatchify(out, inputs.grid)
