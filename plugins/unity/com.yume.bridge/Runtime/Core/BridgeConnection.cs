@@ -10,7 +10,7 @@ namespace Yume.Bridge.Core
 {
     public sealed class BridgeConnection : IFrameSource, IDisposable
     {
-        const int MaxWaitMicroseconds = 5000;     // timers (NACK 30 ms, input 16 ms) stay accurate to ~5 ms
+        const int MaxWaitMicroseconds = 5000;     // the wait ends at the session's timer (NACKs, held frames, input) or after 5 ms
         const int MaxDatagramsPerRound = 512;     // then timers and sends get a turn
         const int MaxQueuedEvents = 256;
 
@@ -80,7 +80,7 @@ namespace Yume.Bridge.Core
                     {
                         Fragments = s.Fragments, FramesCompleted = s.FramesCompleted, FramesSuperseded = s.FramesSuperseded,
                         FramesAbandoned = s.FramesAbandoned, Duplicates = s.Duplicates, Stale = s.Stale, Dropped = s.Dropped,
-                        NacksSent = s.NacksSent, Cuts = s.Cuts,
+                        NacksSent = s.NacksSent, Cuts = s.Cuts, FramesHeld = s.FramesHeld,
                     };
                 }
             }

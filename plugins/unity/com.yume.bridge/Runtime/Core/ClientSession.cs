@@ -115,7 +115,8 @@ namespace Yume.Bridge.Core
             if (State != ClientSessionState.Open) return null;
             double earliest = Math.Min(lastValidAt + silenceSeconds, nextPingAt);
             earliest = Earliest(earliest, NextRequestTimer());
-            earliest = Earliest(earliest, reassembler.NextTimer(lastNow));
+            earliest = Earliest(earliest, reassembler.NextNackTime());
+            earliest = Earliest(earliest, reassembler.NextReleaseTime());
             return earliest;
         }
 
@@ -282,7 +283,7 @@ namespace Yume.Bridge.Core
             if (key != null) lastAuthenticatedAt = now;
             silenceSeconds = options.SilenceTimeoutSeconds ?? welcome.Limits.IdleTimeoutMs / 1000.0;
             nextPingAt = now;
-            reassembler = new FrameReassembler(sessionId, ReassemblyOptions.FromLimits(welcome.Limits));
+            reassembler = new FrameReassembler(sessionId, ReassemblyOptions.FromLimits(welcome.Limits, options.MaxPlayoutDelaySeconds));
             Emit(new SessionConnected(welcome));
             if (options.Token != null && key == null)
                 Emit(new SessionWarning("A token is set but the daemon does not use one (it is on loopback without a " +
@@ -430,17 +431,20 @@ namespace Yume.Bridge.Core
 
         void ReceiveFragment(byte[] data, int length, double now)
         {
-            var outcome = reassembler.Push(data, length, now);
-            if (outcome == FragmentOutcome.Completed)
-            {
-                var frame = reassembler.TakeCompletedFrame();
-                if (frame != null)
-                {
-                    MeasureInputToFrame(frame, now);
-                    EmitFrame(frame.Arrival);
-                }
-            }
+            reassembler.Push(data, length, now);
+            EmitShownFrames(now);
             SendDueNacks(now);
+        }
+
+        /// <summary>Frames the reassembler shows now (a completed one, or held ones whose wait is over), oldest first.</summary>
+        void EmitShownFrames(double now)
+        {
+            CompleteFrame frame;
+            while ((frame = reassembler.TakeCompletedFrame()) != null)
+            {
+                MeasureInputToFrame(frame, now);
+                EmitFrame(frame.Arrival);
+            }
         }
 
         void SendDueNacks(double now)
@@ -480,6 +484,8 @@ namespace Yume.Bridge.Core
             }
             if (now >= nextPingAt) SendPing(now);
             PumpRequests(now);
+            reassembler.Release(now);
+            EmitShownFrames(now);
             SendDueNacks(now);
         }
 

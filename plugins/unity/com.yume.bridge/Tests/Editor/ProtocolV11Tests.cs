@@ -43,9 +43,9 @@ namespace Yume.Bridge.Tests
             var session = HandshakeTests.Open(daemon, new ClientOptions(encoding: WireEncoding.Json));
             HandshakeTests.Events(session);
             Sent(session);
-            // 120 fragments of 532 bytes; every other one lost.
+            // 120 fragments of 532 bytes; the last 60 lost, so that they are asked for together once the burst is over.
             var fragments = TestFrames.Split(TestFrames.Payload(120 * 532), FakeDaemon.SessionId, 1, 576);
-            for (int i = 0; i < fragments.Count; i += 2) session.ReceiveDatagram(fragments[i], 1.0);
+            for (int i = 0; i < 60; i++) session.ReceiveDatagram(fragments[i], 1.0);
             session.HandleTimer(1.05);
             var sent = Sent(session);
             var nacks = FakeDaemon.OfType<NackMessage>(sent);

@@ -291,7 +291,7 @@ namespace Yume.Bridge.Tests
             var holed = TestFrames.Split(TestFrames.Payload(3000, 2), FakeDaemon.SessionId, 1, 1200);
             session.ReceiveDatagram(holed[0], 1.1);
             session.ReceiveDatagram(holed[2], 1.1);
-            var nacks = FakeDaemon.OfType<NackMessage>(RunUntil(1.14));
+            var nacks = FakeDaemon.OfType<NackMessage>(RunUntil(1.12));
             Assert.AreEqual(1, nacks.Count);
             Assert.AreEqual(1u, nacks[0].Frame);
             CollectionAssert.AreEqual(new[] { 1 }, nacks[0].Missing);
