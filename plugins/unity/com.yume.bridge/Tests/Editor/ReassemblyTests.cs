@@ -102,6 +102,18 @@ namespace Yume.Bridge.Tests
         }
 
         [Test]
+        public void A_fragment_more_than_4096_frames_ahead_of_the_newest_shown_is_dropped()
+        {
+            var r = NewReassembler();
+            Assert.AreEqual(FragmentOutcome.Accepted, Push(r, TestFrames.Split(TestFrames.Payload(2000), Session, 90000)[0], 0),
+                            "before the first frame shown any number is accepted");
+            PushAll(r, TestFrames.Split(TestFrames.Payload(500), Session, 10), 0);
+            Assert.AreEqual(10u, r.TakeCompletedFrame().Frame);
+            Assert.AreEqual(FragmentOutcome.TooFarAhead, Push(r, TestFrames.Split(TestFrames.Payload(2000), Session, 10 + 4097)[0], 0));
+            Assert.AreEqual(FragmentOutcome.Accepted, Push(r, TestFrames.Split(TestFrames.Payload(2000), Session, 10 + 4096)[0], 0));
+        }
+
+        [Test]
         public void At_most_four_incomplete_frames_are_kept_and_the_oldest_is_evicted()
         {
             var r = NewReassembler();
