@@ -63,6 +63,9 @@ namespace Yume.Bridge.Core
         /// <summary>Datagrams ignored: undecodable, wrong session, bad tag, replayed or unexpected.</summary>
         public long DatagramsDropped { get; private set; }
 
+        /// <summary>Complete frames released undelivered because <see cref="FrameQueue.Capacity"/> newer ones waited in the event queue.</summary>
+        public long FramesDropped { get; private set; }
+
         // ---- sans-IO surface ------------------------------------------------------------------
 
         /// <summary>Starts the handshake: a hello with a fresh nonce (SPEC §3.1).</summary>
@@ -533,16 +536,24 @@ namespace Yume.Bridge.Core
             events.Add(e);
         }
 
-        /// <summary>Only the newest undelivered frame is queued: a newer one replaces it in place (the older goes back to the pool).</summary>
+        /// <summary>
+        /// Undelivered frames wait in order, at most <see cref="FrameQueue.Capacity"/> of them: for a newer one the oldest
+        /// goes back to the pool (counted in <see cref="FramesDropped"/>).
+        /// </summary>
         void EmitFrame(FrameArrived frame)
         {
+            int waiting = 0, oldest = -1;
             for (int i = 0; i < events.Count; i++)
+                if (events[i] is FrameArrived)
+                {
+                    if (oldest < 0) oldest = i;
+                    waiting++;
+                }
+            if (waiting >= FrameQueue.Capacity)
             {
-                var older = events[i] as FrameArrived;
-                if (older == null) continue;
-                older.Frame.Release();
-                events[i] = frame;
-                return;
+                ((FrameArrived)events[oldest]).Frame.Release();
+                events.RemoveAt(oldest);
+                FramesDropped++;
             }
             Emit(frame);
         }

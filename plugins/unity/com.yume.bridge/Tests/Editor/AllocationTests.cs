@@ -99,14 +99,16 @@ namespace Yume.Bridge.Tests
         }
 
         [Test]
-        public void Frames_held_behind_an_older_one_allocate_nothing_after_warm_up()
+        public void Frames_held_behind_an_older_one_and_queued_for_the_engine_allocate_nothing_after_warm_up()
         {
             var reassembler = new FrameReassembler(7, new ReassemblyOptions(maxIncompleteFrames: ReassemblyOptions.MaxFramesInRepair,
                                                                             maxPlayoutDelaySeconds: 0.25));
+            var waiting = new FrameQueue<CompleteFrame>(f => f.Release()); // what BridgeConnection keeps for the engine
             var stream = new List<List<byte[]>>();
             for (uint frame = 1; frame <= 2 * (WarmUpFrames + MeasuredFrames); frame++)
                 stream.Add(TestFrames.Split(TestFrames.Payload(3000), 7, frame, 1200));
-            // Each odd frame's last fragment comes after the whole next frame, which waits for it; then both are shown.
+            // Each odd frame's last fragment comes after the whole next frame, which waits for it; then both are shown,
+            // in order, on two consecutive engine frames.
             Func<int, int, int> play = (from, to) =>
             {
                 int shown = 0;
@@ -120,8 +122,11 @@ namespace Yume.Bridge.Tests
                     if (reassembler.TakeCompletedFrame() != null) return -1; // the newer frame must wait
                     reassembler.Push(older[older.Count - 1], older[older.Count - 1].Length, now + 0.002);
                     CompleteFrame frame;
-                    while ((frame = reassembler.TakeCompletedFrame()) != null)
+                    while ((frame = reassembler.TakeCompletedFrame()) != null) waiting.Add(frame);
+                    for (int engineFrame = 0; engineFrame < 2; engineFrame++)
                     {
+                        frame = waiting.TakeToShow();
+                        if (frame == null || frame.Frame != 2 * pair + 1 + engineFrame) return -1; // frames 2·pair + 1, then + 2
                         frame.Release();
                         shown++;
                     }
@@ -133,7 +138,8 @@ namespace Yume.Bridge.Tests
             int shownMeasured = play(WarmUpFrames, WarmUpFrames + MeasuredFrames);
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             Console.WriteLine($"held frames: {allocated} bytes allocated over {2 * MeasuredFrames} frames after warm-up");
-            Assert.AreEqual(2 * MeasuredFrames, shownMeasured, "every frame is shown, in pairs");
+            Assert.AreEqual(2 * MeasuredFrames, shownMeasured, "every frame is shown, in order, one per engine frame");
+            Assert.AreEqual(0, waiting.Dropped);
             Assert.AreEqual(MeasuredFrames, reassembler.Stats.FramesHeld - WarmUpFrames);
             Assert.Less(allocated, 512, $"{allocated} bytes allocated over {2 * MeasuredFrames} frames");
         }

@@ -128,7 +128,12 @@ namespace Yume.Bridge.Tests
                 session.ReceiveDatagram(d, 1.01);
             session.HandleTimer(1.5);
             CollectionAssert.IsEmpty(FakeDaemon.OfType<NackMessage>(Sent(session)), "nothing is missing");
-            var frame = HandshakeTests.Single<FrameArrived>(HandshakeTests.Events(session)).Frame;
+            var frames = new List<CompleteFrame>();
+            foreach (var e in HandshakeTests.Events(session))
+                if (e is FrameArrived arrived) frames.Add(arrived.Frame);
+            Assert.AreEqual(2, frames.Count, "both frames are shown, in order");
+            Assert.IsFalse(frames[0].IsAfterCut);
+            var frame = frames[1];
             Assert.AreEqual(64u, frame.Frame);
             Assert.IsTrue(frame.IsAfterCut);
             Assert.AreEqual(3, frame.CutLatents);
