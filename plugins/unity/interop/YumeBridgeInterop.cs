@@ -279,7 +279,7 @@ namespace Yume.Bridge.Interop
                 }
                 ClientEvent e;
                 while (connection.TryDequeueEvent(out e)) Observe(e, eventId, "stream", ExitCodes.Event);
-                var frame = connection.TakeNewestFrame();
+                var frame = connection.TakeNextFrame();
                 if (frame != null)
                 {
                     CheckFrame(frame, turned);
@@ -384,7 +384,7 @@ namespace Yume.Bridge.Interop
             Put("frames_complete", WireValue.Integer(connection.FramesReceived));
             Put("frame_buffers_created", WireValue.Integer(connection.FrameBuffersCreated));
             Put("frames_checked", WireValue.Integer(framesChecked));
-            Put("frames_superseded", WireValue.Integer(connection.FramesSuperseded));
+            Put("frames_dropped", WireValue.Integer(connection.FramesDropped));
             Put("fragments", WireValue.Integer(stats.Fragments));
             Put("fragments_dropped", WireValue.Integer(stats.Dropped));
             Put("frames_abandoned", WireValue.Integer(stats.FramesAbandoned));

@@ -1,5 +1,5 @@
 // Runs a ClientSession over a UdpTransport on one background thread; every public member is thread-safe.
-// Engines poll it: TryDequeueEvent() for events, TakeNewestFrame() for the newest complete frame.
+// Engines poll it: TryDequeueEvent() for events, TakeFrameToShow() (or TakeNextFrame()) for complete frames, in order.
 // Name resolution happens on that thread too, so Start() never blocks the engine's main thread on DNS.
 using System;
 using System.Collections.Generic;
@@ -10,7 +10,7 @@ namespace Yume.Bridge.Core
 {
     public sealed class BridgeConnection : IFrameSource, IDisposable
     {
-        const int MaxWaitMicroseconds = 5000;     // timers (NACK 30 ms, input 16 ms) stay accurate to ~5 ms
+        const int MaxWaitMicroseconds = 5000;     // the wait ends at the session's timer (NACKs, held frames, input) or after 5 ms
         const int MaxDatagramsPerRound = 512;     // then timers and sends get a turn
         const int MaxQueuedEvents = 256;
 
@@ -22,12 +22,12 @@ namespace Yume.Bridge.Core
         readonly Queue<ClientEvent> events = new Queue<ClientEvent>();
         readonly Stopwatch clock = Stopwatch.StartNew();
         readonly AutoResetEvent frameSignal = new AutoResetEvent(false);
+        readonly FrameQueue<CompleteFrame> frames = new FrameQueue<CompleteFrame>(ReleaseFrame); // guarded by itself
         UdpTransport transport;
         Thread thread;
         volatile bool stopping;
         bool stopped;
-        CompleteFrame newestFrame;
-        long framesReceived, framesSuperseded;
+        long framesReceived;
 
         public BridgeConnection(string host, int port, ClientOptions options, IRandomSource random = null)
         {
@@ -41,7 +41,7 @@ namespace Yume.Bridge.Core
 
         public string Endpoint => $"{host}:{port}";
 
-        /// <summary>Set whenever a new complete frame is waiting; a decode thread can wait on it.</summary>
+        /// <summary>Set whenever a complete frame is added to the waiting ones; a decode thread can wait on it.</summary>
         public WaitHandle FrameSignal => frameSignal;
 
         public ClientSessionState State { get { lock (sync) return session.State; } }
@@ -53,8 +53,19 @@ namespace Yume.Bridge.Core
         public double? InputToFrameMs { get { lock (sync) return session.InputToFrameMs; } }
         public long FramesReceived => Interlocked.Read(ref framesReceived);
 
-        /// <summary>Complete frames replaced by a newer one before anyone took them.</summary>
-        public long FramesSuperseded => Interlocked.Read(ref framesSuperseded);
+        /// <summary>
+        /// Complete frames released without being taken: more than <see cref="FrameQueue.Capacity"/> waited (here or in
+        /// the session's event queue), or <see cref="TakeFrameToShow"/> skipped them.
+        /// </summary>
+        public long FramesDropped
+        {
+            get
+            {
+                long inSession;
+                lock (sync) inSession = session.FramesDropped;
+                lock (frames) return inSession + frames.Dropped;
+            }
+        }
 
         public long DatagramsDropped { get { lock (sync) return session.DatagramsDropped; } }
 
@@ -80,7 +91,7 @@ namespace Yume.Bridge.Core
                     {
                         Fragments = s.Fragments, FramesCompleted = s.FramesCompleted, FramesSuperseded = s.FramesSuperseded,
                         FramesAbandoned = s.FramesAbandoned, Duplicates = s.Duplicates, Stale = s.Stale, Dropped = s.Dropped,
-                        NacksSent = s.NacksSent, Cuts = s.Cuts,
+                        NacksSent = s.NacksSent, Cuts = s.Cuts, FramesHeld = s.FramesHeld,
                     };
                 }
             }
@@ -165,6 +176,7 @@ namespace Yume.Bridge.Core
         public void Dispose()
         {
             Stop();
+            lock (frames) frames.Clear();
             frameSignal.Close();
         }
 
@@ -214,8 +226,26 @@ namespace Yume.Bridge.Core
             }
         }
 
-        /// <summary>The newest complete frame not yet taken, or null. Never older than one returned before. Release it when done.</summary>
-        public CompleteFrame TakeNewestFrame() => Interlocked.Exchange(ref newestFrame, null);
+        /// <summary>
+        /// The oldest complete frame not yet taken, or null; frames come out in order, never older than one returned
+        /// before. At most <see cref="FrameQueue.Capacity"/> wait: the oldest is dropped for a newer one. Release it when done.
+        /// </summary>
+        public CompleteFrame TakeNextFrame()
+        {
+            lock (frames) return frames.TakeOldest();
+        }
+
+        /// <summary>
+        /// For an engine that shows frames itself (no <see cref="FrameDecodeWorker"/>): the frame to show on this engine
+        /// frame, or null; call it once per engine frame. Paced as <see cref="FrameQueue{T}.TakeToShow"/>: the oldest,
+        /// or the newest when the engine fell behind. Release it when done.
+        /// </summary>
+        public CompleteFrame TakeFrameToShow()
+        {
+            lock (frames) return frames.TakeToShow();
+        }
+
+        static void ReleaseFrame(CompleteFrame frame) => frame.Release();
 
         // ---- network thread -------------------------------------------------------------------
 
@@ -241,7 +271,11 @@ namespace Yume.Bridge.Core
                     for (int round = 0; length >= 0 && round < MaxDatagramsPerRound && !stopping; round++)
                     {
                         if (filter == null || filter(buffer, length))
-                            lock (sync) session.ReceiveDatagram(buffer, length, Now);
+                            lock (sync)
+                            {
+                                session.ReceiveDatagram(buffer, length, Now);
+                                DrainSessionEventsLocked(); // a frame goes to the engine as soon as it is shown
+                            }
                         length = socket.Receive(buffer, 0);
                     }
                     lock (sync)
@@ -278,12 +312,7 @@ namespace Yume.Bridge.Core
                 if (frame != null)
                 {
                     Interlocked.Increment(ref framesReceived);
-                    var superseded = Interlocked.Exchange(ref newestFrame, frame.Frame);
-                    if (superseded != null)
-                    {
-                        Interlocked.Increment(ref framesSuperseded);
-                        superseded.Release();
-                    }
+                    lock (frames) frames.Add(frame.Frame);
                     frameSignal.Set();
                     continue;
                 }

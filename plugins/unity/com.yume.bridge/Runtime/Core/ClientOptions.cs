@@ -44,12 +44,14 @@ namespace Yume.Bridge.Core
             int startMaxAttempts = 4,
             double? silenceTimeoutSeconds = null,
             int maxQueuedEvents = 256,
-            string preempt = null)
+            string preempt = null,
+            double maxPlayoutDelaySeconds = 0.25)
         {
             if (preempt != null && CodePoints.Count(preempt) > 16) throw new ArgumentException("preempt: at most 16 characters (\"latent\" or \"off\")");
             Preempt = string.IsNullOrEmpty(preempt) ? null : preempt;
             if (width < 0 || height < 0 || width > 65535 || height > 65535) throw new ArgumentException("width and height lie in 0…65535");
             if (fps != 0 && !(fps >= 1 && fps <= 240)) throw new ArgumentException("fps is 0 (the daemon's) or 1…240");
+            if (!(maxPlayoutDelaySeconds >= 0 && maxPlayoutDelaySeconds <= 10)) throw new ArgumentException("the playout delay lies in 0…10 s (0: none)");
             if (quality < 1 || quality > 100) throw new ArgumentException("quality lies in 1…100");
             if (maxDatagram < 576 || maxDatagram > 65000) throw new ArgumentException("max datagram lies in 576…65000");
             if (uploadMaxInFlight < 1 || uploadMaxInFlight > 32) throw new ArgumentException("at most 32 upload pieces in flight (SPEC §5.4)");
@@ -83,6 +85,7 @@ namespace Yume.Bridge.Core
             StartMaxAttempts = startMaxAttempts;
             SilenceTimeoutSeconds = silenceTimeoutSeconds;
             MaxQueuedEvents = maxQueuedEvents;
+            MaxPlayoutDelaySeconds = maxPlayoutDelaySeconds;
         }
 
         /// <summary>Shared token (SPEC §4); null when the daemon needs none (loopback).</summary>
@@ -119,6 +122,12 @@ namespace Yume.Bridge.Core
 
         /// <summary>Cap of the event queue; frames never queue (only the newest is kept).</summary>
         public int MaxQueuedEvents { get; }
+
+        /// <summary>
+        /// SPEC §6.3 playout delay: the longest a complete frame waits for an older one still being repaired (it waits
+        /// about as long as repairs take, measured). 0 shows the newest complete frame at once (the protocol 1.0 policy).
+        /// </summary>
+        public double MaxPlayoutDelaySeconds { get; }
     }
 
     /// <summary>Randomness for nonces and seeds, injectable so that tests are deterministic.</summary>

@@ -63,6 +63,9 @@ namespace Yume.Bridge.Core
         /// <summary>Datagrams ignored: undecodable, wrong session, bad tag, replayed or unexpected.</summary>
         public long DatagramsDropped { get; private set; }
 
+        /// <summary>Complete frames released undelivered because <see cref="FrameQueue.Capacity"/> newer ones waited in the event queue.</summary>
+        public long FramesDropped { get; private set; }
+
         // ---- sans-IO surface ------------------------------------------------------------------
 
         /// <summary>Starts the handshake: a hello with a fresh nonce (SPEC §3.1).</summary>
@@ -115,7 +118,8 @@ namespace Yume.Bridge.Core
             if (State != ClientSessionState.Open) return null;
             double earliest = Math.Min(lastValidAt + silenceSeconds, nextPingAt);
             earliest = Earliest(earliest, NextRequestTimer());
-            earliest = Earliest(earliest, reassembler.NextTimer(lastNow));
+            earliest = Earliest(earliest, reassembler.NextNackTime());
+            earliest = Earliest(earliest, reassembler.NextReleaseTime());
             return earliest;
         }
 
@@ -282,7 +286,7 @@ namespace Yume.Bridge.Core
             if (key != null) lastAuthenticatedAt = now;
             silenceSeconds = options.SilenceTimeoutSeconds ?? welcome.Limits.IdleTimeoutMs / 1000.0;
             nextPingAt = now;
-            reassembler = new FrameReassembler(sessionId, ReassemblyOptions.FromLimits(welcome.Limits));
+            reassembler = new FrameReassembler(sessionId, ReassemblyOptions.FromLimits(welcome.Limits, options.MaxPlayoutDelaySeconds));
             Emit(new SessionConnected(welcome));
             if (options.Token != null && key == null)
                 Emit(new SessionWarning("A token is set but the daemon does not use one (it is on loopback without a " +
@@ -430,17 +434,20 @@ namespace Yume.Bridge.Core
 
         void ReceiveFragment(byte[] data, int length, double now)
         {
-            var outcome = reassembler.Push(data, length, now);
-            if (outcome == FragmentOutcome.Completed)
-            {
-                var frame = reassembler.TakeCompletedFrame();
-                if (frame != null)
-                {
-                    MeasureInputToFrame(frame, now);
-                    EmitFrame(frame.Arrival);
-                }
-            }
+            reassembler.Push(data, length, now);
+            EmitShownFrames(now);
             SendDueNacks(now);
+        }
+
+        /// <summary>Frames the reassembler shows now (a completed one, or held ones whose wait is over), oldest first.</summary>
+        void EmitShownFrames(double now)
+        {
+            CompleteFrame frame;
+            while ((frame = reassembler.TakeCompletedFrame()) != null)
+            {
+                MeasureInputToFrame(frame, now);
+                EmitFrame(frame.Arrival);
+            }
         }
 
         void SendDueNacks(double now)
@@ -480,6 +487,8 @@ namespace Yume.Bridge.Core
             }
             if (now >= nextPingAt) SendPing(now);
             PumpRequests(now);
+            reassembler.Release(now);
+            EmitShownFrames(now);
             SendDueNacks(now);
         }
 
@@ -527,16 +536,24 @@ namespace Yume.Bridge.Core
             events.Add(e);
         }
 
-        /// <summary>Only the newest undelivered frame is queued: a newer one replaces it in place (the older goes back to the pool).</summary>
+        /// <summary>
+        /// Undelivered frames wait in order, at most <see cref="FrameQueue.Capacity"/> of them: for a newer one the oldest
+        /// goes back to the pool (counted in <see cref="FramesDropped"/>).
+        /// </summary>
         void EmitFrame(FrameArrived frame)
         {
+            int waiting = 0, oldest = -1;
             for (int i = 0; i < events.Count; i++)
+                if (events[i] is FrameArrived)
+                {
+                    if (oldest < 0) oldest = i;
+                    waiting++;
+                }
+            if (waiting >= FrameQueue.Capacity)
             {
-                var older = events[i] as FrameArrived;
-                if (older == null) continue;
-                older.Frame.Release();
-                events[i] = frame;
-                return;
+                ((FrameArrived)events[oldest]).Frame.Release();
+                events.RemoveAt(oldest);
+                FramesDropped++;
             }
             Emit(frame);
         }

@@ -1,4 +1,4 @@
-// Decodes the newest complete frame on a background thread so that the engine's main thread only uploads
+// Decodes complete frames, in order, on a background thread so that the engine's main thread only uploads
 // pixels (peers.md §2.12: JPEG decode on the main thread costs tens of milliseconds per frame).
 using System;
 using System.Diagnostics;
@@ -9,8 +9,11 @@ namespace Yume.Bridge.Core
     /// <summary>Where complete frames come from (a <see cref="BridgeConnection"/>).</summary>
     public interface IFrameSource
     {
+        /// <summary>Set when a frame is added to the waiting ones.</summary>
         WaitHandle FrameSignal { get; }
-        CompleteFrame TakeNewestFrame();
+
+        /// <summary>The oldest waiting frame, or null (<see cref="BridgeConnection.TakeNextFrame"/>).</summary>
+        CompleteFrame TakeNextFrame();
     }
 
     /// <summary>
@@ -53,24 +56,24 @@ namespace Yume.Bridge.Core
     }
 
     /// <summary>
-    /// One background thread: wait for a frame, decode it (bottom-up for Texture2D.GetRawTextureData, RGBA32 by
-    /// default), publish it. Only the newest decoded frame is kept. Steady state allocates nothing: decoded frames
-    /// and their pixel buffers are pooled (three at most: decoding, waiting, being uploaded; overflow policy:
-    /// a superseded frame goes straight back to the pool).
+    /// One background thread: take the oldest waiting frame, decode it (bottom-up for Texture2D.GetRawTextureData,
+    /// RGBA32 by default), queue it. Decoded frames wait in order, at most <see cref="FrameQueue.Capacity"/>; when
+    /// full, the oldest goes back to the pool (counted in <see cref="FramesDropped"/>). Steady state allocates nothing:
+    /// decoded frames and their pixel buffers are pooled (those waiting, one being decoded, one being uploaded).
     /// </summary>
     public sealed class FrameDecodeWorker : IDisposable
     {
-        const int PoolSize = 3;
+        const int PoolSize = FrameQueue.Capacity + 2;
         readonly IFrameSource source;
         readonly bool bottomUp;
         readonly PixelLayout layout;
         readonly BaselineJpegDecoder decoder = new BaselineJpegDecoder();
         readonly object sync = new object();
         readonly DecodedFrame[] spare = new DecodedFrame[PoolSize];
+        readonly FrameQueue<DecodedFrame> decoded; // guarded by sync
         readonly Thread thread;
         volatile bool stopping;
-        DecodedFrame newest;
-        long framesDecoded, framesSkipped, fallbacks;
+        long framesDecoded, fallbacks;
         double decodeMsAverage;
         string lastFallbackReason;
 
@@ -80,6 +83,7 @@ namespace Yume.Bridge.Core
             this.bottomUp = bottomUp;
             this.layout = layout;
             for (int i = 0; i < PoolSize; i++) spare[i] = new DecodedFrame();
+            decoded = new FrameQueue<DecodedFrame>(Recycle);
             thread = new Thread(Run) { IsBackground = true, Name = "yume-bridge jpeg decode" };
             thread.Start();
         }
@@ -88,8 +92,8 @@ namespace Yume.Bridge.Core
 
         public long FramesDecoded => Interlocked.Read(ref framesDecoded);
 
-        /// <summary>Decoded frames replaced by a newer one before they were taken.</summary>
-        public long FramesSkipped => Interlocked.Read(ref framesSkipped);
+        /// <summary>Decoded frames released without being taken: more than <see cref="FrameQueue.Capacity"/> waited, or <see cref="TakeFrameToShow"/> skipped them.</summary>
+        public long FramesDropped { get { lock (sync) return decoded.Dropped; } }
 
         /// <summary>Frames the managed decoder refused (handed over as JPEG).</summary>
         public long Fallbacks => Interlocked.Read(ref fallbacks);
@@ -100,15 +104,14 @@ namespace Yume.Bridge.Core
         /// <summary>Exponential average of decode time, milliseconds.</summary>
         public double DecodeMsAverage { get { lock (sync) return decodeMsAverage; } }
 
-        /// <summary>The newest decoded frame not yet taken, or null. Give it back with <see cref="Recycle"/>.</summary>
-        public DecodedFrame TakeNewest()
+        /// <summary>
+        /// The decoded frame to show on this engine frame, or null; call it once per engine frame. Paced as
+        /// <see cref="FrameQueue{T}.TakeToShow"/>: the oldest, so frames decoded together are shown on consecutive engine
+        /// frames, or the newest when the engine fell behind the stream. Give it back with <see cref="Recycle"/>.
+        /// </summary>
+        public DecodedFrame TakeFrameToShow()
         {
-            lock (sync)
-            {
-                var frame = newest;
-                newest = null;
-                return frame;
-            }
+            lock (sync) return decoded.TakeToShow();
         }
 
         /// <summary>Returns a decoded frame after upload (and its JPEG to the frame pool) so that the next decode does not allocate.</summary>
@@ -140,7 +143,7 @@ namespace Yume.Bridge.Core
                         spare[i] = null;
                         return frame;
                     }
-            return new DecodedFrame(); // every pooled one is held by the engine: grow (the pool keeps three)
+            return new DecodedFrame(); // every pooled one is held by the engine: grow (the pool keeps PoolSize)
         }
 
         void Run()
@@ -151,37 +154,36 @@ namespace Yume.Bridge.Core
                 CompleteFrame frame;
                 try
                 {
-                    source.FrameSignal.WaitOne(50);
-                    frame = source.TakeNewestFrame();
+                    frame = source.TakeNextFrame();
+                    if (frame == null)
+                    {
+                        source.FrameSignal.WaitOne(50);
+                        continue; // frames released together are all taken before the next wait
+                    }
                 }
                 catch (ObjectDisposedException)
                 {
                     return; // the connection went away
                 }
-                if (frame == null) continue;
                 clock.Restart();
-                var decoded = TakeSpare();
+                var next = TakeSpare();
                 try
                 {
-                    decoder.DecodeInto(frame.Buffer, frame.Length, bottomUp, layout, decoded.Target);
-                    decoded.Set(frame, true, clock.Elapsed.TotalMilliseconds, null);
+                    decoder.DecodeInto(frame.Buffer, frame.Length, bottomUp, layout, next.Target);
+                    next.Set(frame, true, clock.Elapsed.TotalMilliseconds, null);
                     Interlocked.Increment(ref framesDecoded);
                 }
                 catch (Exception e) when (e is NotSupportedException || e is FormatException || e is IndexOutOfRangeException)
                 {
-                    decoded.Set(frame, false, clock.Elapsed.TotalMilliseconds, e.Message);
+                    next.Set(frame, false, clock.Elapsed.TotalMilliseconds, e.Message);
                     Interlocked.Increment(ref fallbacks);
                     lock (sync) lastFallbackReason = e.Message;
                 }
-                DecodedFrame superseded;
                 lock (sync)
                 {
-                    superseded = newest;
-                    if (superseded != null) framesSkipped++;
-                    newest = decoded;
-                    decodeMsAverage = decodeMsAverage == 0 ? decoded.DecodeMs : decodeMsAverage * 0.9 + decoded.DecodeMs * 0.1;
+                    decoded.Add(next); // when full, the oldest is recycled
+                    decodeMsAverage = decodeMsAverage == 0 ? next.DecodeMs : decodeMsAverage * 0.9 + next.DecodeMs * 0.1;
                 }
-                if (superseded != null) Recycle(superseded);
             }
         }
 
@@ -189,8 +191,7 @@ namespace Yume.Bridge.Core
         {
             stopping = true;
             if (thread != Thread.CurrentThread) thread.Join(500);
-            var left = TakeNewest();
-            if (left != null) Recycle(left);
+            lock (sync) decoded.Clear();
         }
     }
 }

@@ -120,7 +120,12 @@ namespace Yume.Bridge.Core
     /// </summary>
     public sealed class FramePool
     {
-        public const int MaxSpare = 8;
+        /// <summary>
+        /// Room for every frame a stream under heavy loss holds at once, so that they all come back for reuse: frames
+        /// under repair, complete frames held behind them (SPEC §6.3), frames waiting at the connection and at the
+        /// decode worker (<see cref="FrameQueue.Capacity"/> each), one being decoded and one being shown.
+        /// </summary>
+        public const int MaxSpare = ReassemblyOptions.MaxFramesInRepair + FrameReassembler.MaxHeldFrames + 2 * FrameQueue.Capacity + 2;
         const int Granule = 64 * 1024;
         readonly object sync = new object();
         readonly List<CompleteFrame> spare = new List<CompleteFrame>(MaxSpare);

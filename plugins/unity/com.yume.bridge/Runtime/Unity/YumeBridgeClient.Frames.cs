@@ -1,5 +1,5 @@
 // Main-thread half of the client: turns session events into UnityEvents and Console lines, and uploads
-// the newest frame (at most one texture upload per rendered frame).
+// frames in order (at most one texture upload per rendered frame).
 using System;
 using System.Collections.Generic;
 using Unity.Collections;
@@ -150,13 +150,19 @@ namespace Yume.Bridge
             lastSentInput = null;
         }
 
-        void UploadNewestFrame()
+        /// <summary>
+        /// Shows at most one frame per rendered frame, in order: frames that arrive together (a repaired frame and the
+        /// one held behind it) are shown on consecutive rendered frames, not one replacing the other. When more than
+        /// <see cref="FrameQueue.MaxBacklog"/> frames wait (the game renders slower than the stream), it skips to the
+        /// newest and releases the older ones, so the picture keeps up with the stream.
+        /// </summary>
+        void UploadNextFrame()
         {
             if (Time.frameCount == lastUploadFrame) return; // at most one texture upload per rendered frame
             uploadClock.Reset();
             if (decodeWorker != null)
             {
-                var decoded = decodeWorker.TakeNewest();
+                var decoded = decodeWorker.TakeFrameToShow();
                 if (decoded == null) return;
                 uploadClock.Start();
                 bool shown;
@@ -176,7 +182,7 @@ namespace Yume.Bridge
             }
             else
             {
-                var frame = connection.TakeNewestFrame();
+                var frame = connection.TakeFrameToShow();
                 if (frame == null) return;
                 uploadClock.Start();
                 EnsureOutput(welcome?.Width ?? 16, welcome?.Height ?? 16);

@@ -1,7 +1,7 @@
 // The Yume Bridge component: connects to a yume_bridge daemon, streams its frames into a Texture2D (and
 // optionally a RenderTexture), sends the player's input and event prompts. Name resolution, networking and
 // JPEG decoding run on background threads; the main thread uploads at most one texture per rendered frame,
-// always the newest, without allocating.
+// frames in order (skipping to the newest when the game falls behind the stream), without allocating.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -325,7 +325,7 @@ namespace Yume.Bridge
             DrainEvents(connection);
             if (connection == null) return;
             SampleInput();
-            UploadNewestFrame();
+            UploadNextFrame();
         }
 
         // ---- internals ------------------------------------------------------------------------

@@ -99,6 +99,52 @@ namespace Yume.Bridge.Tests
         }
 
         [Test]
+        public void Frames_held_behind_an_older_one_and_queued_for_the_engine_allocate_nothing_after_warm_up()
+        {
+            var reassembler = new FrameReassembler(7, new ReassemblyOptions(maxIncompleteFrames: ReassemblyOptions.MaxFramesInRepair,
+                                                                            maxPlayoutDelaySeconds: 0.25));
+            var waiting = new FrameQueue<CompleteFrame>(f => f.Release()); // what BridgeConnection keeps for the engine
+            var stream = new List<List<byte[]>>();
+            for (uint frame = 1; frame <= 2 * (WarmUpFrames + MeasuredFrames); frame++)
+                stream.Add(TestFrames.Split(TestFrames.Payload(3000), 7, frame, 1200));
+            // Each odd frame's last fragment comes after the whole next frame, which waits for it; then both are shown,
+            // in order, on two consecutive engine frames.
+            Func<int, int, int> play = (from, to) =>
+            {
+                int shown = 0;
+                for (int pair = from; pair < to; pair++)
+                {
+                    var older = stream[2 * pair];
+                    var newer = stream[2 * pair + 1];
+                    double now = pair / 15.0;
+                    for (int i = 0; i < older.Count - 1; i++) reassembler.Push(older[i], older[i].Length, now);
+                    for (int i = 0; i < newer.Count; i++) reassembler.Push(newer[i], newer[i].Length, now + 0.001);
+                    if (reassembler.TakeCompletedFrame() != null) return -1; // the newer frame must wait
+                    reassembler.Push(older[older.Count - 1], older[older.Count - 1].Length, now + 0.002);
+                    CompleteFrame frame;
+                    while ((frame = reassembler.TakeCompletedFrame()) != null) waiting.Add(frame);
+                    for (int engineFrame = 0; engineFrame < 2; engineFrame++)
+                    {
+                        frame = waiting.TakeToShow();
+                        if (frame == null || frame.Frame != 2 * pair + 1 + engineFrame) return -1; // frames 2·pair + 1, then + 2
+                        frame.Release();
+                        shown++;
+                    }
+                }
+                return shown;
+            };
+            Assert.AreEqual(2 * WarmUpFrames, play(0, WarmUpFrames));
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            int shownMeasured = play(WarmUpFrames, WarmUpFrames + MeasuredFrames);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Console.WriteLine($"held frames: {allocated} bytes allocated over {2 * MeasuredFrames} frames after warm-up");
+            Assert.AreEqual(2 * MeasuredFrames, shownMeasured, "every frame is shown, in order, one per engine frame");
+            Assert.AreEqual(0, waiting.Dropped);
+            Assert.AreEqual(MeasuredFrames, reassembler.Stats.FramesHeld - WarmUpFrames);
+            Assert.Less(allocated, 512, $"{allocated} bytes allocated over {2 * MeasuredFrames} frames");
+        }
+
+        [Test]
         public void A_released_frame_buffer_serves_the_next_frame()
         {
             var pool = new FramePool();

@@ -1,4 +1,5 @@
-// The background decoder: newest frame only, RGBA32/RGB24 bottom-up pixels, recycled buffers, JPEG fallback.
+// The background decoder: frames in order, paced for the engine, RGBA32/RGB24 bottom-up pixels, recycled buffers,
+// JPEG fallback.
 using System;
 using System.Diagnostics;
 using System.Threading;
@@ -13,14 +14,18 @@ namespace Yume.Bridge.Tests
         sealed class QueueSource : IFrameSource
         {
             readonly AutoResetEvent signal = new AutoResetEvent(false);
-            CompleteFrame newest;
+            readonly FrameQueue<CompleteFrame> frames = new FrameQueue<CompleteFrame>(f => f.Release()); // as BridgeConnection's
 
             public WaitHandle FrameSignal => signal;
-            public CompleteFrame TakeNewestFrame() => Interlocked.Exchange(ref newest, null);
+
+            public CompleteFrame TakeNextFrame()
+            {
+                lock (frames) return frames.TakeOldest();
+            }
 
             public void Offer(CompleteFrame frame)
             {
-                Interlocked.Exchange(ref newest, frame)?.Release(); // superseded before anyone took it, as BridgeConnection does
+                lock (frames) frames.Add(frame);
                 signal.Set();
             }
         }
@@ -37,7 +42,7 @@ namespace Yume.Bridge.Tests
             var clock = Stopwatch.StartNew();
             while (clock.Elapsed.TotalSeconds < 5)
             {
-                var decoded = worker.TakeNewest();
+                var decoded = worker.TakeFrameToShow();
                 if (decoded != null) return decoded;
                 Thread.Sleep(2);
             }
@@ -118,7 +123,7 @@ namespace Yume.Bridge.Tests
                 {
                     foreach (var d in TestFrames.Split(fixture.Jpeg, 1, n, 300)) reassembler.Push(d, d.Length, 0);
                     source.Offer(reassembler.TakeCompletedFrame());
-                    var decoded = worker.TakeNewest();
+                    var decoded = worker.TakeFrameToShow();
                     if (decoded == null) continue;
                     pixelBuffers.Add(decoded.Image.Pixels);
                     worker.Recycle(decoded); // as the client does after its upload
@@ -128,7 +133,52 @@ namespace Yume.Bridge.Tests
             }
             Assert.Greater(shown, 0);
             Assert.LessOrEqual(pool.Created, FramePool.MaxSpare, "frames go back to the pool from every stage");
-            Assert.LessOrEqual(pixelBuffers.Count, 4, "decoded frames and their pixels are reused");
+            Assert.LessOrEqual(pixelBuffers.Count, FrameQueue.Capacity + 2, "decoded frames and their pixels are reused");
+        }
+
+        static void WaitForDecodes(FrameDecodeWorker worker, int count)
+        {
+            var clock = Stopwatch.StartNew();
+            while (worker.FramesDecoded < count && clock.Elapsed.TotalSeconds < 5) Thread.Sleep(2);
+            Assert.AreEqual(count, worker.FramesDecoded, "decoded within 5 s");
+        }
+
+        [Test]
+        public void Two_frames_that_arrive_together_are_shown_in_order_on_consecutive_engine_frames()
+        {
+            var fixture = Array.Find(JpegTests.Fixtures, f => f.Name == "color420");
+            var source = new QueueSource();
+            using (var worker = new FrameDecodeWorker(source))
+            {
+                source.Offer(FrameOf(fixture.Jpeg, 1)); // a repaired frame and the one held behind it, released at once
+                source.Offer(FrameOf(fixture.Jpeg, 2));
+                WaitForDecodes(worker, 2);
+                var first = worker.TakeFrameToShow();
+                Assert.AreEqual(1u, first.Frame.Frame, "the older frame first");
+                worker.Recycle(first);
+                var second = worker.TakeFrameToShow();
+                Assert.AreEqual(2u, second.Frame.Frame, "then the newer one, on the next engine frame");
+                worker.Recycle(second);
+                Assert.IsNull(worker.TakeFrameToShow());
+                Assert.AreEqual(0, worker.FramesDropped);
+            }
+        }
+
+        [Test]
+        public void An_engine_that_falls_behind_the_decoder_skips_to_the_newest_frame()
+        {
+            var fixture = Array.Find(JpegTests.Fixtures, f => f.Name == "color420");
+            var source = new QueueSource();
+            using (var worker = new FrameDecodeWorker(source))
+            {
+                for (uint n = 1; n <= 3; n++) source.Offer(FrameOf(fixture.Jpeg, n));
+                WaitForDecodes(worker, 3);
+                var shown = worker.TakeFrameToShow();
+                Assert.AreEqual(3u, shown.Frame.Frame, "three waiting: the engine is behind, so it shows the newest");
+                worker.Recycle(shown);
+                Assert.IsNull(worker.TakeFrameToShow(), "the older two are not shown later");
+                Assert.AreEqual(2, worker.FramesDropped);
+            }
         }
 
         [Test]

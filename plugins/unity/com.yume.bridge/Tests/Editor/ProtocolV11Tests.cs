@@ -43,9 +43,9 @@ namespace Yume.Bridge.Tests
             var session = HandshakeTests.Open(daemon, new ClientOptions(encoding: WireEncoding.Json));
             HandshakeTests.Events(session);
             Sent(session);
-            // 120 fragments of 532 bytes; every other one lost.
+            // 120 fragments of 532 bytes; the last 60 lost, so that they are asked for together once the burst is over.
             var fragments = TestFrames.Split(TestFrames.Payload(120 * 532), FakeDaemon.SessionId, 1, 576);
-            for (int i = 0; i < fragments.Count; i += 2) session.ReceiveDatagram(fragments[i], 1.0);
+            for (int i = 0; i < 60; i++) session.ReceiveDatagram(fragments[i], 1.0);
             session.HandleTimer(1.05);
             var sent = Sent(session);
             var nacks = FakeDaemon.OfType<NackMessage>(sent);
@@ -128,7 +128,12 @@ namespace Yume.Bridge.Tests
                 session.ReceiveDatagram(d, 1.01);
             session.HandleTimer(1.5);
             CollectionAssert.IsEmpty(FakeDaemon.OfType<NackMessage>(Sent(session)), "nothing is missing");
-            var frame = HandshakeTests.Single<FrameArrived>(HandshakeTests.Events(session)).Frame;
+            var frames = new List<CompleteFrame>();
+            foreach (var e in HandshakeTests.Events(session))
+                if (e is FrameArrived arrived) frames.Add(arrived.Frame);
+            Assert.AreEqual(2, frames.Count, "both frames are shown, in order");
+            Assert.IsFalse(frames[0].IsAfterCut);
+            var frame = frames[1];
             Assert.AreEqual(64u, frame.Frame);
             Assert.IsTrue(frame.IsAfterCut);
             Assert.AreEqual(3, frame.CutLatents);

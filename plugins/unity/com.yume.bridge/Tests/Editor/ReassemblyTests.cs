@@ -102,6 +102,18 @@ namespace Yume.Bridge.Tests
         }
 
         [Test]
+        public void A_fragment_more_than_4096_frames_ahead_of_the_newest_shown_is_dropped()
+        {
+            var r = NewReassembler();
+            Assert.AreEqual(FragmentOutcome.Accepted, Push(r, TestFrames.Split(TestFrames.Payload(2000), Session, 90000)[0], 0),
+                            "before the first frame shown any number is accepted");
+            PushAll(r, TestFrames.Split(TestFrames.Payload(500), Session, 10), 0);
+            Assert.AreEqual(10u, r.TakeCompletedFrame().Frame);
+            Assert.AreEqual(FragmentOutcome.TooFarAhead, Push(r, TestFrames.Split(TestFrames.Payload(2000), Session, 10 + 4097)[0], 0));
+            Assert.AreEqual(FragmentOutcome.Accepted, Push(r, TestFrames.Split(TestFrames.Payload(2000), Session, 10 + 4096)[0], 0));
+        }
+
+        [Test]
         public void At_most_four_incomplete_frames_are_kept_and_the_oldest_is_evicted()
         {
             var r = NewReassembler();
@@ -176,21 +188,32 @@ namespace Yume.Bridge.Tests
         {
             var r = NewReassembler();
             Push(r, TestFrames.Split(TestFrames.Payload(3000), Session, 1)[0], 1.000);
-            CollectionAssert.IsEmpty(r.TakeNacks(1.010));
-            Assert.AreEqual(1.030, r.NextTimer(1.010).Value, 1e-9);
+            CollectionAssert.IsEmpty(r.TakeNacks(1.004));
+            Assert.AreEqual(1.005, r.NextNackTime().Value, 1e-9, "the burst is over after 5 ms of quiet");
         }
 
         [Test]
-        public void A_frame_quiet_for_30_ms_is_nacked_with_its_missing_indices()
+        public void A_frame_quiet_for_5_ms_is_nacked_with_its_missing_indices()
         {
             var parts = TestFrames.Split(TestFrames.Payload(3000), Session, 9);
             var r = NewReassembler();
             Push(r, parts[0], 1.000);
             Push(r, parts[3], 1.001);
-            var nacks = r.TakeNacks(1.031);
+            var nacks = r.TakeNacks(1.006);
             Assert.AreEqual(1, nacks.Count);
             Assert.AreEqual(9u, nacks[0].Frame);
             CollectionAssert.AreEqual(new[] { 1, 2, 4, 5 }, nacks[0].Missing);
+        }
+
+        [Test]
+        public void A_gap_eight_below_the_highest_index_received_is_nacked_while_the_burst_still_arrives()
+        {
+            var parts = TestFrames.Split(TestFrames.Payload(8000), Session, 1);
+            var r = NewReassembler();
+            for (int i = 0; i <= 10; i++)
+                if (i != 1) Push(r, parts[i], 1.000);
+            CollectionAssert.AreEqual(new[] { 1 }, r.TakeNacks(1.000)[0].Missing, "index 1 is 9 below index 10: lost, not reordered");
+            CollectionAssert.IsEmpty(r.TakeNacks(1.001), "the rest of the burst is still on its way");
         }
 
         [Test]
@@ -206,22 +229,42 @@ namespace Yume.Bridge.Tests
         }
 
         [Test]
-        public void A_frame_is_nacked_at_most_three_times()
+        public void A_frame_is_nacked_at_most_eight_times_and_never_more_often_than_every_20_ms()
         {
             var r = NewReassembler();
             Push(r, TestFrames.Split(TestFrames.Payload(3000), Session, 1)[0], 1.000);
-            int total = 0;
-            for (double t = 1.0; t < 1.29; t += 0.005) total += r.TakeNacks(t).Count;
-            Assert.AreEqual(3, total);
-            Assert.IsNull(r.NextTimer(1.29));
+            var sentAt = new List<double>();
+            for (int ms = 0; ms < 290; ms++)
+                if (r.TakeNacks(1.0 + ms / 1000.0).Count > 0) sentAt.Add(ms);
+            CollectionAssert.AreEqual(new double[] { 5, 25, 45, 65, 85, 105, 125, 145 }, sentAt);
+            Assert.IsNull(r.NextNackTime());
         }
 
         [Test]
-        public void No_nack_is_sent_once_the_frame_is_older_than_the_deadline()
+        public void No_nack_is_sent_once_no_fragment_arrived_for_the_deadline()
         {
             var r = NewReassembler(new ReassemblyOptions(frameDeadlineSeconds: 0.300));
-            Push(r, TestFrames.Split(TestFrames.Payload(3000), Session, 1)[0], 1.000);
+            var parts = TestFrames.Split(TestFrames.Payload(3000), Session, 1);
+            Push(r, parts[0], 1.000);
             CollectionAssert.IsEmpty(r.TakeNacks(1.301));
+            Push(r, parts[1], 1.302);
+            Assert.AreEqual(1, r.TakeNacks(1.500).Count, "the deadline counts from the last fragment");
+        }
+
+        [Test]
+        public void The_next_nack_time_is_never_a_time_at_which_nothing_is_sent()
+        {
+            var parts = TestFrames.Split(TestFrames.Payload(8000), Session, 1);
+            var r = NewReassembler();
+            foreach (int i in new[] { 0, 2, 5, 11 }) Push(r, parts[i], 1.000);
+            Push(r, TestFrames.AsRetransmission(parts[1]), 1.012);
+            for (int round = 0; round < 20; round++)
+            {
+                var due = r.NextNackTime();
+                if (due == null) break;
+                Assert.AreNotEqual(0, r.TakeNacks(due.Value).Count, $"a nack is sent at the time announced ({due.Value:0.000} s)");
+            }
+            Assert.IsNull(r.NextNackTime(), "eight nacks at most");
         }
 
         [Test]
@@ -239,7 +282,7 @@ namespace Yume.Bridge.Tests
             var r = NewReassembler();
             PushAll(r, TestFrames.Split(TestFrames.Payload(3000), Session, 1), 1.0);
             CollectionAssert.IsEmpty(r.TakeNacks(2.0));
-            Assert.IsNull(r.NextTimer(2.0));
+            Assert.IsNull(r.NextNackTime());
         }
     }
 }

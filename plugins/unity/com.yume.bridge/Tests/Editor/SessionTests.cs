@@ -291,7 +291,7 @@ namespace Yume.Bridge.Tests
             var holed = TestFrames.Split(TestFrames.Payload(3000, 2), FakeDaemon.SessionId, 1, 1200);
             session.ReceiveDatagram(holed[0], 1.1);
             session.ReceiveDatagram(holed[2], 1.1);
-            var nacks = FakeDaemon.OfType<NackMessage>(RunUntil(1.14));
+            var nacks = FakeDaemon.OfType<NackMessage>(RunUntil(1.12));
             Assert.AreEqual(1, nacks.Count);
             Assert.AreEqual(1u, nacks[0].Frame);
             CollectionAssert.AreEqual(new[] { 1 }, nacks[0].Missing);
@@ -316,16 +316,16 @@ namespace Yume.Bridge.Tests
         }
 
         [Test]
-        public void Only_the_newest_undelivered_frame_waits_in_the_event_queue()
+        public void Undelivered_frames_wait_in_order_and_only_the_newest_few_are_kept()
         {
-            for (uint f = 0; f < 5; f++)
+            for (uint f = 0; f < 6; f++)
                 foreach (var d in TestFrames.Split(TestFrames.Payload(900, (int)f), FakeDaemon.SessionId, f, 1200))
                     session.ReceiveDatagram(d, 1.0 + f * 0.06);
-            var frames = new List<FrameArrived>();
+            var frames = new List<uint>();
             foreach (var e in Events())
-                if (e is FrameArrived arrived) frames.Add(arrived);
-            Assert.AreEqual(1, frames.Count);
-            Assert.AreEqual(4u, frames[0].Frame.Frame);
+                if (e is FrameArrived arrived) frames.Add(arrived.Frame.Frame);
+            CollectionAssert.AreEqual(new uint[] { 2, 3, 4, 5 }, frames, "the oldest two made room for newer ones");
+            Assert.AreEqual(2, session.FramesDropped);
         }
 
         [Test]
