@@ -17,8 +17,9 @@ from tests.model.test_backend import config
 from yume_bridge.actions import AxisQuantizer, CaptionTemplates
 from yume_bridge.backends.base import ChunkRequest, SampledChunk, StartRequest, World, WorldBackend
 from yume_bridge.backends.yume import YumeBackend
+from yume_bridge.daemon.conditioning import ConditioningInbox
 from yume_bridge.daemon.results import ChunkDone, ChunkSampled, FrameReady, SessionFailed
-from yume_bridge.daemon.worker import ConditioningInbox, GenerationWorker
+from yume_bridge.daemon.worker import GenerationWorker
 
 SESSION, WORLD = 1, 1
 WORKER_THREADS = {"yume-generation", "yume-decode", "yume-jpeg"}

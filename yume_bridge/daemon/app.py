@@ -21,6 +21,7 @@ from yume_bridge import __version__
 from yume_bridge.actions import Action, AxisQuantizer, CaptionTemplates, Look, Movement, Speed
 from yume_bridge.backends.base import BackendError, WorldBackend, WorldSpec
 from yume_bridge.config import BridgeConfig, ConfigError
+from yume_bridge.daemon.conditioning import ConditioningInbox
 from yume_bridge.daemon.discovery import Advertisement, Load, advertise
 from yume_bridge.daemon.pool import WorkerPool
 from yume_bridge.daemon.recorder import DaemonRecorders, DaemonRecordingOptions
@@ -34,9 +35,9 @@ from yume_bridge.daemon.scheduling import (
     breakdown,
     plan_cut,
 )
+from yume_bridge.daemon.start_images import decode_start_image, start_image_problem
 from yume_bridge.daemon.udp import UdpEndpoint
 from yume_bridge.daemon.websocket import StudioServer, WebSocketPeer
-from yume_bridge.daemon.worker import ConditioningInbox, decode_start_image, start_image_problem
 from yume_bridge.protocol.budget import TokenBucket
 from yume_bridge.protocol.daemon_events import (
     ConfigChanged,
