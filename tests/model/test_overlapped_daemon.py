@@ -129,7 +129,7 @@ class _Loop:
 
     def shown(self) -> list[tuple[int, int, bytes]]:
         """The frames the loop would send: a cut drops the cut chunk's frames past the cut and every later chunk
-        begun before it, as app.py does; the chunks before the cut one were shown already."""
+        begun before it, as playback.py does; the chunks before the cut one were shown already."""
         cut_chunk = self.inbox.cut_keep[0]
         return [(f.world_chunk, f.frame_in_chunk, f.jpeg) for f in self.posted if isinstance(f, FrameReady)
                 and (f.chunk < cut_chunk or not self.inbox.outdated(f.epoch, f.chunk, f.frame_in_chunk))]
