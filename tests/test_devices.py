@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from yume_bridge.config import BackendConfig, BridgeConfig, NetworkConfig, StreamConfig
-from yume_bridge.daemon.app import build_backends
+from yume_bridge.daemon.backend_setup import build_backends
 from yume_bridge.daemon.pool import WorkerPool
 from yume_bridge.daemon.results import Readiness
 from yume_bridge.tools.client import ClientOptions, ScriptStep, run_client

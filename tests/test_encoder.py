@@ -11,10 +11,11 @@ import simplejpeg
 from yume_bridge.actions import AxisQuantizer, CaptionTemplates
 from yume_bridge.backends.base import StartRequest, WorldSpec
 from yume_bridge.backends.preview import PreviewBackend
+from yume_bridge.daemon.conditioning import ConditioningInbox
 from yume_bridge.daemon.encoder import FrameEncoder
 from yume_bridge.daemon.frames import encode_jpeg
 from yume_bridge.daemon.results import ChunkDone, FrameReady, Readiness
-from yume_bridge.daemon.worker import ConditioningInbox, GenerationWorker
+from yume_bridge.daemon.worker import GenerationWorker
 
 SPEC = WorldSpec("preview", "preview", "1", 160, 96, 16.0, 29)
 

@@ -12,7 +12,7 @@ from tests.conftest import jpeg_bytes
 from yume_bridge.actions import Action, Look, Movement
 from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest, WorldSpec
 from yume_bridge.backends.preview import PreviewBackend
-from yume_bridge.daemon.worker import decode_start_image
+from yume_bridge.daemon.start_images import decode_start_image
 
 SPEC = WorldSpec("preview", "preview", "1", 320, 192, 16.0, 29)
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from yume_bridge.daemon.app import CHURN_LOG_LIMIT, ChurnLog, printable
+from yume_bridge.daemon.logs import CHURN_LOG_LIMIT, ChurnLog, printable
 from yume_bridge.daemon.udp import INBOUND_PER_SOURCE, SOURCE_RATE, UdpEndpoint
 
 FLOODER, CLIENT = ("127.0.0.2", 9), ("127.0.0.3", 9)

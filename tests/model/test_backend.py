@@ -209,7 +209,7 @@ def test_asking_for_the_tiny_decoder_without_its_file_says_where_to_put_it(tiny_
 
 def test_serving_with_the_tiny_decoder_but_no_file_names_the_file_and_the_flag(tiny_folder, tmp_path):
     from yume_bridge.config import BackendConfig, BridgeConfig, ConfigError
-    from yume_bridge.daemon.app import build_backend
+    from yume_bridge.daemon.backend_setup import build_backend
     from yume_bridge.model.testing import write_tiny_decoder
 
     config = BridgeConfig(backend=BackendConfig(name="yume", weights=tiny_folder, decoder="tiny", device="cpu"))
@@ -249,7 +249,7 @@ def test_the_vae_on_a_device_of_its_own_decodes_the_same_frames(tiny_folder, bac
 ])
 def test_a_vae_device_that_is_unknown_or_absent_is_refused_before_loading(tiny_folder, device, message):
     from yume_bridge.config import BackendConfig, BridgeConfig, ConfigError
-    from yume_bridge.daemon.app import build_backend
+    from yume_bridge.daemon.backend_setup import build_backend
 
     config = BridgeConfig(backend=BackendConfig(name="yume", weights=tiny_folder, device="cpu", vae_device=device))
     with pytest.raises(ConfigError, match=message):

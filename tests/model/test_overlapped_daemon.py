@@ -17,8 +17,9 @@ from tests.model.test_backend import config
 from yume_bridge.actions import AxisQuantizer, CaptionTemplates
 from yume_bridge.backends.base import ChunkRequest, SampledChunk, StartRequest, World, WorldBackend
 from yume_bridge.backends.yume import YumeBackend
+from yume_bridge.daemon.conditioning import ConditioningInbox
 from yume_bridge.daemon.results import ChunkDone, ChunkSampled, FrameReady, SessionFailed
-from yume_bridge.daemon.worker import ConditioningInbox, GenerationWorker
+from yume_bridge.daemon.worker import GenerationWorker
 
 SESSION, WORLD = 1, 1
 WORKER_THREADS = {"yume-generation", "yume-decode", "yume-jpeg"}
@@ -128,7 +129,7 @@ class _Loop:
 
     def shown(self) -> list[tuple[int, int, bytes]]:
         """The frames the loop would send: a cut drops the cut chunk's frames past the cut and every later chunk
-        begun before it, as app.py does; the chunks before the cut one were shown already."""
+        begun before it, as playback.py does; the chunks before the cut one were shown already."""
         cut_chunk = self.inbox.cut_keep[0]
         return [(f.world_chunk, f.frame_in_chunk, f.jpeg) for f in self.posted if isinstance(f, FrameReady)
                 and (f.chunk < cut_chunk or not self.inbox.outdated(f.epoch, f.chunk, f.frame_in_chunk))]

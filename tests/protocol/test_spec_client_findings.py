@@ -11,7 +11,7 @@ import time
 from PIL import Image
 
 from tests.protocol.test_session import ADDRESS, INFO, Pair
-from yume_bridge.daemon.worker import start_image_problem
+from yume_bridge.daemon.start_images import start_image_problem
 from yume_bridge.protocol import auth
 from yume_bridge.protocol.client import ErrorReceived
 from yume_bridge.protocol.codec import decode, encode

@@ -69,7 +69,7 @@ async def test_a_session_replayed_through_the_daemon_gives_the_recorded_frames_b
 
 def test_an_inbox_that_gets_chunk_inputs_waits_for_each_chunks_own_and_applies_it_exactly():
     from yume_bridge.actions import Action, Axes, AxisQuantizer, CaptionTemplates, Look, Movement
-    from yume_bridge.daemon.worker import ConditioningInbox
+    from yume_bridge.daemon.conditioning import ConditioningInbox
 
     inbox = ConditioningInbox(templates=CaptionTemplates.load(), quantizer=AxisQuantizer(), speed=None)
     assert inbox.has_conditioning()  # an ordinary session never waits

@@ -166,7 +166,7 @@ def serve(**options: Any) -> None:
     _setup_logging(options["log_level"], options["log_format"])
     try:
         config = config_from_options(options)
-        from yume_bridge.daemon.app import build_backends
+        from yume_bridge.daemon.backend_setup import build_backends
 
         backend = build_backends(config)
     except (ConfigError, ImportError) as exc:

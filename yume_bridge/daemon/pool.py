@@ -14,8 +14,9 @@ import threading
 from collections.abc import Callable, Sequence
 
 from yume_bridge.backends.base import WorldBackend
+from yume_bridge.daemon.conditioning import ConditioningInbox
 from yume_bridge.daemon.results import Readiness, SessionFailed
-from yume_bridge.daemon.worker import ConditioningInbox, GenerationWorker
+from yume_bridge.daemon.worker import GenerationWorker
 
 _READINESS_ORDER = {"error": 0, "loading": 1, "warming": 2, "ready": 3}
 

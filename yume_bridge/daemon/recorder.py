@@ -20,7 +20,7 @@ from yume_bridge import __version__
 from yume_bridge.actions import Axes
 from yume_bridge.backends.base import WorldSpec
 from yume_bridge.config import BridgeConfig
-from yume_bridge.daemon.worker import ConditioningInbox
+from yume_bridge.daemon.conditioning import ConditioningInbox
 from yume_bridge.protocol import recording as rec
 from yume_bridge.protocol.daemon_events import (
     ConfigChanged,

@@ -1,6 +1,6 @@
 """When to start a chunk and when to cut one: just-in-time scheduling and pre-emption, as pure decisions.
 
-Nothing here does I/O or reads the clock; ``app.py`` passes ``now`` in. Four
+Nothing here does I/O or reads the clock; ``playback.py`` passes ``now`` in. Four
 pieces:
 
 - ``GenerationEstimate``: moving averages of how long a chunk takes from its

@@ -3,8 +3,8 @@
 The event loop talks to it through per-session work slots (at most one pending
 world open, one caption update and one chunk per session; a newer request of the
 same kind replaces the older one) and the per-session ``ConditioningInbox``
-(newest input wins, sampled when a chunk starts); results go back with
-``loop.call_soon_threadsafe``. Sessions with work are served round-robin, one
+(``conditioning.py``: newest input wins, sampled when a chunk starts); results
+go back with ``loop.call_soon_threadsafe``. Sessions with work are served round-robin, one
 item per turn, so a world open takes its turn like a chunk and a flood from one
 session can neither grow a queue nor delay the others by more than one turn.
 
@@ -21,7 +21,6 @@ cut latent, forgetting any chunk sampled after it, and the next chunk starts.
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
@@ -29,153 +28,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
-
-from yume_bridge.actions import Action, Axes, AxisQuantizer, CaptionTemplates, InputWindow, Speed
-from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest, World, WorldBackend
+from yume_bridge.backends.base import BackendError, StartRequest, World, WorldBackend
+from yume_bridge.daemon.conditioning import ConditioningInbox
 from yume_bridge.daemon.decoding import ChunkJob, ChunkStreamer, DecodeThread, Progress
 from yume_bridge.daemon.encoder import FrameEncoder
 from yume_bridge.daemon.results import ChunkSampled, ChunkSkipped, Readiness, SessionFailed
+from yume_bridge.daemon.start_images import StartImageError, decode_start_image
 
 log = logging.getLogger(__name__)
-
-
-class ScheduledInputs:
-    """Inputs that name their chunk (a replay): the newest one for each of the next ``LIMIT`` chunks.
-
-    Overflow policy: an input for a chunk already taken, or further ahead than
-    ``LIMIT``, is dropped. Once a session sends one, its chunks wait for theirs.
-    """
-
-    LIMIT = 64
-
-    def __init__(self) -> None:
-        self._inputs: dict[int, tuple[int, Axes]] = {}
-        self.active = False
-
-    def put(self, chunk: int, seq: int, axes: Axes, next_chunk: int) -> None:
-        self.active = True
-        if next_chunk <= chunk < next_chunk + self.LIMIT:
-            self._inputs[chunk] = (seq, axes)
-
-    def has(self, chunk: int) -> bool:
-        return not self.active or chunk in self._inputs
-
-    def pop(self, chunk: int) -> tuple[int, Axes] | None:
-        return self._inputs.pop(chunk, None) if self.active else None
-
-
-class ConditioningInbox:
-    """What the next chunk of one session will be conditioned on; shared by loop and worker."""
-
-    def __init__(self, *, templates: CaptionTemplates, quantizer: AxisQuantizer, speed: Speed | None) -> None:
-        self._lock = threading.Lock()
-        self._templates = templates
-        self._quantizer = quantizer
-        self._speed = speed
-        self._window = InputWindow()
-        self._scheduled = ScheduledInputs()
-        self._newest_seq = 0
-        self._events: tuple[str, ...] = ()
-        self._scene: tuple[str, ...] = ()  # the start prompt: the caption's event text before any events
-        self.next_chunk = 0  # session-wide chunk number (continues across worlds)
-        self.world_chunk = 0  # chunk index within the current world
-        self.events_chunk = 0  # the first chunk that sees the latest event change
-        self.quality = 85
-        self.epoch = 0
-        """Bumped by every cut: a chunk begun under an older epoch stops past ``cut_keep``."""
-        self.cut_keep: tuple[int, int] = (-1, 0)
-        """(chunk number, frames kept) of the last cut: frames of that chunk below the count still count."""
-        self.events_version = 0
-        self.last_taken: tuple[int, Action, int] | None = None
-        """(chunk number, action, events version) of the newest chunk sampled."""
-
-    def put_input(self, seq: int, axes: Axes, *, chunk: int | None = None) -> None:
-        with self._lock:
-            if chunk is not None:
-                self._scheduled.put(chunk, seq, axes, self.next_chunk)
-                return
-            self._window.add(axes)
-            self._newest_seq = max(self._newest_seq, seq)
-
-    @property
-    def replaying(self) -> bool:
-        """True once the session sent inputs that name their chunk (a replay)."""
-        return self._scheduled.active
-
-    def has_conditioning(self) -> bool:
-        """False while a session that schedules inputs per chunk has not sent the next chunk's."""
-        with self._lock:
-            return self._scheduled.has(self.next_chunk)
-
-    def set_events(self, events: tuple[str, ...]) -> int:
-        """Replace the active events; returns the first chunk number that will see them."""
-        with self._lock:
-            self._events = events
-            self.events_version += 1
-            self.events_chunk = self.next_chunk
-            return self.next_chunk
-
-    def peek(self) -> tuple[Action, int]:
-        """The action and events version the next chunk would get if sampled from the newest input now."""
-        with self._lock:
-            return self._quantizer.peek(self._window.last), self.events_version
-
-    def cut(self, *, chunk: int, keep_frames: int, next_world_chunk: int) -> int:
-        """Pre-empt: chunks begun so far stop past ``keep_frames`` of ``chunk``; returns the new epoch."""
-        with self._lock:
-            self.epoch += 1
-            self.cut_keep = (chunk, keep_frames)
-            self.world_chunk = next_world_chunk
-            return self.epoch
-
-    def outdated(self, epoch: int, chunk: int, frame_in_chunk: int) -> bool:
-        """True for a frame of a chunk begun before a cut that the cut did not keep."""
-        if epoch == self.epoch:
-            return False
-        keep_chunk, keep_frames = self.cut_keep
-        return not (chunk == keep_chunk and frame_in_chunk < keep_frames)
-
-    @property
-    def events(self) -> tuple[str, ...]:
-        """The event prompts active now."""
-        with self._lock:
-            return self._events
-
-    def captions_for_events(self) -> list[str]:
-        with self._lock:
-            events = self._events
-            scene = self._scene
-        return list(self._templates.captions_for_events(scene + events, self._speed).values())
-
-    def new_world(self, prompt: str) -> None:
-        with self._lock:
-            self.world_chunk = 0
-            self._scene = (prompt.strip(),) if prompt.strip() else ()
-
-    def take(self, *, newest: bool = False) -> tuple[int, ChunkRequest, int]:
-        """Sample the conditioning now: (chunk number, request, newest input seq consumed).
-
-        ``last_taken`` then says which events version the chunk saw.
-
-        ``newest``: the newest sample rather than the window's mean (after a cut, the input that caused it).
-        """
-        with self._lock:
-            scheduled = self._scheduled.pop(self.next_chunk)
-            if scheduled is not None:
-                self._newest_seq, axes = scheduled
-                action: Action = self._quantizer.quantize(axes)
-            else:
-                axes = self._window.take()
-                action = self._quantizer.quantize(self._window.last if newest else axes)
-            request = ChunkRequest(index=self.world_chunk, action=action, events=self._events,
-                                   caption=self._templates.caption(action, self._scene + self._events, self._speed))
-            number = self.next_chunk
-            self.next_chunk += 1
-            self.world_chunk += 1
-            self.last_taken = (number, action, self.events_version)
-            return number, request, self._newest_seq
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -241,74 +101,6 @@ class _Preempt:
 class _Prepare:
     session: int
     captions: tuple[str, ...]
-
-
-class StartImageError(BackendError):
-    """The uploaded start image cannot be used (answered with ``bad_image``)."""
-
-
-START_IMAGE_MARGIN = 2
-"""Start images are decoded to at most this many times the world's size in each direction (room to crop)."""
-
-
-def decode_start_image(data: bytes, max_pixels: int, fit: tuple[int, int] | None = None) -> np.ndarray:
-    """A JPEG/PNG file → RGB uint8; StartImageError with a readable reason otherwise.
-
-    With ``fit`` (the world's width and height) the image is decoded no larger than it will be used:
-    a JPEG is scaled down by its decoder (1/2 … 1/8), any other image is reduced before its colours are
-    converted, so only one full-size copy (one byte per pixel for a palette PNG) ever exists.
-    """
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in ("JPEG", "PNG"):
-                raise StartImageError(f"start image must be JPEG or PNG, not {image.format}")
-            if image.width * image.height > max_pixels:
-                raise StartImageError(f"start image has {image.width}x{image.height} pixels, over the limit of "
-                                      f"{max_pixels}")
-            if fit is not None and image.format == "JPEG":
-                image.draft("RGB", (START_IMAGE_MARGIN * fit[0], START_IMAGE_MARGIN * fit[1]))
-            image.load()
-            if fit is not None:
-                image = _reduced(image, fit)
-            if image.mode in ("RGBA", "LA", "P", "PA"):
-                rgba = image.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-                image = Image.alpha_composite(background, rgba)
-            return np.asarray(image.convert("RGB"))
-    except StartImageError:
-        raise
-    except UnidentifiedImageError:
-        raise StartImageError("start image is not a JPEG or PNG file") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise StartImageError(f"start image cannot be decoded: {exc}") from None
-
-
-def _reduced(image: Image.Image, fit: tuple[int, int]) -> Image.Image:
-    factor = min(image.width // (START_IMAGE_MARGIN * fit[0]), image.height // (START_IMAGE_MARGIN * fit[1]))
-    if factor < 2:
-        return image
-    if image.mode in ("P", "PA", "1"):  # palette indices cannot be averaged: pick, then filter after converting
-        return image.resize((image.width // factor, image.height // factor), Image.NEAREST)
-    return image.reduce(factor)
-
-
-def start_image_problem(data: bytes, max_pixels: int) -> str | None:
-    """A cheap check when an upload completes (headers and chunk checksums, no pixels decoded):
-    None if the file looks usable, else the reason, for ``bad_image``."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in ("JPEG", "PNG"):
-                return f"start image must be JPEG or PNG, not {image.format}"
-            if image.width * image.height > max_pixels:
-                return f"start image has {image.width}x{image.height} pixels, over the limit of {max_pixels}"
-            image.verify()  # PNG: every chunk's CRC and the end marker; JPEG: the markers
-    except UnidentifiedImageError:
-        return "start image is not a JPEG or PNG file"
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        return f"start image is damaged: {exc}"
-    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
-        return "start image is damaged: the JPEG has no end marker (truncated)"
-    return None
 
 
 class GenerationWorker:

@@ -16,7 +16,7 @@ from pathlib import Path
 from yume_bridge.actions import CaptionTemplates, Speed
 from yume_bridge.backends.base import ChunkRequest, StartRequest, WorldBackend, WorldSpec
 from yume_bridge.daemon.frames import encode_jpeg
-from yume_bridge.daemon.worker import decode_start_image
+from yume_bridge.daemon.start_images import decode_start_image
 from yume_bridge.protocol import recording as rec
 from yume_bridge.protocol.wire import Limits
 from yume_bridge.tools.recording import ChunkPlan, WorldPlan, plan_worlds
