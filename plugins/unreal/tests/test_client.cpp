@@ -803,8 +803,10 @@ TEST_CASE("requests made while handshaking are sent once connected") {
     CHECK(link.daemon.all<msg::Input>()[0]->move[1] == 1.0);
 }
 
-TEST_CASE("frames: newest complete frame wins, with input-to-frame latency") {
-    Link link;
+TEST_CASE("frames without a playout delay: the newest complete frame wins, with input-to-frame latency") {
+    ClientConfig config;
+    config.max_playout_delay = 0;
+    Link link(config);
     REQUIRE(link.connect());
     InputState input;
     input.move = {0.0, 1.0};
@@ -834,7 +836,7 @@ TEST_CASE("frames: newest complete frame wins, with input-to-frame latency") {
     CHECK_FALSE(link.client.take_frame().has_value());
 }
 
-TEST_CASE("a frame with a lost fragment is NACKed after 30 ms and completed by the retransmission") {
+TEST_CASE("a frame with a lost fragment is NACKed after 5 ms of quiet and completed by the retransmission") {
     Link link;
     REQUIRE(link.connect());
     const Bytes jpeg = jpeg_like(5000, 4);
@@ -847,7 +849,7 @@ TEST_CASE("a frame with a lost fragment is NACKed after 30 ms and completed by t
     }
     link.transfer();
     CHECK(count_sent<msg::Nack>(link.daemon) == 0);
-    link.advance(29 * kMillisecond);
+    link.advance(4 * kMillisecond);
     CHECK(count_sent<msg::Nack>(link.daemon) == 0);
     link.advance(1 * kMillisecond);
     REQUIRE(count_sent<msg::Nack>(link.daemon) == 1);
@@ -864,7 +866,7 @@ TEST_CASE("a frame with a lost fragment is NACKed after 30 ms and completed by t
     CHECK(count_sent<msg::Nack>(link.daemon) == 1);
 }
 
-TEST_CASE("NACKs: at once when a newer frame arrives, at most 3 per frame, none past the deadline") {
+TEST_CASE("NACKs: at once when a newer frame arrives, at most 8 per frame, none past the deadline") {
     Link link;
     REQUIRE(link.connect());
     std::vector<Bytes> old_frame = link.daemon.frame(20, jpeg_like(4000));
@@ -874,20 +876,20 @@ TEST_CASE("NACKs: at once when a newer frame arrives, at most 3 per frame, none 
     std::vector<Bytes> new_frame = link.daemon.frame(21, jpeg_like(4000, 5));
     link.deliver_to_client(new_frame[0]);
     link.transfer();
-    REQUIRE(count_sent<msg::Nack>(link.daemon) == 1);  // no 30 ms wait
+    REQUIRE(count_sent<msg::Nack>(link.daemon) == 1);  // no 5 ms wait
     CHECK(link.daemon.all<msg::Nack>()[0]->frame == 20);
     link.advance(400 * kMillisecond);
-    // Frame 20: 3 NACKs at most. Frame 21 (fragment 0 at the same time) as well. Past 300 ms: none.
+    // Frame 20: 8 NACKs at most, 20 ms apart. Frame 21 (fragment 0 at the same time) as well. Past 300 ms: none.
     std::size_t for_20 = 0;
     std::size_t for_21 = 0;
     for (const msg::Nack* nack : link.daemon.all<msg::Nack>()) {
         for_20 += nack->frame == 20 ? 1 : 0;
         for_21 += nack->frame == 21 ? 1 : 0;
     }
-    CHECK(for_20 == 3);
-    CHECK(for_21 == 3);
+    CHECK(for_20 == 8);
+    CHECK(for_21 == 8);
     link.advance(2 * kSecond);
-    CHECK(count_sent<msg::Nack>(link.daemon) == 6);
+    CHECK(count_sent<msg::Nack>(link.daemon) == 16);
 }
 
 TEST_CASE("no NACK without the nack capability") {

@@ -251,39 +251,59 @@ TEST_CASE("frame numbers wrap around as serial numbers") {
     CHECK_FALSE(frame_newer(0xFFFFFFFFu, 0));
 }
 
-TEST_CASE("NACK policy: quiet 30 ms, newer frame at once, spaced, at most 3, not past the deadline") {
+TEST_CASE("NACK policy: a loss below the highest index at once, the rest after 5 ms of quiet, asked again after the retry interval") {
     FrameReassembler reassembler(kSession);
-    const std::vector<Bytes> parts = fragments(40, payload(2500));  // 5 fragments
-    reassembler.receive(parts[0], 0);
-    reassembler.receive(parts[3], 0);
-    CHECK(reassembler.poll_nacks(29 * kMillisecond, 40 * kMillisecond).empty());
-    CHECK(reassembler.next_nack_time(40 * kMillisecond) == std::optional<Time>(30 * kMillisecond));
-    std::vector<NackRequest> nacks = reassembler.poll_nacks(30 * kMillisecond, 40 * kMillisecond);
+    const std::vector<Bytes> parts = fragments(40, payload(6000));  // 12 fragments
+    REQUIRE(parts.size() == 12);
+    for (std::size_t i = 0; i <= 10; ++i) {
+        if (i != 1) {
+            reassembler.receive(parts[i], 0);
+        }
+    }
+    std::vector<NackRequest> nacks = reassembler.poll_nacks(0);  // 1 is 9 below 10: lost, not reordered
     REQUIRE(nacks.size() == 1);
     CHECK(nacks[0].frame == 40);
-    CHECK(nacks[0].missing == std::vector<std::int64_t>{1, 2, 4});
-    // The next one waits for the re-NACK interval.
-    CHECK(reassembler.poll_nacks(69 * kMillisecond, 40 * kMillisecond).empty());
-    CHECK(reassembler.poll_nacks(70 * kMillisecond, 40 * kMillisecond).size() == 1);
-    reassembler.receive(parts[1], 75 * kMillisecond);  // a retransmission arrives
-    nacks = reassembler.poll_nacks(110 * kMillisecond, 40 * kMillisecond);
+    CHECK(nacks[0].missing == std::vector<std::int64_t>{1});
+    CHECK(reassembler.next_nack_time() == std::optional<Time>(5 * kMillisecond));
+    CHECK(reassembler.poll_nacks(4 * kMillisecond).empty());
+    nacks = reassembler.poll_nacks(5 * kMillisecond);  // the burst is over: 11 was lost too
     REQUIRE(nacks.size() == 1);
-    CHECK(nacks[0].missing == std::vector<std::int64_t>{2, 4});
-    CHECK(reassembler.poll_nacks(500 * kMillisecond, 40 * kMillisecond).empty());  // 3 sent
-    CHECK_FALSE(reassembler.next_nack_time(40 * kMillisecond).has_value());
+    CHECK(nacks[0].missing == std::vector<std::int64_t>{11});
+    CHECK(reassembler.next_nack_time() == std::optional<Time>(20 * kMillisecond));  // no repair timed yet
+    CHECK(reassembler.poll_nacks(19 * kMillisecond).empty());
+    CHECK(reassembler.poll_nacks(20 * kMillisecond)[0].missing == std::vector<std::int64_t>{1});
+    Bytes repaired = parts[1];
+    repaired[3] |= kFlagRetransmission;
+    reassembler.receive(repaired, 25 * kMillisecond);  // 25 ms after the first request for it
+    CHECK(reassembler.repairs().smoothed() == std::optional<Time>(25 * kMillisecond));
+    CHECK(reassembler.repairs().retry_interval() == 75 * kMillisecond);  // R + 4V
+    CHECK(reassembler.next_nack_time() == std::optional<Time>(80 * kMillisecond));
     CHECK(reassembler.stats().nacks == 3);
+}
+
+TEST_CASE("NACKs: at once when a newer frame begins, at most 8 per frame, none past the deadline") {
+    ReassemblyLimits patient;
+    patient.frame_deadline = 10 * kSecond;
+    FrameReassembler reassembler(kSession, patient);
+    reassembler.receive(fragments(30, payload(2500))[0], 0);
+    std::size_t sent = 0;
+    while (const std::optional<Time> at = reassembler.next_nack_time()) {
+        REQUIRE(sent < 100);
+        sent += reassembler.poll_nacks(*at).size();
+    }
+    CHECK(sent == 8);
 
     FrameReassembler second(kSession);
     second.receive(fragments(50, payload(2500))[0], 0);
-    second.receive(fragments(51, payload(2500))[0], 5 * kMillisecond);  // a newer frame: NACK 50 now
-    nacks = second.poll_nacks(5 * kMillisecond, 40 * kMillisecond);
+    second.receive(fragments(51, payload(2500))[0], 2 * kMillisecond);  // a newer frame: NACK 50 now
+    std::vector<NackRequest> nacks = second.poll_nacks(2 * kMillisecond);
     REQUIRE(nacks.size() == 1);
     CHECK(nacks[0].frame == 50);
 
     FrameReassembler late(kSession);
     late.receive(fragments(60, payload(2500))[0], 0);
-    CHECK(late.poll_nacks(301 * kMillisecond, 40 * kMillisecond).empty());  // past frame_deadline_ms
-    CHECK_FALSE(late.next_nack_time(40 * kMillisecond).has_value());
+    CHECK(late.poll_nacks(301 * kMillisecond).empty());  // no fragment for frame_deadline_ms
+    CHECK_FALSE(late.next_nack_time().has_value());
 }
 
 TEST_CASE("a NACK lists at most max_nack_fragments indices") {
@@ -291,14 +311,14 @@ TEST_CASE("a NACK lists at most max_nack_fragments indices") {
     limits.max_nack_fragments = 4;
     FrameReassembler reassembler(kSession, limits);
     reassembler.receive(fragments(1, payload(10000))[0], 0);  // 19 fragments, 18 missing
-    std::vector<NackRequest> nacks = reassembler.poll_nacks(30 * kMillisecond, 0);
+    std::vector<NackRequest> nacks = reassembler.poll_nacks(30 * kMillisecond);
     REQUIRE(nacks.size() == 1);
     CHECK(nacks[0].missing == std::vector<std::int64_t>{1, 2, 3, 4});
     limits.nack_enabled = false;
     FrameReassembler disabled(kSession, limits);
     disabled.receive(fragments(1, payload(10000))[0], 0);
-    CHECK(disabled.poll_nacks(100 * kMillisecond, 0).empty());
-    CHECK_FALSE(disabled.next_nack_time(0).has_value());
+    CHECK(disabled.poll_nacks(100 * kMillisecond).empty());
+    CHECK_FALSE(disabled.next_nack_time().has_value());
 }
 
 // ---- cut chunks (pre-emption): after_cut, latent and cut_latents in bytes 3, 41 and 42 ----
@@ -355,7 +375,7 @@ TEST_CASE("a chunk cut short is no loss: every frame completes and nothing is NA
     deliver(6, 0, kFlagAfterCut, 3);
     deliver(6, 1, 0, 0);
     CHECK(reassembler.incomplete_frame_numbers().empty());
-    CHECK(reassembler.poll_nacks(10 * kSecond, 40 * kMillisecond).empty());
+    CHECK(reassembler.poll_nacks(10 * kSecond).empty());
     std::optional<CompleteFrame> newest = reassembler.take_frame();
     REQUIRE(newest.has_value());
     CHECK(newest->header.chunk == 6);

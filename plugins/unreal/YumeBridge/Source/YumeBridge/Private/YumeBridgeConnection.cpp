@@ -166,6 +166,7 @@ bool UYumeBridgeConnection::StartSession()
 	Options.Fps = Settings->RequestedFps;
 	Options.Quality = Settings->JpegQuality;
 	Options.MaxDatagram = Settings->MaxDatagram;
+	Options.MaxPlayoutDelay = Settings->MaxPlayoutDelay;
 	Options.ReceiveBufferBytes = Settings->ReceiveBufferBytes;
 	Options.EngineName = FString::Printf(TEXT("Unreal %d.%d"), FEngineVersion::Current().GetMajor(), FEngineVersion::Current().GetMinor());
 	if (Options.Port <= 0 || Options.Port > 65535)

@@ -37,6 +37,7 @@ namespace
 		Config.fps = Options.Fps;
 		Config.quality = Options.Quality;
 		Config.max_datagram = Options.MaxDatagram;
+		Config.max_playout_delay = static_cast<yumebridge::Time>(Options.MaxPlayoutDelay * 1e6f);
 		return Config;
 	}
 }

@@ -35,6 +35,7 @@ struct FYumeBridgeConnectOptions
 	float Fps = 0.f;
 	int32 Quality = 85;
 	int32 MaxDatagram = 1200;
+	float MaxPlayoutDelay = 0.25f;  // seconds
 	int32 ReceiveBufferBytes = 4 * 1024 * 1024;
 	FString EngineName;
 };

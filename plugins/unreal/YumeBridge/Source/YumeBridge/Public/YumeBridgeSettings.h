@@ -49,6 +49,11 @@ public:
 	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Stream", meta = (ClampMin = "576", ClampMax = "65000"))
 	int32 MaxDatagram = 1200;
 
+	/** Longest a frame waits for an older one still being repaired, in seconds (the protocol's playout
+	 *  delay; it follows the measured repair time). 0 shows the newest complete frame at once. */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Stream", meta = (ClampMin = "0", ClampMax = "0.25"))
+	float MaxPlayoutDelay = 0.25f;
+
 	/** UDP receive buffer; the protocol asks for at least 1 MiB. */
 	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Stream", meta = (ClampMin = "1048576"))
 	int32 ReceiveBufferBytes = 4 * 1024 * 1024;

@@ -56,6 +56,10 @@ struct ClientConfig {
     Time upload_timeout = 10 * kSecond;
     Time daemon_silence = 0;  // 0: welcome.limits.idle_timeout_ms
     Time unverified_error_grace = 3 * kSecond;
+    // SPEC §6.3 playout delay: a frame that completes while an older one is under repair waits for it,
+    // at most this long. 0: show the newest complete frame at once and drop older incomplete ones (1.0).
+    Time max_playout_delay = 250 * kMillisecond;
+    // The welcome sets frame_deadline, max_nack_fragments, nack_enabled and max_playout_delay (above).
     ReassemblyLimits reassembly;
 };
 
@@ -506,8 +510,11 @@ public:
                 consider(upload_->last_send + config_.upload_retry);
             }
         }
-        if (const std::optional<Time> nack = frames_.next_nack_time(renack_interval())) {
+        if (const std::optional<Time> nack = frames_.next_nack_time()) {
             consider(*nack);
+        }
+        if (const std::optional<Time> release = frames_.next_release_time()) {
+            consider(*release);
         }
         return earliest;
     }
@@ -527,8 +534,9 @@ public:
         return event;
     }
 
-    // The newest complete frame not taken yet (SPEC §6.3), with its input-to-frame latency when the
-    // input it reflects was sent by this client.
+    // The oldest frame shown and not taken yet, in frame order (SPEC §6.3), with its input-to-frame
+    // latency when the input it reflects was sent by this client. Without a playout delay only the
+    // newest complete frame waits here; with one, the frames shown after a repair wait in order.
     struct ReceivedFrame {
         CompleteFrame frame;
         std::optional<Time> input_latency;  // completed_at - send time of the input_seq it consumed
@@ -666,11 +674,6 @@ private:
             return config_.daemon_silence;
         }
         return (std::max)(static_cast<Time>(limits().idle_timeout_ms) * kMillisecond, 2 * kSecond);
-    }
-
-    Time renack_interval() const {
-        const Time floor = config_.reassembly.nack_quiet;
-        return smoothed_rtt_ ? (std::max)(floor, *smoothed_rtt_ + 10 * kMillisecond) : (std::max)(floor, 50 * kMillisecond);
     }
 
     std::size_t max_control_bytes() const {
@@ -869,7 +872,10 @@ private:
         ReassemblyLimits& limits_for_frames = frames_.limits();
         limits_for_frames = config_.reassembly;
         limits_for_frames.frame_deadline = welcome.limits.frame_deadline_ms * kMillisecond;
-        limits_for_frames.max_nack_fragments = static_cast<std::size_t>((std::max)(std::int64_t{1}, welcome.limits.max_nack_fragments));
+        // Each index asked for is paid for with a tenth of a fragment of nack (SPEC §5.10).
+        limits_for_frames.max_nack_fragments = (std::min)(
+            static_cast<std::size_t>((std::max)(std::int64_t{1}, welcome.limits.max_nack_fragments)), nack_indices_limit());
+        limits_for_frames.max_playout_delay = config_.max_playout_delay;
         limits_for_frames.nack_enabled = config_.reassembly.nack_enabled && welcome.has_capability("nack");
         if (upload_) {
             plan_upload_pieces(now);
@@ -1368,19 +1374,17 @@ private:
         if (start_ && state_ == ConnectionState::Connected) {
             pump_start(now);
         }
-        for (NackRequest& request : frames_.poll_nacks(now, renack_interval())) {
+        frames_.release(now);
+        for (NackRequest& request : frames_.poll_nacks(now)) {
             send_session(padded_nack(request.frame, std::move(request.missing)), Purpose::Other, 0);
         }
     }
 
     // Revision 1.1 (SPEC §6.3): the daemon resends at most 10x a nack's size, so a nack for k
     // fragments is padded to ceil(k x max_datagram / 10) bytes (tag included) and asks for at most
-    // nack_indices_limit() fragments, which keeps it under about 3,900 bytes.
+    // nack_indices_limit() fragments (the reassembler's max_nack_fragments), which keeps it under about 3,900 bytes.
     Message padded_nack(std::uint32_t frame, std::vector<std::int64_t> missing) const {
         const std::int64_t max_datagram = welcome_ ? welcome_->max_datagram : config_.max_datagram;
-        if (missing.size() > nack_indices_limit()) {
-            missing.resize(nack_indices_limit());
-        }
         msg::Nack nack;
         nack.frame = frame;
         nack.missing = std::move(missing);

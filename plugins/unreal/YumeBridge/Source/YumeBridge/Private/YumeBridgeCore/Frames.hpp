@@ -1,11 +1,12 @@
 // Frame fragments (SPEC §6): the 44-byte header, splitting a JPEG into fragments, and the receiver's
-// reassembly with the caps, the newest-complete-frame policy and the NACK policy of SPEC §6.3.
+// reassembly with the caps, the in-order playout (with its playout delay) and the NACK policy of SPEC §6.3.
 #pragma once
 
 #include "Common.hpp"
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <vector>
@@ -140,29 +141,78 @@ struct NackRequest {
 
 enum class FragmentOutcome : std::uint8_t {
     Accepted,      // stored; the frame is still incomplete
-    Completed,     // this fragment completed the frame
+    Completed,     // this fragment completed the frame (shown at once, or held behind a repair)
     Duplicate,     // that index of that frame had already arrived
     Malformed,     // fails a check of SPEC §6.2
     WrongSession,  // another session's fragment
     Inconsistent,  // disagrees with the first fragment of its frame
-    Stale,         // its frame is not newer than the newest complete frame
-    TooFarAhead,   // its frame number jumps implausibly far past the newest complete frame
+    Stale,         // its frame is not newer than the newest frame shown
+    TooFarAhead,   // its frame number jumps implausibly far past the newest frame shown
     TooLarge,      // frame_length over the cap
 };
 
+// How long a repair takes, from the first NACK that asked for an index to the arrival of that index
+// with the retransmission flag, smoothed as TCP smooths its round-trip time (RFC 6298). When the first
+// request or its answer was lost the sample is too long by a retry: that errs on the side of waiting
+// longer, never of giving a repair up too early.
+class RepairClock {
+public:
+    static constexpr Time kRetryFloor = 20 * kMillisecond;     // the retry interval, and its least value
+    static constexpr Time kInitialDelay = 100 * kMillisecond;  // the playout delay before the first sample
+    static constexpr Time kMinDelay = 10 * kMillisecond;
+
+    void sample(Time repair) {
+        if (!smoothed_) {
+            smoothed_ = repair;
+            variation_ = repair / 2;
+            return;
+        }
+        const Time error = *smoothed_ > repair ? *smoothed_ - repair : repair - *smoothed_;
+        variation_ += (error - variation_) / 4;
+        *smoothed_ += (repair - *smoothed_) / 8;
+    }
+
+    std::optional<Time> smoothed() const { return smoothed_; }
+
+    // How long to wait for a repair before asking again: sooner only spends the daemon's resends (§5.10).
+    Time retry_interval() const {
+        return smoothed_ ? (std::max)(kRetryFloor, *smoothed_ + 4 * variation_) : kRetryFloor;
+    }
+
+    // How long a complete frame waits for an older one under repair: a repair's time and spread plus
+    // the quiet time that ends a burst, within [10 ms, limit].
+    Time playout_delay(Time limit, Time quiet) const {
+        if (!smoothed_) {
+            return (std::min)(kInitialDelay, limit);
+        }
+        return (std::min)((std::max)(*smoothed_ + 4 * variation_ + quiet, kMinDelay), limit);
+    }
+
+private:
+    std::optional<Time> smoothed_;
+    Time variation_ = 0;
+};
+
 struct ReassemblyLimits {
-    std::size_t max_incomplete_frames = 4;
+    std::size_t max_incomplete_frames = 4;  // without a playout delay
+    std::size_t max_frames_in_repair = 8;   // with one: a quarter-second of repairs at 30 fps
     std::size_t max_partial_bytes = 4u << 20;
     std::uint32_t max_frame_length = 4u << 20;
-    Time nack_quiet = 30 * kMillisecond;            // NACK a frame silent for this long
-    Time frame_deadline = 300 * kMillisecond;       // no NACK after this (welcome.limits.frame_deadline_ms)
-    std::size_t max_nack_fragments = 128;           // indices per NACK (welcome.limits.max_nack_fragments)
-    int max_nacks_per_frame = 3;
+    // SPEC §6.3 playout delay: a frame that completes while an older one is under repair waits for it,
+    // at most this long. 0: the 1.0 policy, the newest complete frame is shown at once.
+    Time max_playout_delay = 0;
+    std::size_t max_held_frames = 8;            // frames held behind a repair; past that the oldest is shown
+    std::size_t max_held_bytes = 4u << 20;
+    Time nack_quiet = 5 * kMillisecond;         // a frame silent this long has ended its burst
+    int reorder_slack = 8;                      // a gap this far below the highest index received is a loss
+    Time frame_deadline = 300 * kMillisecond;   // no NACK once no fragment arrived for this long (welcome.limits)
+    std::size_t max_nack_fragments = 128;       // indices per NACK (welcome.limits.max_nack_fragments)
+    int max_nacks_per_frame = 8;
     // Fragments carry no tag (SPEC §10): one forged frame numbered far ahead would make every real
     // frame after it "older than one shown". A real stream moves 1 frame at a time and a session
     // silent for 10 s is closed, so 4096 frames (17 s at 240 fps) is never a legitimate jump.
     std::uint32_t max_frame_jump = 4096;
-    bool nack_enabled = true;                       // the daemon has the "nack" capability
+    bool nack_enabled = true;                   // the daemon has the "nack" capability
 };
 
 struct ReassemblyStats {
@@ -170,13 +220,17 @@ struct ReassemblyStats {
     std::uint64_t duplicates = 0;
     std::uint64_t dropped = 0;           // malformed, wrong session, inconsistent, stale or too large
     std::uint64_t frames_completed = 0;
-    std::uint64_t frames_abandoned = 0;  // incomplete frames evicted or overtaken by a newer complete one
+    std::uint64_t frames_abandoned = 0;  // incomplete frames evicted or overtaken by a newer frame shown
+    std::uint64_t frames_held = 0;       // complete frames held back behind a repair (each counted once)
     std::uint64_t nacks = 0;
 };
 
-// Reassembles the frames of one session. Keeps at most `max_incomplete_frames` incomplete frames and
-// `max_partial_bytes` of their buffers (the oldest is evicted first), never accepts a fragment of a
-// frame that is not newer than the newest complete one, and hands out only the newest complete frame.
+// Reassembles the frames of one session and shows them in order (SPEC §6.3). Keeps at most
+// `max_incomplete_frames` incomplete frames (`max_frames_in_repair` with a playout delay) and
+// `max_partial_bytes` of their buffers, the oldest evicted first; never accepts a fragment of a frame
+// that is not newer than the newest one shown. With a playout delay, a frame that completes while an
+// older one is still being asked for is held until that one completes or stops being asked for, or
+// for the measured repair time (at most the limit); an older frame still incomplete then is dropped.
 class FrameReassembler {
 public:
     explicit FrameReassembler(std::uint32_t session = 0, ReassemblyLimits limits = {})
@@ -186,15 +240,21 @@ public:
         session_ = session;
         partial_.clear();
         partial_bytes_ = 0;
-        newest_complete_.reset();
-        ready_.reset();
+        held_.clear();
+        held_bytes_ = 0;
+        ready_.clear();
+        newest_shown_.reset();
+        newest_seen_.reset();
+        repairs_ = RepairClock{};
     }
 
     ReassemblyLimits& limits() { return limits_; }
     const ReassemblyStats& stats() const { return stats_; }
+    const RepairClock& repairs() const { return repairs_; }
     std::size_t incomplete_frames() const { return partial_.size(); }
     std::size_t partial_bytes() const { return partial_bytes_; }
-    std::optional<std::uint32_t> newest_complete() const { return newest_complete_; }
+    std::size_t held_frames() const { return held_.size(); }
+    std::optional<std::uint32_t> newest_shown() const { return newest_shown_; }
 
     // The missing fragment indices of an incomplete frame, or nothing if it is not being reassembled.
     std::optional<std::vector<std::int64_t>> missing(std::uint32_t frame) const {
@@ -241,18 +301,15 @@ public:
         if (h.frame_length > limits_.max_frame_length) {
             return drop(FragmentOutcome::TooLarge);
         }
-        if (newest_complete_ && !frame_newer(h.frame, *newest_complete_)) {
+        if (newest_shown_ && !frame_newer(h.frame, *newest_shown_)) {
             return drop(FragmentOutcome::Stale);
         }
-        if (newest_complete_ && h.frame - *newest_complete_ > limits_.max_frame_jump) {
+        if (newest_shown_ && h.frame - *newest_shown_ > limits_.max_frame_jump) {
             return drop(FragmentOutcome::TooFarAhead);
         }
-
-        // A fragment of a newer frame is a reason to NACK the older incomplete ones (SPEC §6.3).
-        for (Partial& p : partial_) {
-            if (frame_newer(h.frame, p.header.frame)) {
-                p.newer_seen = true;
-            }
+        if (std::any_of(held_.begin(), held_.end(), [&h](const Held& held) { return held.frame.header.frame == h.frame; })) {
+            ++stats_.duplicates;  // its frame is complete and waits to be shown
+            return FragmentOutcome::Duplicate;
         }
 
         auto it = find(h.frame);
@@ -261,86 +318,140 @@ public:
         } else if (!consistent(it->header, h)) {
             return drop(FragmentOutcome::Inconsistent);
         }
+        // A fragment of a newer frame ends the burst of the older incomplete ones (SPEC §6.3).
+        if (!newest_seen_ || frame_newer(h.frame, *newest_seen_)) {
+            newest_seen_ = h.frame;
+        }
         Partial& p = *it;
+        p.last_arrival = now;
+        p.highest_index = (std::max)(p.highest_index, static_cast<int>(h.fragment_index));
         if (p.have[h.fragment_index]) {
             ++stats_.duplicates;
             return FragmentOutcome::Duplicate;
         }
+        if (h.retransmission()) {
+            const auto asked = p.asked.find(h.fragment_index);
+            if (asked != p.asked.end()) {
+                repairs_.sample(now - asked->second.first);
+            }
+        }
         p.have[h.fragment_index] = true;
         ++p.received;
-        p.last_arrival = now;
         std::copy(datagram.data + kFragmentHeaderSize, datagram.data + datagram.size,
                   p.data.begin() + static_cast<std::ptrdiff_t>(begin));
-        if (p.received < p.header.fragment_count) {
-            return FragmentOutcome::Accepted;
+        const bool completed = p.received == p.header.fragment_count;
+        if (completed) {
+            complete(it, now);
         }
-        complete(it, now);
-        return FragmentOutcome::Completed;
+        release(now);  // the frame a held one waited for may have completed or been evicted
+        return completed ? FragmentOutcome::Completed : FragmentOutcome::Accepted;
     }
 
-    // The newest complete frame not yet taken; older complete frames it replaced are gone.
+    // Shows the held frames whose wait is over, oldest first: the older frame they waited for was
+    // repaired or is no longer asked for, the playout delay passed, or too many frames are held. A
+    // frame whose delay passed is shown with every older held frame (one that completed later than it).
+    void release(Time now) {
+        while (!held_.empty()) {
+            const bool within_bounds = held_.size() <= limits_.max_held_frames && held_bytes_ <= limits_.max_held_bytes;
+            Held& oldest = held_.front();
+            if (within_bounds && now < *next_release_time() && repairing_before(oldest.frame.header.frame, now)) {
+                break;
+            }
+            CompleteFrame frame = std::move(oldest.frame);
+            held_bytes_ -= frame.jpeg.size();
+            held_.pop_front();
+            show(std::move(frame));
+        }
+    }
+
+    // When a held frame's wait runs out, if one is held.
+    std::optional<Time> next_release_time() const {
+        std::optional<Time> earliest;
+        for (const Held& held : held_) {
+            if (!earliest || held.until < *earliest) {
+                earliest = held.until;
+            }
+        }
+        return earliest;
+    }
+
+    // The oldest frame shown and not taken yet. Without a playout delay only the newest is kept (the
+    // older ones it replaced are gone); with one, a whole release waits in order: the held frames
+    // and the one that overflowed them.
     std::optional<CompleteFrame> take_frame() {
-        std::optional<CompleteFrame> out = std::move(ready_);
-        ready_.reset();
-        return out;
+        if (ready_.empty()) {
+            return std::nullopt;
+        }
+        CompleteFrame frame = std::move(ready_.front());
+        ready_.pop_front();
+        return frame;
     }
 
-    bool has_frame() const { return ready_.has_value(); }
+    bool has_frame() const { return !ready_.empty(); }
     std::uint64_t frames_replaced() const { return replaced_; }
 
-    // NACKs due at `now` (SPEC §6.3). `renack_after` spaces repeated NACKs of one frame, normally
-    // the round-trip time, so that a retransmission has a chance to arrive first.
-    std::vector<NackRequest> poll_nacks(Time now, Time renack_after) {
+    // NACKs due at `now` (SPEC §6.3); marks their indices as asked for.
+    std::vector<NackRequest> poll_nacks(Time now) {
         std::vector<NackRequest> out;
         if (!limits_.nack_enabled) {
             return out;
         }
+        const Time retry = repairs_.retry_interval();
         for (Partial& p : partial_) {
-            if (p.nacks < limits_.max_nacks_per_frame && now - p.first_arrival > limits_.frame_deadline) {
-                p.nacks = limits_.max_nacks_per_frame;  // too old to be resent: never NACK it (no timer either)
-            }
-            if (!nack_due(p, now, renack_after)) {
+            if (!asked_for(p, now)) {
+                p.nacks = limits_.max_nacks_per_frame;  // past its deadline: never NACKed again, no timer either
                 continue;
             }
-            NackRequest request{p.header.frame, missing_of(p)};
-            if (request.missing.size() > limits_.max_nack_fragments) {
-                request.missing.resize(limits_.max_nack_fragments);
+            NackRequest request{p.header.frame, {}};
+            for (std::size_t i = 0; i < p.have.size() && request.missing.size() < limits_.max_nack_fragments; ++i) {
+                if (!p.have[i] && nack_due(p, i, retry) <= now) {
+                    request.missing.push_back(static_cast<std::int64_t>(i));
+                }
+            }
+            if (request.missing.empty()) {
+                continue;
+            }
+            for (std::int64_t index : request.missing) {
+                p.asked.emplace(static_cast<std::uint16_t>(index), Asked{now, now}).first->second.last = now;
             }
             ++p.nacks;
-            p.last_nack = now;
-            p.newer_seen = false;
             ++stats_.nacks;
             out.push_back(std::move(request));
         }
         return out;
     }
 
-    // When poll_nacks should next be called, if ever.
-    std::optional<Time> next_nack_time(Time renack_after) const {
+    // When poll_nacks will next have something to send, if ever. Exact, so that an owner waiting on it
+    // never spins: a time already past means that poll_nacks sends something now.
+    std::optional<Time> next_nack_time() const {
         std::optional<Time> earliest;
         if (!limits_.nack_enabled) {
             return earliest;
         }
+        const Time retry = repairs_.retry_interval();
         for (const Partial& p : partial_) {
             if (p.nacks >= limits_.max_nacks_per_frame) {
                 continue;
             }
-            const Time deadline = p.first_arrival + limits_.frame_deadline;
-            Time at = p.newer_seen ? p.last_arrival : p.last_arrival + limits_.nack_quiet;
-            if (p.nacks > 0) {
-                at = (std::max)(at, p.last_nack + renack_after);
-            }
-            if (at > deadline) {
-                continue;
-            }
-            if (!earliest || at < *earliest) {
-                earliest = at;
+            for (std::size_t i = 0; i < p.have.size(); ++i) {
+                if (p.have[i]) {
+                    continue;
+                }
+                const Time due = nack_due(p, i, retry);
+                if (due - p.last_arrival <= limits_.frame_deadline && (!earliest || due < *earliest)) {
+                    earliest = due;
+                }
             }
         }
         return earliest;
     }
 
 private:
+    struct Asked {
+        Time first = 0;  // the first NACK that asked for the index: a repair is timed from it
+        Time last = 0;
+    };
+
     struct Partial {
         FrameHeader header;
         Bytes data;
@@ -348,9 +459,14 @@ private:
         std::size_t received = 0;
         Time first_arrival = 0;
         Time last_arrival = 0;
-        Time last_nack = 0;
+        int highest_index = -1;
         int nacks = 0;
-        bool newer_seen = false;
+        std::map<std::uint16_t, Asked> asked;  // the indices NACKed: at most fragment_count
+    };
+
+    struct Held {
+        CompleteFrame frame;
+        Time until = 0;
     };
 
     FragmentOutcome drop(FragmentOutcome why) {
@@ -386,32 +502,49 @@ private:
                a.action == b.action && a.latent == b.latent && a.cut_latents == b.cut_latents;
     }
 
-    bool nack_due(const Partial& p, Time now, Time renack_after) const {
-        if (p.nacks >= limits_.max_nacks_per_frame || now - p.first_arrival > limits_.frame_deadline) {
-            return false;
-        }
-        if (p.nacks > 0 && now - p.last_nack < renack_after) {
-            return false;
-        }
-        return p.newer_seen || now - p.last_arrival >= limits_.nack_quiet;
+    // Is the frame still NACKed: fewer than the most NACKs sent, and a fragment within the deadline?
+    bool asked_for(const Partial& p, Time now) const {
+        return p.nacks < limits_.max_nacks_per_frame && now - p.last_arrival <= limits_.frame_deadline;
     }
 
-    void evict_oldest() {
-        auto oldest = partial_.begin();
-        for (auto it = partial_.begin(); it != partial_.end(); ++it) {
-            if (frame_newer(oldest->header.frame, it->header.frame)) {
-                oldest = it;
-            }
+    // When missing index `i` is due to be asked for: at once if it is a loss well below the highest
+    // index received, else once the burst is over (quiet, or a newer frame began); and an index
+    // already asked for not before the retry interval.
+    Time nack_due(const Partial& p, std::size_t i, Time retry) const {
+        const bool newer_seen = newest_seen_ && frame_newer(*newest_seen_, p.header.frame);
+        const bool loss = static_cast<int>(i) + limits_.reorder_slack <= p.highest_index;
+        Time due = loss || newer_seen ? p.last_arrival : p.last_arrival + limits_.nack_quiet;
+        const auto asked = p.asked.find(static_cast<std::uint16_t>(i));
+        if (asked != p.asked.end()) {
+            due = (std::max)(due, asked->second.last + retry);
         }
-        partial_bytes_ -= oldest->data.size();
-        partial_.erase(oldest);
+        return due;
+    }
+
+    // Is a frame older than `frame` (and newer than any shown) incomplete and still being asked for?
+    bool repairing_before(std::uint32_t frame, Time now) const {
+        return limits_.nack_enabled && std::any_of(partial_.begin(), partial_.end(), [&](const Partial& p) {
+                   return frame_newer(frame, p.header.frame) && asked_for(p, now);
+               });
+    }
+
+    std::vector<Partial>::iterator drop_partial(std::vector<Partial>::iterator it) {
+        partial_bytes_ -= it->data.size();
         ++stats_.frames_abandoned;
+        return partial_.erase(it);
     }
 
     std::vector<Partial>::iterator start_frame(const FrameHeader& h, Time now) {
-        while (!partial_.empty() && (partial_.size() >= limits_.max_incomplete_frames ||
-                                     partial_bytes_ + h.frame_length > limits_.max_partial_bytes)) {
-            evict_oldest();
+        const std::size_t most = limits_.max_playout_delay > 0 ? limits_.max_frames_in_repair : limits_.max_incomplete_frames;
+        while (!partial_.empty() &&
+               (partial_.size() >= most || partial_bytes_ + h.frame_length > limits_.max_partial_bytes)) {
+            auto oldest = partial_.begin();
+            for (auto it = partial_.begin(); it != partial_.end(); ++it) {
+                if (frame_newer(oldest->header.frame, it->header.frame)) {
+                    oldest = it;
+                }
+            }
+            drop_partial(oldest);
         }
         Partial p;
         p.header = h;
@@ -427,6 +560,7 @@ private:
         return partial_.end() - 1;
     }
 
+    // The frame is complete: shown at once, or held behind an older frame under repair.
     void complete(std::vector<Partial>::iterator it, Time now) {
         CompleteFrame frame;
         frame.header = it->header;
@@ -436,31 +570,45 @@ private:
         const std::uint32_t number = it->header.frame;
         partial_bytes_ -= frame.jpeg.size();
         partial_.erase(it);
-        newest_complete_ = number;
         ++stats_.frames_completed;
-        // Incomplete frames older than the newest complete one can never be shown: drop them.
-        for (auto p = partial_.begin(); p != partial_.end();) {
-            if (!frame_newer(p->header.frame, number)) {
-                partial_bytes_ -= p->data.size();
-                p = partial_.erase(p);
-                ++stats_.frames_abandoned;
-            } else {
-                ++p;
-            }
+        if (limits_.max_playout_delay <= 0 || (held_.empty() && !repairing_before(number, now))) {
+            show(std::move(frame));
+            return;
         }
-        if (ready_) {
+        ++stats_.frames_held;
+        held_bytes_ += frame.jpeg.size();
+        const Time until = now + repairs_.playout_delay(limits_.max_playout_delay, limits_.nack_quiet);
+        auto behind = std::find_if(held_.begin(), held_.end(),
+                                   [number](const Held& held) { return frame_newer(held.frame.header.frame, number); });
+        held_.insert(behind, Held{std::move(frame), until});
+    }
+
+    void show(CompleteFrame frame) {
+        const std::uint32_t number = frame.header.frame;
+        newest_shown_ = number;
+        // Incomplete frames older than the newest frame shown can never be shown: drop them.
+        for (auto p = partial_.begin(); p != partial_.end();) {
+            p = frame_newer(p->header.frame, number) ? p + 1 : drop_partial(p);
+        }
+        ready_.push_back(std::move(frame));
+        const std::size_t room = limits_.max_playout_delay > 0 ? limits_.max_held_frames + 1 : 1;
+        while (ready_.size() > room) {
+            ready_.pop_front();
             ++replaced_;
         }
-        ready_ = std::move(frame);
     }
 
     std::uint32_t session_;
     ReassemblyLimits limits_;
     ReassemblyStats stats_;
+    RepairClock repairs_;
     std::vector<Partial> partial_;
     std::size_t partial_bytes_ = 0;
-    std::optional<std::uint32_t> newest_complete_;
-    std::optional<CompleteFrame> ready_;
+    std::deque<Held> held_;  // oldest first
+    std::size_t held_bytes_ = 0;
+    std::deque<CompleteFrame> ready_;  // shown, not taken yet; oldest first
+    std::optional<std::uint32_t> newest_shown_;
+    std::optional<std::uint32_t> newest_seen_;  // the newest frame a fragment arrived for
     std::uint64_t replaced_ = 0;
 };
 
