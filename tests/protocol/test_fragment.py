@@ -74,6 +74,17 @@ def test_a_gap_inside_a_burst_is_nacked_before_the_burst_ends():
     assert request.missing == (3,)
 
 
+def test_a_gap_eight_below_the_highest_index_is_a_loss_and_seven_below_may_be_reordering():
+    datagrams = split_frame(header(1), bytes(60_000), 1200)
+    reassembler = Reassembler(7)
+    for datagram in datagrams[:3] + datagrams[4:11]:  # highest 10: index 3 is 7 below
+        reassembler.push(datagram, 0.0)
+    assert reassembler.nacks(0.0) == []
+    reassembler.push(datagrams[11], 0.0)  # highest 11: now 8 below (SPEC 6.3)
+    (request,) = reassembler.nacks(0.0)
+    assert request.missing == (3,)
+
+
 def test_a_frame_is_nacked_a_bounded_number_of_times():
     reassembler = Reassembler(7, deadline_s=10.0)
     reassembler.push(split_frame(header(1), bytes(5000), 1200)[0], 0.0)

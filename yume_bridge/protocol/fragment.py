@@ -301,7 +301,7 @@ class Reassembler:
             # Times are compared as next_nack_time computes them (a sum, then <=), so that a wake-up it
             # announces never finds nothing to ask for through a rounding difference.
             burst_over = self.newest_seen > number or partial.last_arrival + NACK_QUIET_S <= now
-            limit = partial.first.fragment_count if burst_over else partial.highest_index - REORDER_SLACK
+            limit = partial.first.fragment_count if burst_over else partial.highest_index - REORDER_SLACK + 1
             missing = [i for i in range(max(limit, 0)) if i not in partial.pieces
                        and (i not in partial.requested or partial.requested[i] + retry_s <= now)]
             missing = missing[: self.max_nack_fragments]
@@ -328,7 +328,7 @@ class Reassembler:
             burst_over = partial.last_arrival if self.newest_seen > number else partial.last_arrival + NACK_QUIET_S
             for index in partial.missing():
                 # Askable once the burst is over (at once for a gap well below the highest index received) ...
-                due = partial.last_arrival if index < partial.highest_index - REORDER_SLACK else burst_over
+                due = partial.last_arrival if index <= partial.highest_index - REORDER_SLACK else burst_over
                 if index in partial.requested:  # ... and, if asked for already, once the retry interval has passed
                     due = max(due, partial.requested[index] + retry_s)
                 if due - partial.last_arrival <= self.deadline_s:
