@@ -12,5 +12,10 @@ std::size_t yume_strict_check_instantiate() {
     const yumebridge::vectors::Report report = yumebridge::vectors::run_all(
         yumebridge::vectors::embedded::messages_json(), yumebridge::vectors::embedded::invalid_json(),
         yumebridge::vectors::embedded::auth_json(), yumebridge::vectors::embedded::frames_json());
-    return report.checks + connection.datagrams_to_send().size();
+    yumebridge::FrameQueue<yumebridge::Bytes> frames;
+    frames.push().assign(1, 0);
+    yumebridge::Bytes shown;
+    (void)frames.take_to_show(shown);
+    return report.checks + connection.datagrams_to_send().size() + shown.size() + frames.size() +
+           static_cast<std::size_t>(frames.dropped());
 }

@@ -502,7 +502,7 @@ void UYumeBridgeConnection::Tick(float DeltaTime)
 	}
 	if (Session.IsValid() && Generation == SessionGeneration)
 	{
-		UploadNewestFrame();
+		UploadNextFrame();
 	}
 }
 
@@ -621,15 +621,16 @@ void UYumeBridgeConnection::EnsureTexture(int32 Width, int32 Height)
 	FrameTexture = Texture;
 }
 
-void UYumeBridgeConnection::UploadNewestFrame()
+void UYumeBridgeConnection::UploadNextFrame()
 {
 	if (!UploadTicket.IsValid())
 	{
 		UploadTicket = MakeShared<FYumeBridgeUploadTicket, ESPMode::ThreadSafe>();
 		DecodedFrame = MakeShared<FYumeBridgeDecodedFrame, ESPMode::ThreadSafe>();
 	}
-	// At most one texture update in flight: while the render thread holds the ticket, newer frames
-	// wait in the decoder, which keeps only the newest.
+	// At most one frame per tick and one texture update in flight: while the render thread holds the
+	// ticket, frames wait in order in the decoder's queue. The decoder hands out the oldest, so frames
+	// released together are shown on consecutive ticks, or the newest when more than two wait.
 	if (UploadTicket.GetSharedReferenceCount() > 1)
 	{
 		return;

@@ -82,14 +82,10 @@ void FYumeBridgeFrameDecoder::Submit(const uint8* Jpeg, int32 Size, const FYumeB
 {
 	{
 		FScopeLock ScopeLock(&Lock);
-		if (bHasPending)
-		{
-			++Skipped;  // the decoder is behind: the newer frame replaces the one still waiting
-		}
-		Pending.Jpeg.Reset();  // keeps its capacity
-		Pending.Jpeg.Append(Jpeg, Size);
-		Pending.Info = Info;
-		bHasPending = true;
+		FPendingJpeg& Slot = Jpegs.push();  // when the decoder is this far behind, the oldest is dropped
+		Slot.Jpeg.Reset();  // keeps its capacity
+		Slot.Jpeg.Append(Jpeg, Size);
+		Slot.Info = Info;
 	}
 	if (WorkEvent != nullptr)
 	{
@@ -100,16 +96,12 @@ void FYumeBridgeFrameDecoder::Submit(const uint8* Jpeg, int32 Size, const FYumeB
 bool FYumeBridgeFrameDecoder::TakeDecoded(FYumeBridgeDecodedFrame& Out)
 {
 	FScopeLock ScopeLock(&Lock);
-	if (!bHasDecoded)
+	// A swap, not a copy: the caller's previous buffer comes back to the decoder.
+	if (!Decoded.take_to_show(Out))
 	{
 		return false;
 	}
-	// A swap, not a copy: the caller's previous buffer comes back to the decoder.
-	Swap(Out.Pixels, Decoded.Pixels);
-	Out.Width = Decoded.Width;
-	Out.Height = Decoded.Height;
-	Out.Info = Decoded.Info;
-	bHasDecoded = false;
+	Out.Info.FramesSkipped += static_cast<int64>(Jpegs.dropped() + Decoded.dropped());
 	return true;
 }
 
@@ -129,16 +121,15 @@ uint32 FYumeBridgeFrameDecoder::Run()
 	TArray64<uint8> Pixels;
 	while (!bStopping)
 	{
-		WorkEvent->Wait(100);
+		bool bTaken = false;
 		{
 			FScopeLock ScopeLock(&Lock);
-			if (!bHasPending)
-			{
-				continue;
-			}
-			Swap(Work.Jpeg, Pending.Jpeg);  // both buffers keep their capacity
-			Work.Info = Pending.Info;
-			bHasPending = false;
+			bTaken = Jpegs.take_oldest(Work);  // a swap: both buffers keep their capacity
+		}
+		if (!bTaken)
+		{
+			WorkEvent->Wait(100);  // frames submitted together are all taken before the next wait
+			continue;
 		}
 		const double Started = FPlatformTime::Seconds();
 		if (!Wrapper.IsValid() || !Wrapper->SetCompressed(Work.Jpeg.GetData(), Work.Jpeg.Num()) ||
@@ -157,18 +148,14 @@ uint32 FYumeBridgeFrameDecoder::Run()
 		{
 			continue;
 		}
+		const float DecodeMs = static_cast<float>((FPlatformTime::Seconds() - Started) * 1000.0);
 		FScopeLock ScopeLock(&Lock);
-		if (bHasDecoded)
-		{
-			++Skipped;  // the game thread has not shown the previous one yet: newest wins
-		}
-		Swap(Decoded.Pixels, Pixels);
-		Decoded.Width = Width;
-		Decoded.Height = Height;
-		Decoded.Info = Work.Info;
-		Decoded.Info.DecodeMs = static_cast<float>((FPlatformTime::Seconds() - Started) * 1000.0);
-		Decoded.Info.FramesSkipped += Skipped;
-		bHasDecoded = true;
+		FYumeBridgeDecodedFrame& Slot = Decoded.push();  // when the game thread is this far behind, the oldest is dropped
+		Swap(Slot.Pixels, Pixels);  // the slot's previous buffer becomes the next work buffer
+		Slot.Width = Width;
+		Slot.Height = Height;
+		Slot.Info = Work.Info;
+		Slot.Info.DecodeMs = DecodeMs;
 	}
 	return 0;
 }

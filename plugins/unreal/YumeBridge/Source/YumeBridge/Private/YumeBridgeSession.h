@@ -1,10 +1,13 @@
 // One connection to the daemon: the protocol core, its UDP socket on a network thread, and a JPEG
 // decoder thread. The game thread talks to it through thread-safe calls and polls its events and
-// its newest decoded frame; it never blocks on the network.
+// its decoded frames; it never blocks on the network.
 //
 // Threads: the network thread owns the socket's receive side and drives the core's timers; the game
 // thread's requests go straight into the core under CoreLock and are sent at once; the decoder thread
-// turns the newest complete JPEG into BGRA pixels. Every hand-off keeps only the newest frame.
+// turns complete JPEGs into BGRA pixels, oldest first. Every hand-off keeps frames in order in a
+// bounded queue (yumebridge::FrameQueue, kFrameQueueCapacity frames; when full, the oldest is dropped),
+// so that the two frames the core releases together after a repair (SPEC §6.3) are both shown, on
+// consecutive game-thread ticks; a game thread slower than the stream skips to the newest.
 #pragma once
 
 #include "CoreMinimal.h"
@@ -80,10 +83,11 @@ struct FYumeBridgeDecodedFrame
 };
 
 /**
- * Decodes the newest JPEG on its own thread; older JPEGs waiting to be decoded are dropped.
- * Steady state allocates nothing of its own: the JPEG slot and the work buffer keep their capacity
- * and swap, and one image wrapper is reused. (The engine's JPEG wrapper allocates its output inside
- * GetRaw; see the README.)
+ * Decodes the waiting JPEGs on its own thread, oldest first; decoded frames wait in order for the game
+ * thread. Both queues are FrameQueues: when one is full, its oldest frame is dropped.
+ * Steady state allocates nothing of its own: the queues' slots and the work buffers keep their
+ * capacity and swap, and one image wrapper is reused. (The engine's JPEG wrapper allocates its output
+ * inside GetRaw; see the README.)
  */
 class FYumeBridgeFrameDecoder final : public FRunnable
 {
@@ -94,8 +98,14 @@ public:
 	bool Launch();
 	void Shutdown();
 
-	/** Copies the JPEG into the waiting slot, whose buffer is reused from frame to frame. */
+	/** Copies the JPEG into a slot of the waiting queue, whose buffer is reused from frame to frame. */
 	void Submit(const uint8* Jpeg, int32 Size, const FYumeBridgeFrameInfo& Info);
+
+	/**
+	 * The decoded frame to show on this tick (call it at most once per tick), swapped into Out, whose
+	 * previous buffer goes back to the decoder: the oldest, or the newest when more than
+	 * kFrameQueueMaxBacklog wait. Info.FramesSkipped adds the frames both queues dropped so far.
+	 */
 	bool TakeDecoded(FYumeBridgeDecodedFrame& Out);
 
 	virtual uint32 Run() override;
@@ -110,12 +120,9 @@ private:
 
 	IImageWrapperModule& ImageWrapperModule;
 	FCriticalSection Lock;
-	FPendingJpeg Pending;        // guarded by Lock; valid while bHasPending
-	bool bHasPending = false;
-	FPendingJpeg Work;           // the decoder thread's own; swapped with Pending
-	FYumeBridgeDecodedFrame Decoded;  // guarded by Lock; valid while bHasDecoded
-	bool bHasDecoded = false;
-	int64 Skipped = 0;
+	yumebridge::FrameQueue<FPendingJpeg> Jpegs;               // guarded by Lock
+	FPendingJpeg Work;                                         // the decoder thread's own; swapped with a slot of Jpegs
+	yumebridge::FrameQueue<FYumeBridgeDecodedFrame> Decoded;  // guarded by Lock
 	int32 Failures = 0;
 	FEvent* WorkEvent = nullptr;
 	FRunnableThread* Thread = nullptr;

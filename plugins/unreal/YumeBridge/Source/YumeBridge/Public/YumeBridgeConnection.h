@@ -141,7 +141,10 @@ public:
 
 	// ---- driven by the subsystem and the components ----
 
-	/** Polls the session, uploads the newest frame, reconnects when due. Runs while the game is paused too. */
+	/**
+	 * Polls the session, uploads the next decoded frame (at most one per tick), reconnects when due.
+	 * Runs while the game is paused too.
+	 */
 	void Tick(float DeltaTime);
 
 	/** SetLook without this connection's LookScale: a component applies its own. */
@@ -155,7 +158,7 @@ private:
 	bool StartSession();
 	void HandleEvent(const FYumeBridgeSessionEvent& Event);
 	void HandleClosed(const FYumeBridgeSessionEvent& Event);
-	void UploadNewestFrame();
+	void UploadNextFrame();
 	void CopyToRenderTarget();
 	void EnsureTexture(int32 Width, int32 Height);
 	void ReportError(const FString& Code, const FString& Reason);

@@ -149,7 +149,11 @@ struct YUMEBRIDGE_API FYumeBridgeFrameInfo
 	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
 	float DecodeMs = 0.f;
 
-	/** Frames that completed but were replaced by a newer one before display (newest frame wins). */
+	/**
+	 * Frames that completed but were never displayed, so far in this session: replaced by a newer one
+	 * before it left reassembly, dropped from a full queue, or skipped because more than two waited
+	 * for the game thread (the game runs slower than the stream).
+	 */
 	UPROPERTY(BlueprintReadOnly, Category = "Yume Bridge")
 	int64 FramesSkipped = 0;
 

@@ -8,6 +8,7 @@
 #include "Common.hpp"
 #include "Crypto.hpp"
 #include "DnsSd.hpp"
+#include "FrameQueue.hpp"
 #include "Frames.hpp"
 #include "Json.hpp"
 #include "Messages.hpp"
