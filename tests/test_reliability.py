@@ -70,13 +70,25 @@ def _children():
 
 async def test_sigterm_during_streaming_shuts_down_cleanly_within_five_seconds(tmp_path):
     from tests.conftest import free_udp_port
+    from yume_bridge.tools.client import probe
 
     port = free_udp_port()
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "yume_bridge", "serve", "--port", str(port),
                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    await asyncio.sleep(1.2)
-    client = asyncio.create_task(run_client(ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (0, 0), 6.0),))))
-    await asyncio.sleep(2.0)
+    deadline = time.monotonic() + 60  # a loaded machine starts the daemon and its first chunk slowly
+    while await probe("127.0.0.1", port, timeout_s=1.0) is None:
+        assert time.monotonic() < deadline and process.returncode is None, "the daemon never answered"
+    streaming = asyncio.Event()
+    frames = []
+
+    def on_frame(event) -> None:
+        frames.append(event)
+        if len(frames) > 10:
+            streaming.set()
+
+    client = asyncio.create_task(run_client(ClientOptions(port=port, script=(ScriptStep((0.0, 1.0), (0, 0), 60.0),)),
+                                            on_frame=on_frame))
+    await asyncio.wait_for(streaming.wait(), deadline - time.monotonic())
     sent = time.monotonic()
     process.send_signal(signal.SIGTERM)
     code = await asyncio.wait_for(process.wait(), 10)
