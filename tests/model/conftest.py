@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
+from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig  # noqa: E402
 from yume_bridge.model.loader import LoadOptions, load_models  # noqa: E402
 from yume_bridge.model.testing import write_tiny_weights  # noqa: E402
 
@@ -35,3 +36,19 @@ def folder_copy(tiny_folder, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_models(tiny_folder):
     return load_models(tiny_folder, CPU_FP32)
+
+
+def config(folder, resolution="64x128", **overrides) -> YumeBackendConfig:
+    """The Yume backend on the tiny weights, on the CPU in fp32; ``overrides`` change any field."""
+    values = dict(weights=folder, resolution=resolution, device="cpu", dtype="float32", text_dtype="float32",
+                  allow_any_resolution=True)
+    return YumeBackendConfig(**(values | overrides))
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_folder):
+    """The tiny Yume backend, loaded once per test module."""
+    backend = YumeBackend(config(tiny_folder))
+    backend.load(lambda stage, fraction: None)
+    yield backend
+    backend.close()

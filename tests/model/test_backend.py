@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.model.conftest import config
 from yume_bridge.actions import Action, CaptionTemplates, Look, Movement
 from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest
 from yume_bridge.backends.yume import YumeBackend, YumeBackendConfig
@@ -13,20 +14,6 @@ from yume_bridge.model.tscm import history_token_count
 
 TEMPLATES = CaptionTemplates.load("camera")
 SCENE = ("A medieval castle on a hill at sunset.",)
-
-
-def config(folder, resolution="64x128", **overrides) -> YumeBackendConfig:
-    values = dict(weights=folder, resolution=resolution, device="cpu", dtype="float32", text_dtype="float32",
-                  allow_any_resolution=True)
-    return YumeBackendConfig(**(values | overrides))
-
-
-@pytest.fixture(scope="module")
-def backend(tiny_folder):
-    backend = YumeBackend(config(tiny_folder))
-    backend.load(lambda stage, fraction: None)
-    yield backend
-    backend.close()
 
 
 def request(index: int, action: Action | None = None) -> ChunkRequest:

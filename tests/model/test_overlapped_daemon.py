@@ -10,10 +10,9 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
-import pytest
 
 from tests.conftest import jpeg_bytes
-from tests.model.test_backend import config
+from tests.model.conftest import config
 from yume_bridge.actions import AxisQuantizer, CaptionTemplates
 from yume_bridge.backends.base import ChunkRequest, SampledChunk, StartRequest, World, WorldBackend
 from yume_bridge.backends.yume import YumeBackend
@@ -92,14 +91,6 @@ class _ObservedBackend(WorldBackend):
         return _ObservedWorld(self.inner.open_world(start), self.log, self.gates, self.fail_at)
 
 
-@pytest.fixture(scope="module")
-def overlapped(tiny_folder):
-    backend = YumeBackend(config(tiny_folder))
-    backend.load(lambda stage, fraction: None)
-    yield backend
-    backend.close()
-
-
 class _Loop:
     """Stands in for the event loop: starts a worker on the backend, keeps what it posts, waits for it."""
 
@@ -161,14 +152,14 @@ def _session_with_a_cut(backend: YumeBackend) -> tuple[list[tuple[int, int, byte
     return loop.shown(), loop
 
 
-def test_overlapped_decoding_sends_the_serial_frames_in_the_serial_order_across_a_cut(tiny_folder, overlapped):
+def test_overlapped_decoding_sends_the_serial_frames_in_the_serial_order_across_a_cut(tiny_folder, backend):
     serial_backend = YumeBackend(config(tiny_folder, overlap=False))
     serial_backend.load(lambda stage, fraction: None)
     try:
         serial, _ = _session_with_a_cut(serial_backend)
     finally:
         serial_backend.close()
-    frames, loop = _session_with_a_cut(overlapped)
+    frames, loop = _session_with_a_cut(backend)
 
     assert [(chunk, index) for chunk, index, _ in frames] == (
         [(0, i) for i in range(29)] + [(1, i) for i in range(9)] + [(2, i) for i in range(29)])
@@ -176,8 +167,8 @@ def test_overlapped_decoding_sends_the_serial_frames_in_the_serial_order_across_
     assert loop.sampled(2)  # the cut really discarded a chunk sampled ahead from the latents it dropped
 
 
-def test_the_next_chunk_is_sampled_while_the_previous_one_decodes(overlapped):
-    observed = _ObservedBackend(overlapped)
+def test_the_next_chunk_is_sampled_while_the_previous_one_decodes(backend):
+    observed = _ObservedBackend(backend)
     gate = observed.gates[(0, 1)] = threading.Event()  # chunk 0's decode waits for chunk 1's sampling
     loop = _Loop(observed)
     try:
@@ -199,9 +190,9 @@ def test_the_next_chunk_is_sampled_while_the_previous_one_decodes(overlapped):
     assert (threads["sampling begins"], threads["frame"]) == ("yume-generation", "yume-decode")
 
 
-def test_closing_a_session_mid_decode_stops_the_decode_and_leaves_no_thread_behind(overlapped):
+def test_closing_a_session_mid_decode_stops_the_decode_and_leaves_no_thread_behind(backend):
     before = set(threading.enumerate())
-    observed = _ObservedBackend(overlapped)
+    observed = _ObservedBackend(backend)
     gate = observed.gates[(0, 3)] = threading.Event()
     loop = _Loop(observed)
     events = lambda: [event[:-1] for event in observed.log]  # noqa: E731
@@ -223,8 +214,8 @@ def test_closing_a_session_mid_decode_stops_the_decode_and_leaves_no_thread_behi
     assert [name for name in left if name in WORKER_THREADS] == []
 
 
-def test_a_decode_failure_reaches_the_session_as_a_generator_failure_after_the_frames_before_it(overlapped):
-    observed = _ObservedBackend(overlapped, fail_at=(0, 2))
+def test_a_decode_failure_reaches_the_session_as_a_generator_failure_after_the_frames_before_it(backend):
+    observed = _ObservedBackend(backend, fail_at=(0, 2))
     loop = _Loop(observed)
     try:
         loop.request()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.model.test_backend import config
+from tests.model.conftest import config
 from yume_bridge.actions import Action, CaptionTemplates, Look, Movement
 from yume_bridge.backends.base import BackendError, ChunkRequest, StartRequest
 from yume_bridge.backends.yume import YumeBackend, YumeWorld
@@ -16,14 +16,6 @@ from yume_bridge.model.vae import StreamingDecoder
 TEMPLATES = CaptionTemplates.load("camera")
 FORWARD = Action(Movement.W, Look.NONE)
 TURN = Action(Movement.D, Look.RIGHT)
-
-
-@pytest.fixture(scope="module")
-def backend(tiny_folder):
-    backend = YumeBackend(config(tiny_folder))
-    backend.load(lambda stage, fraction: None)
-    yield backend
-    backend.close()
 
 
 def request(index: int, action: Action) -> ChunkRequest:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.model.test_backend import chunks, config, picture
+from tests.model.conftest import config
+from tests.model.test_backend import chunks, picture
 from yume_bridge.backends.base import BackendError, StartRequest
 from yume_bridge.backends.yume import YumeBackend
 from yume_bridge.model.loader import LoadOptions, load_dit
